@@ -1,0 +1,1 @@
+"""Observability stack generator: typed config in, Kubernetes manifests out."""

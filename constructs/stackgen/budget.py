@@ -1,0 +1,86 @@
+"""What an overlay requests in total, read from the rendered manifests.
+
+Pods count at their minimum: Deployments at their replicas (or their HPA's minReplicas), DaemonSets
+once per budgeted node, operator-managed Prometheus/Alertmanager pods at replicas x shards including
+the config-reloader sidecar the operator adds (its requests are read from the operator's flags).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stackgen.config import cpu_millicores, memory_bytes
+
+
+@dataclass(frozen=True)
+class Requests:
+    cpu_millicores: int
+    memory_bytes: int
+
+    def __add__(self, other: "Requests") -> "Requests":
+        return Requests(self.cpu_millicores + other.cpu_millicores, self.memory_bytes + other.memory_bytes)
+
+    def __mul__(self, count: int) -> "Requests":
+        return Requests(self.cpu_millicores * count, self.memory_bytes * count)
+
+    def describe(self) -> str:
+        return f"{self.cpu_millicores / 1000:g} CPU / {self.memory_bytes / 2**30:.2f} GiB"
+
+
+NOTHING = Requests(0, 0)
+
+
+def _of(resources: dict | None) -> Requests:
+    requests = (resources or {}).get("requests", {})
+    return Requests(cpu_millicores(str(requests.get("cpu", "0"))), memory_bytes(str(requests.get("memory", "0"))))
+
+
+def _pod(spec: dict) -> Requests:
+    total = NOTHING
+    for container in spec.get("containers", []) + spec.get("initContainers", []):
+        total = total + _of(container.get("resources"))
+    return total
+
+
+def _reloader(manifests: list[dict]) -> Requests:
+    flags = {}
+    for obj in manifests:
+        if obj["kind"] == "Deployment" and obj["metadata"]["name"] == "prometheus-operator":
+            for arg in obj["spec"]["template"]["spec"]["containers"][0].get("args", []):
+                name, _, value = arg.partition("=")
+                flags[name] = value
+    return Requests(cpu_millicores(flags.get("--config-reloader-cpu-request", "0")),
+                    memory_bytes(flags.get("--config-reloader-memory-request", "0")))
+
+
+def _hpa_minimum(manifests: list[dict], kind: str, name: str) -> int | None:
+    for obj in manifests:
+        target = obj.get("spec", {}).get("scaleTargetRef", {}) if obj["kind"] == "HorizontalPodAutoscaler" else {}
+        if target.get("kind") == kind and target.get("name") == name:
+            return obj["spec"].get("minReplicas", 1)
+    return None
+
+
+def total_requests(manifests: list[dict], nodes: int) -> dict[str, Requests]:
+    """Requests per workload (`Kind/name`) at minimum scale."""
+    reloader = _reloader(manifests)
+    totals: dict[str, Requests] = {}
+    for obj in manifests:
+        kind, name, spec = obj["kind"], obj["metadata"]["name"], obj.get("spec", {})
+        minimum = _hpa_minimum(manifests, kind, name)
+        if kind in ("Deployment", "StatefulSet"):
+            totals[f"{kind}/{name}"] = _pod(spec["template"]["spec"]) * (minimum or spec.get("replicas", 1))
+        elif kind == "DaemonSet":
+            totals[f"{kind}/{name}"] = _pod(spec["template"]["spec"]) * nodes
+        elif kind == "Prometheus":
+            pods = spec.get("replicas", 1) * (minimum or spec.get("shards", 1))
+            totals[f"{kind}/{name}"] = (_of(spec.get("resources")) + reloader) * pods
+        elif kind == "Alertmanager":
+            totals[f"{kind}/{name}"] = (_of(spec.get("resources")) + reloader) * (minimum or spec.get("replicas", 1))
+    return totals
+
+
+def overall(manifests: list[dict], nodes: int) -> Requests:
+    total = NOTHING
+    for requests in total_requests(manifests, nodes).values():
+        total = total + requests
+    return total

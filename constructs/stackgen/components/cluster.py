@@ -1,0 +1,69 @@
+"""The namespace, the encrypted StorageClass and the namespace-wide network baseline."""
+from __future__ import annotations
+
+import cdk8s_plus_37.k8s as k
+from constructs import Construct
+
+from stackgen.context import Context
+from stackgen.lib.meta import PART_OF
+from stackgen.lib.netpol import NAMESPACE_NAME_LABEL, pods, rule
+from stackgen.lib.workload import Port
+
+DNS_PORTS = [Port("dns", 53, "UDP"), Port("dns-tcp", 53, "TCP")]
+KUBE_DNS = {"k8s-app": "kube-dns"}
+
+
+def _labels(component: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": component, "app.kubernetes.io/part-of": PART_OF}
+
+
+class Namespace(Construct):
+    """node-exporter needs host access, so the namespace enforces `privileged`; `restricted` is still
+    audited and warned about, so any pod other than the documented exceptions shows up at apply time."""
+
+    def __init__(self, scope: Construct, ctx: Context):
+        super().__init__(scope, "namespace")
+        k.KubeNamespace(self, "namespace", metadata=k.ObjectMeta(
+            name=ctx.namespace,
+            labels={
+                **_labels("monitoring-namespace"),
+                NAMESPACE_NAME_LABEL: ctx.namespace,
+                "pod-security.kubernetes.io/enforce": "privileged",
+                "pod-security.kubernetes.io/audit": "restricted",
+                "pod-security.kubernetes.io/warn": "restricted",
+            }))
+
+
+class EncryptedStorageClass(Construct):
+    """gp3, encrypted, for EKS Auto Mode's built-in EBS driver. Identical in every overlay unless a
+    KMS key is set, so the same cluster-scoped object never differs between two installs."""
+
+    def __init__(self, scope: Construct, ctx: Context):
+        super().__init__(scope, "storage-class")
+        storage = ctx.config.storage
+        parameters = {"type": "gp3", "encrypted": "true"}
+        if storage.kms_key_id:
+            parameters["kmsKeyId"] = storage.kms_key_id
+        k.KubeStorageClass(
+            self, "storage-class",
+            metadata=k.ObjectMeta(name=storage.class_name, labels=_labels("storage")),
+            provisioner="ebs.csi.eks.amazonaws.com",
+            parameters=parameters,
+            reclaim_policy="Retain",
+            volume_binding_mode="WaitForFirstConsumer",
+            allow_volume_expansion=True,
+        )
+
+
+class NetworkBaseline(Construct):
+    """Deny all traffic in the namespace, then allow DNS; components add their own flows."""
+
+    def __init__(self, scope: Construct, ctx: Context):
+        super().__init__(scope, "network-baseline")
+        meta = lambda name: k.ObjectMeta(name=name, namespace=ctx.namespace, labels=_labels("network-policy"))
+        k.KubeNetworkPolicy(self, "default-deny", metadata=meta("default-deny"), spec=k.NetworkPolicySpec(
+            pod_selector=k.LabelSelector(), policy_types=["Ingress", "Egress"]))
+        dns = rule([pods(KUBE_DNS, "kube-system")], DNS_PORTS)
+        k.KubeNetworkPolicy(self, "allow-dns", metadata=meta("allow-dns"), spec=k.NetworkPolicySpec(
+            pod_selector=k.LabelSelector(), policy_types=["Egress"],
+            egress=[k.NetworkPolicyEgressRule(to=[p.render() for p in dns.peers], ports=dns.render_ports())]))

@@ -1,0 +1,52 @@
+"""node-exporter on every node: CPU, memory, disk, filesystem and network of the hosts.
+
+Host access, each for a reason: hostNetwork (the host's network interfaces and their counters, not the
+pod's), read-only hostPath mounts of /, /proc and /sys (the host's filesystems and kernel counters).
+It needs no hostPID, no capabilities and no root. NetworkPolicies do not apply to host-network pods;
+it listens on the node's own address only, and Prometheus reaches it through `network.node_cidrs`.
+"""
+from __future__ import annotations
+
+import cdk8s_plus_37.k8s as k
+from constructs import Construct
+
+from stackgen import versions
+from stackgen.context import Context
+from stackgen.lib.monitors import Endpoint, service_monitor
+from stackgen.lib.workload import ContainerSpec, HttpProbe, PodSpec, Port, daemon_set, service, service_account
+
+METRICS = Port("metrics", 9100)
+HOST_PATHS = {"root": ("/", "/host/root"), "proc": ("/proc", "/host/proc"), "sys": ("/sys", "/host/sys")}
+IGNORED_MOUNTS = r"^/(dev|proc|sys|run/containerd/.+|var/lib/kubelet/.+|var/lib/containerd/.+)($|/)"
+IGNORED_FS_TYPES = r"^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs|tmpfs)$"
+
+
+class NodeExporter(Construct):
+    def __init__(self, scope: Construct, ctx: Context):
+        super().__init__(scope, "node-exporter")
+        identity = ctx.identity("node-exporter", "exporter", versions.NODE_EXPORTER)
+        container = ContainerSpec(
+            name="node-exporter", image=versions.NODE_EXPORTER.ref,
+            resources=ctx.config.node_exporter.resources, ports=[METRICS],
+            args=[
+                "--web.listen-address=$(HOST_IP):9100",
+                "--path.rootfs=/host/root", "--path.procfs=/host/proc", "--path.sysfs=/host/sys",
+                f"--collector.filesystem.mount-points-exclude={IGNORED_MOUNTS}",
+                f"--collector.filesystem.fs-types-exclude={IGNORED_FS_TYPES}",
+                "--no-collector.wifi", "--no-collector.hwmon",
+            ],
+            env=[k.EnvVar(name="HOST_IP", value_from=k.EnvVarSource(
+                field_ref=k.ObjectFieldSelector(field_path="status.hostIP")))],
+            mounts=[k.VolumeMount(name=name, mount_path=target, read_only=True,
+                                  mount_propagation="HostToContainer" if name == "root" else None)
+                    for name, (_, target) in HOST_PATHS.items()],
+            readiness=HttpProbe("/", METRICS.name), liveness=HttpProbe("/", METRICS.name))
+        pod = PodSpec(
+            identity, [container], uid=65534,
+            volumes=[k.Volume(name=name, host_path=k.HostPathVolumeSource(path=source))
+                     for name, (source, _) in HOST_PATHS.items()],
+            host_network=True, tolerate_all_taints=True)
+        service_account(self, identity)
+        daemon_set(self, pod)
+        service(self, identity, [METRICS])
+        service_monitor(self, identity, [Endpoint(METRICS.name, relabel_instance_to_node=True)])

@@ -1,0 +1,151 @@
+"""Prometheus, run by the operator from a Prometheus CR.
+
+It selects every ServiceMonitor, PodMonitor and PrometheusRule labelled
+`monitoring.openemr.io/prometheus: <instance>` in any namespace, so a monitor without that label is
+not silently half-selected: it is either the stack's or it is not. HPA scaling goes through the CR's
+scale subresource (.spec.shards); the shard count is then left out of the CR so the HPA owns it.
+"""
+from __future__ import annotations
+
+import cdk8s_plus_37.k8s as k
+from constructs import Construct
+
+from imports.com.coreos import monitoring as m
+from stackgen import versions
+from stackgen.context import Context
+from stackgen.lib.meta import SELECTION_LABEL
+from stackgen.lib.monitors import Endpoint, service_monitor
+from stackgen.lib.netpol import Policy, cidrs, network_policy, rule
+from stackgen.lib.rbac import Grant, cluster_role
+from stackgen.lib.scaling import ScaleTarget, replicas_and_scaling
+from stackgen.lib.workload import Port, service, service_account
+
+WEB = Port("web", 9090)
+RELOADER = Port("reloader-web", 8080)
+KUBELET = Port("https-metrics", 10250)
+NODE_EXPORTER = Port("metrics", 9100)
+KUBE_API = Port("https", 443)
+ALERTMANAGER_WEB = Port("web", 9093)
+
+GRANTS = [
+    Grant(("",), ("nodes", "nodes/metrics", "services", "endpoints", "pods")),
+    Grant(("discovery.k8s.io",), ("endpointslices",)),
+    Grant(("networking.k8s.io",), ("ingresses",)),
+    Grant(("",), ("configmaps",), ("get",)),
+]
+
+
+def _selected(instance: str) -> dict:
+    return {"match_labels": {SELECTION_LABEL: instance}}
+
+
+class Prometheus(Construct):
+    def __init__(self, scope: Construct, ctx: Context):
+        super().__init__(scope, "prometheus")
+        config, stack = ctx.config.prometheus, ctx.config
+        identity = ctx.identity("prometheus", "prometheus", versions.PROMETHEUS)
+        name = stack.instance
+        shards = replicas_and_scaling(
+            self, identity, ScaleTarget("monitoring.coreos.com/v1", "Prometheus", name), "prometheus",
+            stack.autoscaling, identity.selector)
+        scales_out = config.replicas > 1 or shards != 1
+        everywhere = m.PrometheusSpecServiceMonitorNamespaceSelector()
+        m.Prometheus(
+            self, "prometheus",
+            metadata={"name": name, "namespace": ctx.namespace, "labels": identity.labels},
+            spec=m.PrometheusSpec(
+                image=versions.PROMETHEUS.ref, version=versions.PROMETHEUS.tag,
+                replicas=config.replicas, shards=shards,
+                service_account_name=identity.name,
+                pod_metadata=m.PrometheusSpecPodMetadata(labels=identity.labels),
+                retention=config.retention, retention_size=config.retention_size,
+                scrape_interval=config.scrape_interval, evaluation_interval=config.evaluation_interval,
+                external_labels={"cluster": stack.cluster_name, "overlay": ctx.overlay},
+                service_monitor_selector=m.PrometheusSpecServiceMonitorSelector(**_selected(name)),
+                service_monitor_namespace_selector=everywhere,
+                pod_monitor_selector=m.PrometheusSpecPodMonitorSelector(**_selected(name)),
+                pod_monitor_namespace_selector=m.PrometheusSpecPodMonitorNamespaceSelector(),
+                rule_selector=m.PrometheusSpecRuleSelector(**_selected(name)),
+                rule_namespace_selector=m.PrometheusSpecRuleNamespaceSelector(),
+                # Probes and ScrapeConfigs are not used: null selectors select none.
+                alerting=m.PrometheusSpecAlerting(alertmanagers=[m.PrometheusSpecAlertingAlertmanagers(
+                    name="alertmanager-operated", namespace=ctx.namespace, api_version=m.PrometheusSpecAlertingAlertmanagersApiVersion.V2,
+                    port=m.PrometheusSpecAlertingAlertmanagersPort.from_string(ALERTMANAGER_WEB.name))]),
+                resources=m.PrometheusSpecResources(
+                    requests={"cpu": m.PrometheusSpecResourcesRequests.from_string(config.resources.cpu_request),
+                              "memory": m.PrometheusSpecResourcesRequests.from_string(config.resources.memory_request)},
+                    limits={"cpu": m.PrometheusSpecResourcesLimits.from_string(config.resources.cpu_limit),
+                            "memory": m.PrometheusSpecResourcesLimits.from_string(config.resources.memory_limit)}),
+                security_context=m.PrometheusSpecSecurityContext(
+                    run_as_non_root=True, run_as_user=1000, run_as_group=2000, fs_group=2000,
+                    seccomp_profile=m.PrometheusSpecSecurityContextSeccompProfile(type="RuntimeDefault")),
+                affinity=_anti_affinity(identity.selector) if scales_out else None,
+                storage=m.PrometheusSpecStorage(volume_claim_template=m.PrometheusSpecStorageVolumeClaimTemplate(
+                    spec=m.PrometheusSpecStorageVolumeClaimTemplateSpec(
+                        storage_class_name=stack.storage.class_name, access_modes=["ReadWriteOnce"],
+                        resources=m.PrometheusSpecStorageVolumeClaimTemplateSpecResources(requests={
+                            "storage": m.PrometheusSpecStorageVolumeClaimTemplateSpecResourcesRequests.from_string(
+                                config.storage_size)})))),
+                wal_compression=True,
+            ),
+        )
+        service_account(self, identity)
+        cluster_role(self, identity, GRANTS, non_resource_urls=["/metrics"])
+        service(self, identity, [WEB, RELOADER])
+        service_monitor(self, identity, [Endpoint(WEB.name), Endpoint(RELOADER.name)])
+        ctx.scraped(identity, [WEB, RELOADER])
+        self._kubelet_monitor(ctx, identity)
+        self._ctx, self._identity = ctx, identity
+
+    def _kubelet_monitor(self, ctx: Context, identity) -> None:
+        """Container (cAdvisor) and kubelet metrics, through the kube-system/kubelet Service that the
+        operator maintains (--kubelet-service)."""
+        tls = m.ServiceMonitorSpecEndpointsTlsConfig(
+            ca_file="/var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
+            # EKS kubelets serve self-signed certificates for their node IPs.
+            insecure_skip_verify=True)
+        endpoints = [
+            m.ServiceMonitorSpecEndpoints(
+                port=KUBELET.name, scheme=m.ServiceMonitorSpecEndpointsScheme.HTTPS, path=path,
+                bearer_token_file="/var/run/secrets/kubernetes.io/serviceaccount/token",
+                tls_config=tls, honor_labels=True,
+                relabelings=[m.ServiceMonitorSpecEndpointsRelabelings(
+                    source_labels=["__metrics_path__"], target_label="metrics_path")])
+            for path in ("/metrics", "/metrics/cadvisor")
+        ]
+        m.ServiceMonitor(
+            self, "kubelet-service-monitor",
+            metadata={"name": "kubelet", "namespace": ctx.namespace,
+                      "labels": {**identity.selection_labels, "app.kubernetes.io/name": "kubelet",
+                                 "app.kubernetes.io/component": "kubelet"}},
+            spec=m.ServiceMonitorSpec(
+                job_label="app.kubernetes.io/name",
+                namespace_selector=m.ServiceMonitorSpecNamespaceSelector(match_names=["kube-system"]),
+                selector=m.ServiceMonitorSpecSelector(match_labels={"app.kubernetes.io/name": "kubelet"}),
+                endpoints=endpoints))
+
+    def allow_flows(self) -> None:
+        """Prometheus' NetworkPolicy, once every component has declared what Prometheus scrapes."""
+        ctx, network = self._ctx, self._ctx.config.network
+        scrape = [rule([t.peer], list(t.ports)) for t in ctx.scrape_targets]
+        network_policy(self, self._identity, Policy(
+            ingress=[rule([ctx.pods_of("grafana")], [WEB]), rule([ctx.pods_of("prometheus")], [WEB, RELOADER])],
+            egress=[
+                *scrape,
+                rule([ctx.pods_of("alertmanager")], [ALERTMANAGER_WEB]),
+                # Kubelet and node-exporter listen on the node's own address (host network).
+                rule(cidrs(network.node_cidrs), [KUBELET, NODE_EXPORTER]),
+                # Service discovery reads Endpoints/Pods from the API server.
+                rule(cidrs(network.kube_api_cidrs), [KUBE_API]),
+            ]))
+
+
+def _anti_affinity(selector: dict[str, str]) -> m.PrometheusSpecAffinity:
+    return m.PrometheusSpecAffinity(pod_anti_affinity=m.PrometheusSpecAffinityPodAntiAffinity(
+        preferred_during_scheduling_ignored_during_execution=[
+            m.PrometheusSpecAffinityPodAntiAffinityPreferredDuringSchedulingIgnoredDuringExecution(
+                weight=100,
+                pod_affinity_term=m.PrometheusSpecAffinityPodAntiAffinityPreferredDuringSchedulingIgnoredDuringExecutionPodAffinityTerm(
+                    topology_key="kubernetes.io/hostname",
+                    label_selector=m.PrometheusSpecAffinityPodAntiAffinityPreferredDuringSchedulingIgnoredDuringExecutionPodAffinityTermLabelSelector(
+                        match_labels=selector)))]))

@@ -1,0 +1,72 @@
+"""The Prometheus Operator: turns the Prometheus/Alertmanager CRs and the monitors into StatefulSets
+and scrape configuration. Version matches the pinned CRDs (dist/crds)."""
+from __future__ import annotations
+
+from constructs import Construct
+
+from stackgen import versions
+from stackgen.context import Context
+from stackgen.lib.monitors import Endpoint, service_monitor
+from stackgen.lib.netpol import Policy, cidrs, network_policy, rule
+from stackgen.lib.rbac import Grant, cluster_role
+from stackgen.lib.workload import (ContainerSpec, HttpProbe, PodSpec, Port, deployment, service,
+                                   service_account)
+
+HTTP = Port("http", 8080)
+KUBE_API = Port("https", 443)
+
+GRANTS = [
+    Grant(("monitoring.coreos.com",), (
+        "alertmanagers", "alertmanagers/finalizers", "alertmanagers/status", "alertmanagerconfigs",
+        "prometheuses", "prometheuses/finalizers", "prometheuses/status",
+        "prometheusagents", "prometheusagents/finalizers", "prometheusagents/status",
+        "thanosrulers", "thanosrulers/finalizers", "thanosrulers/status",
+        "scrapeconfigs", "scrapeconfigs/status", "servicemonitors", "servicemonitors/status",
+        "podmonitors", "podmonitors/status", "probes", "probes/status", "prometheusrules",
+        "prometheusrules/status"), ("*",)),
+    Grant(("apps",), ("statefulsets",), ("*",)),
+    # Generated configuration (Prometheus config, rule files, web config) lives in Secrets/ConfigMaps.
+    Grant(("",), ("configmaps", "secrets"), ("*",)),
+    Grant(("",), ("pods",), ("list", "delete")),
+    # The governing Services of the StatefulSets and the kubelet Service/Endpoints (--kubelet-service).
+    Grant(("",), ("services", "services/finalizers", "endpoints"), ("get", "create", "update", "delete")),
+    Grant(("discovery.k8s.io",), ("endpointslices",), ("get", "create", "list", "update", "delete")),
+    Grant(("",), ("nodes",), ("list", "watch")),
+    Grant(("",), ("namespaces",), ("get", "list", "watch")),
+    Grant(("", "events.k8s.io"), ("events",), ("patch", "create")),
+    Grant(("networking.k8s.io",), ("ingresses",), ("get", "list", "watch")),
+    Grant(("storage.k8s.io",), ("storageclasses",), ("get",)),
+]
+
+
+class PrometheusOperator(Construct):
+    def __init__(self, scope: Construct, ctx: Context):
+        super().__init__(scope, "prometheus-operator")
+        config = ctx.config.prometheus_operator
+        identity = ctx.identity("prometheus-operator", "controller", versions.PROMETHEUS_OPERATOR)
+        reloader = config.reloader_resources
+        args = [
+            f"--prometheus-config-reloader={versions.PROMETHEUS_CONFIG_RELOADER.ref}",
+            f"--config-reloader-cpu-request={reloader.cpu_request}",
+            f"--config-reloader-cpu-limit={reloader.cpu_limit}",
+            f"--config-reloader-memory-request={reloader.memory_request}",
+            f"--config-reloader-memory-limit={reloader.memory_limit}",
+            # Maintains the kube-system/kubelet Service that the kubelet/cAdvisor ServiceMonitor selects.
+            "--kubelet-service=kube-system/kubelet",
+            "--web.listen-address=:8080",
+            "--log-format=json",
+        ]
+        container = ContainerSpec(
+            name="prometheus-operator", image=versions.PROMETHEUS_OPERATOR.ref, resources=config.resources,
+            ports=[HTTP], args=args,
+            readiness=HttpProbe("/healthz", HTTP.name), liveness=HttpProbe("/healthz", HTTP.name))
+        service_account(self, identity)
+        cluster_role(self, identity, GRANTS)
+        deployment(self, PodSpec(identity, [container], uid=65534, api_access=True), replicas=1)
+        service(self, identity, [HTTP])
+        service_monitor(self, identity, [Endpoint(HTTP.name)])
+        ctx.scraped(identity, [HTTP])
+        network_policy(self, identity, Policy(
+            ingress=[rule([ctx.pods_of("prometheus")], [HTTP])],
+            egress=[rule(cidrs(ctx.config.network.kube_api_cidrs), [KUBE_API])],
+        ))

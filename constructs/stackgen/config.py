@@ -1,0 +1,362 @@
+"""The typed configuration of the stack: defaults for everything, overlays deep-merged on top.
+
+An overlay file (overlays/<name>.yaml) holds only what differs from the defaults below. The seed's
+environment variables (ENV_OVERRIDES) override the overlay for a one-off render. Any invalid value,
+unknown key included, stops synthesis with a message naming the file, the key and what is allowed.
+"""
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Callable, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+# Formats accepted by the Prometheus CRD (same patterns as its openAPIV3Schema).
+DURATION_PATTERN = r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
+BYTE_SIZE_PATTERN = r"^(0|([0-9]*[.])?[0-9]+((K|M|G|T|E|P)i?)?B)$"
+CPU_PATTERN = r"^([0-9]+m|[0-9]+(\.[0-9]{1,3})?)$"
+MEMORY_PATTERN = r"^[0-9]+(Ki|Mi|Gi|Ti)$"
+DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+
+Duration = Annotated[str, Field(pattern=DURATION_PATTERN, min_length=1)]
+ByteSize = Annotated[str, Field(pattern=BYTE_SIZE_PATTERN)]
+Cpu = Annotated[str, Field(pattern=CPU_PATTERN)]
+Memory = Annotated[str, Field(pattern=MEMORY_PATTERN)]
+DnsLabel = Annotated[str, Field(pattern=DNS_LABEL_PATTERN)]
+Percent = Annotated[int, Field(ge=1, le=100)]
+
+def cpu_millicores(quantity: str) -> int:
+    if quantity.endswith("m"):
+        return int(quantity[:-1])
+    return round(float(quantity) * 1000)
+
+
+def memory_bytes(quantity: str) -> int:
+    """Bytes of a Kubernetes memory quantity ('512Mi') or a Prometheus byte size ('90GB')."""
+    match = re.fullmatch(r"([0-9.]+)(?:([KMGTPE])(i?))?B?", quantity)
+    if not match:
+        raise ValueError(f"not a size: {quantity}")
+    number, prefix, binary = float(match.group(1)), match.group(2), match.group(3)
+    if not prefix:
+        return int(number)
+    return int(number * (1024 if binary else 1000) ** ("KMGTPE".index(prefix) + 1))
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Resources(Model):
+    cpu_request: Cpu
+    memory_request: Memory
+    cpu_limit: Cpu
+    memory_limit: Memory
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> "Resources":
+        if cpu_millicores(self.cpu_request) > cpu_millicores(self.cpu_limit):
+            raise ValueError(f"cpu_request={self.cpu_request} must be <= cpu_limit ({self.cpu_limit})")
+        if memory_bytes(self.memory_request) > memory_bytes(self.memory_limit):
+            raise ValueError(
+                f"memory_request={self.memory_request} must be <= memory_limit ({self.memory_limit})")
+        return self
+
+
+def sized(cpu_request: str, memory_request: str, cpu_limit: str, memory_limit: str):
+    return Field(default_factory=lambda: Resources(
+        cpu_request=cpu_request, memory_request=memory_request,
+        cpu_limit=cpu_limit, memory_limit=memory_limit))
+
+
+class ReplicaRange(Model):
+    min_replicas: int = Field(1, ge=1, le=50)
+    max_replicas: int = Field(3, ge=1, le=50)
+    cpu_target: Percent | None = None
+    memory_target: Percent | None = None
+
+    @model_validator(mode="after")
+    def _min_le_max(self) -> "ReplicaRange":
+        if self.max_replicas < self.min_replicas:
+            raise ValueError(
+                f"max_replicas={self.max_replicas} must be >= min_replicas ({self.min_replicas})")
+        return self
+
+
+class Autoscaling(Model):
+    """HPA settings. With `enabled: false` every component runs at its min_replicas, no HPA."""
+    enabled: bool = True
+    cpu_target: Percent = 70
+    memory_target: Percent = 80
+    # Grafana stays at one replica while it keeps its SQLite database on one RWO volume.
+    grafana: ReplicaRange = ReplicaRange(min_replicas=1, max_replicas=1)
+    # Prometheus scales by shards (the CR's scale subresource). Each shard scrapes only part of the
+    # targets, so queries and rules on one shard see part of the data: sharding is opt-in.
+    prometheus: ReplicaRange = ReplicaRange(min_replicas=1, max_replicas=1)
+    alertmanager: ReplicaRange = ReplicaRange(min_replicas=1, max_replicas=3)
+
+
+class SecretKeyRef(Model):
+    name: DnsLabel
+    key: str = Field(min_length=1)
+
+
+class Storage(Model):
+    class_name: DnsLabel = "gp3-monitoring-encrypted"
+    # Customer-managed KMS key (ARN or id); empty means the account's default EBS key.
+    kms_key_id: str = ""
+
+
+class Network(Model):
+    # Where the Kubernetes API server is reached from pods (EKS: the cluster endpoint ENIs).
+    kube_api_cidrs: list[str] = ["0.0.0.0/0"]
+    # Node addresses: node-exporter and the kubelet listen on the host network.
+    node_cidrs: list[str] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+
+
+class Budget(Model):
+    """What the overlay may request in total (the seed's node budget); synthesis refuses more."""
+    nodes: int = Field(2, ge=1)
+    cpu: Cpu = "4"
+    memory: Memory = "8Gi"
+
+
+class PrometheusOperator(Model):
+    resources: Resources = sized("50m", "64Mi", "200m", "256Mi")
+    # Applied by the operator to the config-reloader sidecar it adds to Prometheus and Alertmanager pods.
+    reloader_resources: Resources = sized("10m", "32Mi", "50m", "64Mi")
+
+
+class Prometheus(Model):
+    replicas: int = Field(1, ge=1, le=5, description="HA copies of every shard")
+    retention: Duration = "30d"
+    retention_size: ByteSize = "90GB"
+    scrape_interval: Duration = "30s"
+    evaluation_interval: Duration = "30s"
+    storage_size: Memory = "100Gi"
+    resources: Resources = sized("300m", "1Gi", "1", "2Gi")
+
+    @model_validator(mode="after")
+    def _retention_size_fits_volume(self) -> "Prometheus":
+        # Size-based retention must trigger before the volume is full, with room for the WAL.
+        if memory_bytes(self.retention_size) > 0.9 * memory_bytes(self.storage_size):
+            raise ValueError(
+                f"retention_size={self.retention_size} must be <= 90% of storage_size ({self.storage_size})")
+        return self
+
+
+class Alertmanager(Model):
+    storage_size: Memory = "5Gi"
+    retention: Duration = "120h"
+    resources: Resources = sized("25m", "64Mi", "100m", "128Mi")
+
+
+class GrafanaDatabase(Model):
+    """An external database lets Grafana run more than one replica."""
+    type: Literal["postgres"] = "postgres"
+    host: str = Field(pattern=r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$", description="host or host:port")
+    name: str = "grafana"
+    user: str = "grafana"
+    password_secret: SecretKeyRef
+    ssl_mode: Literal["disable", "require", "verify-ca", "verify-full"] = "require"
+
+
+class GrafanaAdminSecret(Model):
+    name: DnsLabel = "grafana-admin"
+    user_key: str = "admin-user"
+    password_key: str = "admin-password"
+
+
+class Grafana(Model):
+    storage_size: Memory = "20Gi"
+    admin_secret: GrafanaAdminSecret = GrafanaAdminSecret()
+    database: GrafanaDatabase | None = None
+    resources: Resources = sized("100m", "256Mi", "500m", "512Mi")
+
+
+class KubeStateMetrics(Model):
+    resources: Resources = sized("50m", "128Mi", "200m", "256Mi")
+
+
+class NodeExporter(Model):
+    resources: Resources = sized("25m", "32Mi", "100m", "64Mi")
+
+
+class StackConfig(Model):
+    cluster_name: DnsLabel = "openemr-eks"
+    namespace: DnsLabel = "monitoring"
+    app_namespace: DnsLabel = "openemr"
+    instance: DnsLabel = "main"
+    budget: Budget = Budget()
+    storage: Storage = Storage()
+    network: Network = Network()
+    autoscaling: Autoscaling = Autoscaling()
+    prometheus_operator: PrometheusOperator = PrometheusOperator()
+    prometheus: Prometheus = Prometheus()
+    alertmanager: Alertmanager = Alertmanager()
+    grafana: Grafana = Grafana()
+    kube_state_metrics: KubeStateMetrics = KubeStateMetrics()
+    node_exporter: NodeExporter = NodeExporter()
+
+    @model_validator(mode="after")
+    def _grafana_scales_only_with_external_database(self) -> "StackConfig":
+        grafana = self.autoscaling.grafana
+        if self.grafana.database is None and grafana.max_replicas > 1:
+            raise ValueError(
+                f"autoscaling.grafana.max_replicas={grafana.max_replicas} must be 1 while grafana.database "
+                "is not set (embedded SQLite on one ReadWriteOnce volume); set grafana.database to scale")
+        return self
+
+    def replica_range(self, component: str) -> ReplicaRange:
+        return getattr(self.autoscaling, component)
+
+    def hpa_enabled(self, component: str) -> bool:
+        scaling = self.replica_range(component)
+        return self.autoscaling.enabled and scaling.max_replicas > scaling.min_replicas
+
+
+# --- environment overrides (the seed's variables) -------------------------------------------------
+
+def _bool01(value: str) -> bool:
+    if value not in ("0", "1", "true", "false"):
+        raise ValueError("must be 0 or 1")
+    return value in ("1", "true")
+
+
+def _int(value: str) -> int:
+    if not re.fullmatch(r"-?[0-9]+", value):
+        raise ValueError("must be a whole number")
+    return int(value)
+
+
+ENV_OVERRIDES: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "ENABLE_AUTOSCALING": ("autoscaling.enabled", _bool01),
+    "HPA_CPU_TARGET": ("autoscaling.cpu_target", _int),
+    "HPA_MEMORY_TARGET": ("autoscaling.memory_target", _int),
+    "PROMETHEUS_RETENTION": ("prometheus.retention", str),
+    "PROMETHEUS_RETENTION_SIZE": ("prometheus.retention_size", str),
+    "PROMETHEUS_SCRAPE_INTERVAL": ("prometheus.scrape_interval", str),
+    "PROMETHEUS_EVALUATION_INTERVAL": ("prometheus.evaluation_interval", str),
+    "MONITORING_NAMESPACE": ("namespace", str),
+    "OPENEMR_NAMESPACE": ("app_namespace", str),
+    **{
+        f"{component.upper()}_{bound.upper()}_REPLICAS": (f"autoscaling.{component}.{bound}_replicas", _int)
+        for component in ("grafana", "prometheus", "alertmanager")
+        for bound in ("min", "max")
+    },
+}
+
+
+class ConfigError(Exception):
+    """Bad input: the message names the source, the key and what is allowed."""
+
+
+@dataclass
+class Override:
+    variable: str
+    path: str
+    old: Any
+    new: Any
+
+
+@dataclass
+class LoadedConfig:
+    name: str
+    source: str
+    config: StackConfig
+    overrides: list[Override] = field(default_factory=list)
+
+
+def deep_merge(base: dict, patch: dict) -> dict:
+    merged = copy.deepcopy(base)
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _get_path(data: dict, path: str) -> Any:
+    node: Any = data
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _set_path(data: dict, path: str, value: Any) -> None:
+    *parents, leaf = path.split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value
+
+
+def _allowed_keys(loc: tuple) -> list[str]:
+    model: Any = StackConfig
+    for part in loc:
+        annotation = model.model_fields[part].annotation
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if model is None:
+            return []
+    return sorted(model.model_fields)
+
+
+def _describe(error: dict, source: str, env_paths: dict[str, str]) -> str:
+    loc = tuple(str(part) for part in error["loc"])
+    path = ".".join(loc)
+    if error["type"] == "extra_forbidden":
+        allowed = ", ".join(_allowed_keys(loc[:-1]))
+        return f"{source}: {path}: unknown key; allowed here: {allowed}"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "value_error":
+        # Cross-field checks name their own key first ("max_replicas=0 must be ...").
+        key = message.split("=", 1)[0]
+        full = key if "." in key or not loc else f"{path}.{key}"
+        origin = env_paths.get(full)
+        where = f"{source} (set by env {origin})" if origin else source
+        prefix = f"{path}." if loc and "." not in key else ""
+        return f"{where}: {prefix}{message}"
+    origin = env_paths.get(path)
+    where = f"{source} (set by env {origin})" if origin else source
+    if error["type"] == "string_pattern_mismatch":
+        message = f"must match {error['ctx']['pattern']}"
+    return f"{where}: {path}={error['input']!r} {message}"
+
+
+def load_overlay(path: Path, environ: dict[str, str] | None = None, source: str | None = None) -> LoadedConfig:
+    """Read one overlay, apply environment overrides, validate. Raises ConfigError."""
+    source = source or str(path)
+    try:
+        patch = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"{source}: cannot read: {error}") from error
+    if not isinstance(patch, dict):
+        raise ConfigError(f"{source}: must be a mapping of settings, got {type(patch).__name__}")
+    data = deep_merge(StackConfig().model_dump(), patch)
+    overrides, env_paths, errors = [], {}, []
+    for variable, (key, parse) in ENV_OVERRIDES.items():
+        if environ is None or variable not in environ:
+            continue
+        try:
+            value = parse(environ[variable])
+        except ValueError as error:
+            errors.append(f"env {variable}={environ[variable]!r}: {key} {error}")
+            continue
+        overrides.append(Override(variable, key, _get_path(data, key), value))
+        env_paths[key] = variable
+        _set_path(data, key, value)
+    if not errors:
+        try:
+            config = StackConfig.model_validate(data)
+        except ValidationError as error:
+            errors = [_describe(e, source, env_paths) for e in error.errors()]
+    if errors:
+        raise ConfigError("\n".join(errors))
+    return LoadedConfig(name=path.stem, source=source, config=config, overrides=overrides)

@@ -1,0 +1,40 @@
+"""What every component of one overlay shares: its configuration and the flows it declares."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from stackgen.config import StackConfig
+from stackgen.lib.meta import Identity
+from stackgen.lib.netpol import Peer, pods
+from stackgen.lib.workload import Port
+from stackgen.versions import Image
+
+
+@dataclass(frozen=True)
+class ScrapeTarget:
+    peer: Peer
+    ports: tuple[Port, ...]
+
+
+@dataclass
+class Context:
+    overlay: str
+    config: StackConfig
+    # Filled by each component as it declares a ServiceMonitor; Prometheus' egress is built from it.
+    scrape_targets: list[ScrapeTarget] = field(default_factory=list)
+
+    @property
+    def namespace(self) -> str:
+        return self.config.namespace
+
+    def identity(self, name: str, component: str, image: Image) -> Identity:
+        return Identity(name=name, component=component, version=image.version,
+                        instance=self.config.instance, namespace=self.config.namespace)
+
+    def pods_of(self, name: str) -> Peer:
+        """The pods of one of the stack's components (same selector every component uses)."""
+        return pods({"app.kubernetes.io/name": name, "app.kubernetes.io/instance": self.config.instance},
+                    self.namespace)
+
+    def scraped(self, identity: Identity, ports: list[Port]) -> None:
+        self.scrape_targets.append(ScrapeTarget(pods(identity.selector, identity.namespace), tuple(ports)))

@@ -1,0 +1,52 @@
+"""Names and labels shared by every object: app.kubernetes.io/* and the Prometheus selection label."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cdk8s_plus_37.k8s as k
+
+PART_OF = "openemr-observability"
+# Every ServiceMonitor, PodMonitor and PrometheusRule carrying this label (value: the instance) is
+# picked up by the stack's Prometheus, in any namespace. Users label their own objects the same way.
+SELECTION_LABEL = "monitoring.openemr.io/prometheus"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who an object belongs to: one component of one instance of the stack."""
+    name: str
+    component: str
+    version: str
+    instance: str
+    namespace: str
+
+    @property
+    def selector(self) -> dict[str, str]:
+        """Labels that select the component's pods: stable across upgrades (no version)."""
+        return {"app.kubernetes.io/name": self.name, "app.kubernetes.io/instance": self.instance}
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {
+            **self.selector,
+            "app.kubernetes.io/component": self.component,
+            "app.kubernetes.io/part-of": PART_OF,
+            "app.kubernetes.io/version": self.version,
+        }
+
+    @property
+    def selection_labels(self) -> dict[str, str]:
+        return {**self.labels, SELECTION_LABEL: self.instance}
+
+    def meta(self, name: str | None = None, *, namespaced: bool = True, labels: dict | None = None,
+             annotations: dict | None = None) -> k.ObjectMeta:
+        return k.ObjectMeta(
+            name=name or self.name,
+            namespace=self.namespace if namespaced else None,
+            labels={**self.labels, **(labels or {})},
+            annotations=annotations,
+        )
+
+    def cluster_name(self) -> str:
+        """Name for cluster-scoped objects: unique per namespace so two installs cannot collide."""
+        return f"{self.namespace}-{self.name}"

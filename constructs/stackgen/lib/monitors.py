@@ -1,0 +1,39 @@
+"""ServiceMonitor and PodMonitor, written once, always carrying the label the Prometheus CR selects."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from constructs import Construct
+
+from imports.com.coreos import monitoring as m
+from stackgen.lib.meta import Identity
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    port: str
+    path: str = "/metrics"
+    interval: str | None = None
+    honor_labels: bool = False
+    # For node agents: name the target after its node rather than its host IP.
+    relabel_instance_to_node: bool = False
+
+    def render(self) -> m.ServiceMonitorSpecEndpoints:
+        relabelings = [m.ServiceMonitorSpecEndpointsRelabelings(
+            source_labels=["__meta_kubernetes_pod_node_name"], target_label="instance")] \
+            if self.relabel_instance_to_node else None
+        return m.ServiceMonitorSpecEndpoints(port=self.port, path=self.path, interval=self.interval,
+                                             honor_labels=self.honor_labels or None, relabelings=relabelings)
+
+
+def service_monitor(scope: Construct, identity: Identity, endpoints: list[Endpoint],
+                    selector: dict[str, str] | None = None, name: str | None = None) -> m.ServiceMonitor:
+    return m.ServiceMonitor(
+        scope, f"service-monitor-{name or identity.name}",
+        metadata={"name": name or identity.name, "namespace": identity.namespace,
+                  "labels": identity.selection_labels},
+        spec=m.ServiceMonitorSpec(
+            selector=m.ServiceMonitorSpecSelector(match_labels=selector or identity.selector),
+            endpoints=[e.render() for e in endpoints],
+        ),
+    )

@@ -1,0 +1,190 @@
+"""Secure workloads, written once: restricted security contexts, requests and limits, probes, spread.
+
+Every container gets: non-root, read-only root filesystem, no privilege escalation, all capabilities
+dropped, seccomp RuntimeDefault, requests and limits, readiness and liveness probes. A component that
+needs host access asks for it explicitly through `host_access` and says why at the call site.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cdk8s_plus_37.k8s as k
+from constructs import Construct
+
+from stackgen.config import Resources
+from stackgen.lib.meta import Identity
+
+RUNTIME_DEFAULT = k.SeccompProfile(type="RuntimeDefault")
+
+
+@dataclass(frozen=True)
+class Port:
+    name: str
+    number: int
+    protocol: str = "TCP"
+
+
+@dataclass(frozen=True)
+class HttpProbe:
+    path: str
+    port: str
+
+
+def resource_requirements(resources: Resources) -> k.ResourceRequirements:
+    return k.ResourceRequirements(
+        requests={"cpu": k.Quantity.from_string(resources.cpu_request),
+                  "memory": k.Quantity.from_string(resources.memory_request)},
+        limits={"cpu": k.Quantity.from_string(resources.cpu_limit),
+                "memory": k.Quantity.from_string(resources.memory_limit)},
+    )
+
+
+def container_security_context() -> k.SecurityContext:
+    return k.SecurityContext(
+        allow_privilege_escalation=False,
+        read_only_root_filesystem=True,
+        run_as_non_root=True,
+        capabilities=k.Capabilities(drop=["ALL"]),
+        seccomp_profile=RUNTIME_DEFAULT,
+    )
+
+
+def pod_security_context(uid: int, fs_group: int | None = None) -> k.PodSecurityContext:
+    return k.PodSecurityContext(
+        run_as_non_root=True, run_as_user=uid, run_as_group=uid, fs_group=fs_group,
+        seccomp_profile=RUNTIME_DEFAULT,
+    )
+
+
+def _probe(probe: HttpProbe, initial_delay: int, failure_threshold: int) -> k.Probe:
+    return k.Probe(
+        http_get=k.HttpGetAction(path=probe.path, port=k.IntOrString.from_string(probe.port)),
+        initial_delay_seconds=initial_delay, period_seconds=10, timeout_seconds=5,
+        failure_threshold=failure_threshold,
+    )
+
+
+@dataclass
+class ContainerSpec:
+    name: str
+    image: str
+    resources: Resources
+    ports: list[Port]
+    readiness: HttpProbe
+    liveness: HttpProbe
+    args: list[str] = field(default_factory=list)
+    env: list[k.EnvVar] = field(default_factory=list)
+    mounts: list[k.VolumeMount] = field(default_factory=list)
+
+    def render(self) -> k.Container:
+        return k.Container(
+            name=self.name,
+            image=self.image,
+            image_pull_policy="IfNotPresent",
+            args=self.args or None,
+            env=self.env or None,
+            ports=[k.ContainerPort(name=p.name, container_port=p.number, protocol=p.protocol)
+                   for p in self.ports],
+            resources=resource_requirements(self.resources),
+            readiness_probe=_probe(self.readiness, initial_delay=5, failure_threshold=3),
+            liveness_probe=_probe(self.liveness, initial_delay=30, failure_threshold=6),
+            security_context=container_security_context(),
+            volume_mounts=self.mounts or None,
+            termination_message_policy="FallbackToLogsOnError",
+        )
+
+
+def spread_constraints(identity: Identity) -> list[k.TopologySpreadConstraint]:
+    """Spread replicas over nodes and zones; soft, so a small cluster still schedules them."""
+    return [
+        k.TopologySpreadConstraint(
+            max_skew=1, topology_key=key, when_unsatisfiable="ScheduleAnyway",
+            label_selector=k.LabelSelector(match_labels=identity.selector))
+        for key in ("kubernetes.io/hostname", "topology.kubernetes.io/zone")
+    ]
+
+
+
+@dataclass
+class PodSpec:
+    identity: Identity
+    containers: list[ContainerSpec]
+    uid: int
+    fs_group: int | None = None
+    # Only pods that talk to the Kubernetes API get a token mounted.
+    api_access: bool = False
+    volumes: list[k.Volume] = field(default_factory=list)
+    may_scale_out: bool = False
+    # Host access for node agents; the caller documents why each is needed.
+    host_network: bool = False
+    tolerate_all_taints: bool = False
+    annotations: dict[str, str] = field(default_factory=dict)
+
+    def template(self) -> k.PodTemplateSpec:
+        return k.PodTemplateSpec(
+            metadata=k.ObjectMeta(labels=self.identity.labels, annotations=self.annotations or None),
+            spec=k.PodSpec(
+                service_account_name=self.identity.name,
+                automount_service_account_token=self.api_access,
+                security_context=pod_security_context(self.uid, self.fs_group),
+                containers=[c.render() for c in self.containers],
+                volumes=self.volumes or None,
+                host_network=self.host_network or None,
+                dns_policy="ClusterFirstWithHostNet" if self.host_network else None,
+                topology_spread_constraints=spread_constraints(self.identity) if self.may_scale_out else None,
+                tolerations=[k.Toleration(operator="Exists")] if self.tolerate_all_taints else None,
+                enable_service_links=False,
+            ),
+        )
+
+
+def deployment(scope: Construct, pod: PodSpec, *, replicas: int | None, recreate: bool = False) -> k.KubeDeployment:
+    """`replicas=None` leaves the count to an HPA (a rendered count would fight it on every apply)."""
+    identity = pod.identity
+    return k.KubeDeployment(
+        scope, "deployment", metadata=identity.meta(),
+        spec=k.DeploymentSpec(
+            replicas=replicas,
+            revision_history_limit=5,
+            selector=k.LabelSelector(match_labels=identity.selector),
+            strategy=k.DeploymentStrategy(type="Recreate") if recreate else None,
+            template=pod.template(),
+        ),
+    )
+
+
+def daemon_set(scope: Construct, pod: PodSpec) -> k.KubeDaemonSet:
+    identity = pod.identity
+    return k.KubeDaemonSet(
+        scope, "daemonset", metadata=identity.meta(),
+        spec=k.DaemonSetSpec(
+            selector=k.LabelSelector(match_labels=identity.selector),
+            update_strategy=k.DaemonSetUpdateStrategy(
+                type="RollingUpdate",
+                rolling_update=k.RollingUpdateDaemonSet(max_unavailable=k.IntOrString.from_string("10%"))),
+            template=pod.template(),
+        ),
+    )
+
+
+def empty_dir(name: str, size_limit: str = "64Mi") -> k.Volume:
+    return k.Volume(name=name, empty_dir=k.EmptyDirVolumeSource(size_limit=k.Quantity.from_string(size_limit)))
+
+
+def service_account(scope: Construct, identity: Identity, *, annotations: dict | None = None) -> k.KubeServiceAccount:
+    return k.KubeServiceAccount(
+        scope, "service-account", metadata=identity.meta(annotations=annotations),
+        automount_service_account_token=False,
+    )
+
+
+def service(scope: Construct, identity: Identity, ports: list[Port], *, selector: dict | None = None,
+            name: str | None = None) -> k.KubeService:
+    return k.KubeService(
+        scope, f"service-{name or identity.name}", metadata=identity.meta(name),
+        spec=k.ServiceSpec(
+            selector=selector or identity.selector,
+            ports=[k.ServicePort(name=p.name, port=p.number, protocol=p.protocol,
+                                 target_port=k.IntOrString.from_string(p.name)) for p in ports],
+        ),
+    )

@@ -1,0 +1,40 @@
+"""Every image the stack runs, pinned to an exact tag, in one place.
+
+Prometheus and Alertmanager are versions the pinned operator (v0.93.0, same tag as the CRDs in
+../shared/crds) lists as supported; the config reloader always matches the operator.
+"""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Image:
+    repository: str
+    tag: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+    @property
+    def version(self) -> str:
+        """The version label value: the tag without a leading 'v'."""
+        return self.tag.removeprefix("v")
+
+
+PROMETHEUS_OPERATOR = Image("quay.io/prometheus-operator/prometheus-operator", "v0.93.0")
+PROMETHEUS_CONFIG_RELOADER = Image("quay.io/prometheus-operator/prometheus-config-reloader", "v0.93.0")
+PROMETHEUS = Image("quay.io/prometheus/prometheus", "v3.9.1")
+ALERTMANAGER = Image("quay.io/prometheus/alertmanager", "v0.31.1")
+GRAFANA = Image("docker.io/grafana/grafana", "12.4.2")
+KUBE_STATE_METRICS = Image("registry.k8s.io/kube-state-metrics/kube-state-metrics", "v2.18.0")
+NODE_EXPORTER = Image("quay.io/prometheus/node-exporter", "v1.10.2")
+
+# The CRDs the operator needs, applied before anything that uses them (dist/crds/).
+PROMETHEUS_OPERATOR_CRD_BASE = (
+    "https://raw.githubusercontent.com/prometheus-operator/prometheus-operator/"
+    f"{PROMETHEUS_OPERATOR.tag}/example/prometheus-operator-crd"
+)
+PROMETHEUS_OPERATOR_CRDS = (
+    "alertmanagerconfigs", "alertmanagers", "podmonitors", "probes", "prometheusagents",
+    "prometheuses", "prometheusrules", "scrapeconfigs", "servicemonitors", "thanosrulers",
+)

@@ -1,0 +1,86 @@
+"""Render the observability stack for every overlay into dist/, or validate what is there.
+
+    python main.py                      render all overlays (what `cdk8s synth` runs)
+    python main.py --overlay clinic     render one overlay, keep the others as they are
+    python main.py validate             validate dist/ (schemas, CRDs, cross-references)
+
+Environment variables of the seed (ENABLE_AUTOSCALING, GRAFANA_MAX_REPLICAS, PROMETHEUS_RETENTION, ...)
+override the overlays for this run; every override applied is printed.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+# constructs/ is a source root (it must not shadow the `constructs` library); imports/ holds bindings.
+sys.path[:0] = [str(ROOT / "constructs"), str(ROOT)]
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+from stackgen.config import ConfigError, load_overlay  # noqa: E402
+
+OVERLAYS = ROOT / "overlays"
+
+
+def synth(args: argparse.Namespace) -> int:
+    from stackgen.render import publish, render_overlay
+
+    names = args.overlay or sorted(p.stem for p in OVERLAYS.glob("*.yaml"))
+    try:
+        loaded = []
+        for name in names:
+            path = OVERLAYS / f"{name}.yaml"
+            if not path.exists():
+                available = ", ".join(sorted(p.stem for p in OVERLAYS.glob("*.yaml")))
+                raise ConfigError(f"overlay {name!r} does not exist; available: {available}")
+            loaded.append(load_overlay(path, dict(os.environ), source=f"overlays/{name}.yaml"))
+        for overlay in loaded:
+            for o in overlay.overrides:
+                print(f"override {overlay.name}: {o.variable} sets {o.path} = {o.new!r} (overlay: {o.old!r})")
+        rendered = [render_overlay(overlay) for overlay in loaded]
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        print("dist/ was left unchanged.", file=sys.stderr)
+        return 2
+    dist = Path(args.dist)
+    publish(dist, rendered, keep_others=bool(args.overlay))
+    _mirror_for_cdk8s_cli(dist)
+    for overlay in rendered:
+        print(f"rendered dist/{overlay.name}: {len(overlay.manifests)} objects")
+    return 0
+
+
+def _mirror_for_cdk8s_cli(dist: Path) -> None:
+    """`cdk8s synth` lists what the app wrote into its own output directory (a scratch copy)."""
+    outdir = os.environ.get("CDK8S_OUTDIR")
+    if outdir and Path(outdir).resolve() != dist.resolve():
+        shutil.rmtree(outdir, ignore_errors=True)
+        shutil.copytree(dist, outdir)
+
+
+def validate(args: argparse.Namespace) -> int:
+    from stackgen.validate import validate_tree
+
+    problems = validate_tree(Path(args.dist), args.kubernetes_version or None)
+    for problem in problems:
+        print(problem)
+    print(f"validate: {len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", nargs="?", default="synth", choices=["synth", "validate"])
+    parser.add_argument("--overlay", action="append", help="render only this overlay (repeatable)")
+    parser.add_argument("--dist", default=str(ROOT / "dist"), help="output directory (default: dist)")
+    parser.add_argument("--kubernetes-version", action="append",
+                        help="validate against this Kubernetes version (repeatable; default: oldest and newest supported)")
+    args = parser.parse_args(argv)
+    return synth(args) if args.command == "synth" else validate(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
