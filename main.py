@@ -22,24 +22,24 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from stackgen.config import ConfigError, load_overlay  # noqa: E402
 
-OVERLAYS = ROOT / "overlays"
 
 
 def synth(args: argparse.Namespace) -> int:
-    from stackgen.render import publish, render_overlay
-
-    names = args.overlay or sorted(p.stem for p in OVERLAYS.glob("*.yaml"))
+    overlays = Path(args.overlays)
+    names = args.overlay or sorted(p.stem for p in overlays.glob("*.yaml"))
     try:
         loaded = []
         for name in names:
-            path = OVERLAYS / f"{name}.yaml"
+            path = overlays / f"{name}.yaml"
             if not path.exists():
-                available = ", ".join(sorted(p.stem for p in OVERLAYS.glob("*.yaml")))
+                available = ", ".join(sorted(p.stem for p in overlays.glob("*.yaml")))
                 raise ConfigError(f"overlay {name!r} does not exist; available: {available}")
-            loaded.append(load_overlay(path, dict(os.environ), source=f"overlays/{name}.yaml"))
+            loaded.append(load_overlay(path, dict(os.environ), source=f"{overlays.name}/{name}.yaml"))
         for overlay in loaded:
             for o in overlay.overrides:
                 print(f"override {overlay.name}: {o.variable} sets {o.path} = {o.new!r} (overlay: {o.old!r})")
+        from stackgen.render import publish, render_overlay  # loads the jsii runtime: only for valid input
+
         rendered = [render_overlay(overlay) for overlay in loaded]
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -75,7 +75,9 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", nargs="?", default="synth", choices=["synth", "validate"])
     parser.add_argument("--overlay", action="append", help="render only this overlay (repeatable)")
-    parser.add_argument("--dist", default=str(ROOT / "dist"), help="output directory (default: dist)")
+    parser.add_argument("--dist", default=os.environ.get("STACKGEN_DIST", str(ROOT / "dist")),
+                        help="output directory (default: dist, or $STACKGEN_DIST)")
+    parser.add_argument("--overlays", default=str(ROOT / "overlays"), help="overlay directory (default: overlays)")
     parser.add_argument("--kubernetes-version", action="append",
                         help="validate against this Kubernetes version (repeatable; default: oldest and newest supported)")
     args = parser.parse_args(argv)

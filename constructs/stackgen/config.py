@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Callable, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 # Formats accepted by the Prometheus CRD (same patterns as its openAPIV3Schema).
 DURATION_PATTERN = r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
@@ -24,10 +24,19 @@ DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 
 Duration = Annotated[str, Field(pattern=DURATION_PATTERN, min_length=1)]
 ByteSize = Annotated[str, Field(pattern=BYTE_SIZE_PATTERN)]
-Cpu = Annotated[str, Field(pattern=CPU_PATTERN)]
+# YAML reads `cpu_request: 2` as a number; a CPU quantity is a string either way.
+Cpu = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, (int, float)) else v), Field(pattern=CPU_PATTERN)]
 Memory = Annotated[str, Field(pattern=MEMORY_PATTERN)]
 DnsLabel = Annotated[str, Field(pattern=DNS_LABEL_PATTERN)]
 Percent = Annotated[int, Field(ge=1, le=100)]
+
+PATTERN_HELP = {
+    DURATION_PATTERN: "must be a duration such as 30s, 5m, 12h, 15d, 1w or 1y",
+    BYTE_SIZE_PATTERN: "must be a size such as 512MB, 90GB or 1TB",
+    CPU_PATTERN: "must be a CPU quantity such as 250m or 2",
+    MEMORY_PATTERN: "must be a memory quantity such as 512Mi or 4Gi",
+    DNS_LABEL_PATTERN: "must be a DNS label (lower-case letters, digits, '-')",
+}
 
 def cpu_millicores(quantity: str) -> int:
     if quantity.endswith("m"):
@@ -326,7 +335,8 @@ def _describe(error: dict, source: str, env_paths: dict[str, str]) -> str:
     origin = env_paths.get(path)
     where = f"{source} (set by env {origin})" if origin else source
     if error["type"] == "string_pattern_mismatch":
-        message = f"must match {error['ctx']['pattern']}"
+        pattern = error["ctx"]["pattern"]
+        message = PATTERN_HELP.get(pattern, f"must match {pattern}")
     return f"{where}: {path}={error['input']!r} {message}"
 
 

@@ -5,7 +5,7 @@ import cdk8s_plus_37.k8s as k
 from constructs import Construct
 
 from stackgen.context import Context
-from stackgen.lib.meta import PART_OF
+from stackgen.names import PART_OF
 from stackgen.lib.netpol import NAMESPACE_NAME_LABEL, pods, rule
 from stackgen.lib.workload import Port
 

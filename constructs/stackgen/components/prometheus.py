@@ -13,7 +13,7 @@ from constructs import Construct
 from imports.com.coreos import monitoring as m
 from stackgen import versions
 from stackgen.context import Context
-from stackgen.lib.meta import SELECTION_LABEL
+from stackgen.names import SELECTION_LABEL
 from stackgen.lib.monitors import Endpoint, service_monitor
 from stackgen.lib.netpol import Policy, cidrs, network_policy, rule
 from stackgen.lib.rbac import Grant, cluster_role
@@ -47,7 +47,7 @@ class Prometheus(Construct):
         name = stack.instance
         shards = replicas_and_scaling(
             self, identity, ScaleTarget("monitoring.coreos.com/v1", "Prometheus", name), "prometheus",
-            stack.autoscaling, identity.selector)
+            stack.autoscaling, identity.selector, copies=config.replicas)
         scales_out = config.replicas > 1 or shards != 1
         everywhere = m.PrometheusSpecServiceMonitorNamespaceSelector()
         m.Prometheus(

@@ -5,10 +5,7 @@ from dataclasses import dataclass
 
 import cdk8s_plus_37.k8s as k
 
-PART_OF = "openemr-observability"
-# Every ServiceMonitor, PodMonitor and PrometheusRule carrying this label (value: the instance) is
-# picked up by the stack's Prometheus, in any namespace. Users label their own objects the same way.
-SELECTION_LABEL = "monitoring.openemr.io/prometheus"
+from stackgen.names import PART_OF, SELECTION_LABEL
 
 
 @dataclass(frozen=True)

@@ -61,15 +61,16 @@ def disruption_budget(scope: Construct, identity: Identity, selector: dict[str, 
 
 
 def replicas_and_scaling(scope: Construct, identity: Identity, target: ScaleTarget, component: str,
-                         autoscaling: Autoscaling, selector: dict[str, str]) -> int | None:
-    """Render the HPA and PDB a component's replica range calls for.
+                         autoscaling: Autoscaling, selector: dict[str, str], copies: int = 1) -> int | None:
+    """Render the HPA and PDB a component's replica range calls for (`copies`: pods per scaled unit,
+    e.g. Prometheus HA replicas per shard).
 
-    Returns the replica count to render, or None when an HPA owns it.
+    Returns the count to render, or None when an HPA owns it.
     """
     scaling: ReplicaRange = getattr(autoscaling, component)
     hpa = autoscaling.enabled and scaling.max_replicas > scaling.min_replicas
     if hpa:
         horizontal_autoscaler(scope, identity, target, scaling, autoscaling)
-    if scaling.min_replicas > 1 or hpa:
+    if scaling.min_replicas > 1 or hpa or copies > 1:
         disruption_budget(scope, identity, selector)
     return None if hpa else scaling.min_replicas

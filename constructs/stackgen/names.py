@@ -1,0 +1,6 @@
+"""Label keys and values every rendered object and every check agree on."""
+
+PART_OF = "openemr-observability"
+# Every ServiceMonitor, PodMonitor and PrometheusRule carrying this label (value: the instance) is
+# picked up by the stack's Prometheus, in any namespace. Users label their own objects the same way.
+SELECTION_LABEL = "monitoring.openemr.io/prometheus"

@@ -1,0 +1,131 @@
+"""Validate a rendered tree: every object against its schema, then the cross-reference checks.
+
+Core kinds: kubernetes-validate's JSON schemas in strict mode (unknown fields are errors), for the
+oldest and newest Kubernetes versions supported. Custom resources: the openAPIV3Schema of the pinned
+CRD (../shared/crds), made strict the way the API server's field validation is (no unknown fields
+where the schema does not preserve them). kubeconform is used in addition when it is on PATH.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import shutil
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import kubernetes_validate
+import yaml
+
+from stackgen import semantics
+
+SUPPORTED_KUBERNETES = ("1.29.0", "1.37.0")
+ROOT = Path(__file__).resolve().parents[2]
+CRD_DIR = ROOT.parent / "shared" / "crds"
+CUSTOM_GROUPS = ("monitoring.coreos.com/", "external-secrets.io/", "kustomize.toolkit.fluxcd.io/",
+                 "source.toolkit.fluxcd.io/")
+
+
+def load_tree(directory: Path) -> list[dict]:
+    objects = []
+    for path in sorted(directory.glob("*.yaml")):
+        if path.name == "kustomization.yaml":
+            continue
+        objects += [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+    return objects
+
+
+def _strict(schema: dict) -> dict:
+    schema = copy.deepcopy(schema)
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("type") == "object" and "properties" in node and \
+                    not node.get("x-kubernetes-preserve-unknown-fields") and "additionalProperties" not in node:
+                node["additionalProperties"] = False
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+    walk(schema)
+    # The API server accepts these on every object; CRD schemas do not list them.
+    schema["properties"].update({"apiVersion": {"type": "string"}, "kind": {"type": "string"},
+                                 "metadata": {"type": "object"}})
+    return schema
+
+
+class _CrdLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """YAML 1.1 reads a bare `=` (a relabel action in these CRDs) as a special tag; it is a string."""
+
+
+_CrdLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
+
+
+@functools.cache
+def crd_schemas() -> dict[tuple[str, str], dict]:
+    schemas = {}
+    for path in sorted(CRD_DIR.glob("*/*.yaml")):
+        crd = yaml.load(path.read_text(), Loader=_CrdLoader)
+        group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+        for version in crd["spec"]["versions"]:
+            schemas[(f"{group}/{version['name']}", kind)] = _strict(version["schema"]["openAPIV3Schema"])
+    return schemas
+
+
+def schema_problems(obj: dict, kubernetes_versions: tuple[str, ...]) -> list[str]:
+    where = semantics.ref(obj)
+    if obj["apiVersion"].startswith(CUSTOM_GROUPS):
+        if not CRD_DIR.is_dir():
+            return []
+        schema = crd_schemas().get((obj["apiVersion"], obj["kind"]))
+        if schema is None:
+            return [f"{where}: no pinned CRD defines {obj['apiVersion']} {obj['kind']}"]
+        validator = jsonschema.Draft7Validator(schema)
+        return [f"{where}: {'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(obj)]
+    problems = []
+    for version in kubernetes_versions:
+        try:
+            kubernetes_validate.validate(obj, version, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            problems.append(f"{where} (Kubernetes {version}): {'.'.join(map(str, error.path))}: {error.message}")
+        except kubernetes_validate.SchemaNotFoundError:
+            problems.append(f"{where} (Kubernetes {version}): {obj['apiVersion']} {obj['kind']} does not exist")
+    return problems
+
+
+def kustomization_problems(directory: Path) -> list[str]:
+    kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
+    listed = set(kustomization["resources"])
+    present = {p.name for p in directory.glob("*.yaml")} - {"kustomization.yaml"}
+    return [f"{directory.name}/kustomization.yaml: lists missing {name}" for name in sorted(listed - present)] + \
+           [f"{directory.name}/kustomization.yaml: does not list {name}" for name in sorted(present - listed)]
+
+
+def kubeconform_problems(directory: Path, version: str) -> list[str]:
+    if not shutil.which("kubeconform"):
+        return []
+    result = subprocess.run(["kubeconform", "-strict", "-summary", "-ignore-missing-schemas",
+                             "-kubernetes-version", version, str(directory)], capture_output=True, text=True)
+    return [] if result.returncode == 0 else [f"kubeconform {directory.name}: {result.stdout}{result.stderr}"]
+
+
+def validate_overlay(directory: Path, kubernetes_versions: tuple[str, ...] = SUPPORTED_KUBERNETES) -> list[str]:
+    objects = load_tree(directory)
+    problems = kustomization_problems(directory)
+    for obj in objects:
+        problems += schema_problems(obj, kubernetes_versions)
+    problems += semantics.check_all(objects)
+    for version in kubernetes_versions:
+        problems += kubeconform_problems(directory, version)
+    return [f"{directory.name}: {p}" for p in problems]
+
+
+def validate_tree(dist: Path, kubernetes_versions: list[str] | None = None) -> list[str]:
+    versions = tuple(kubernetes_versions or SUPPORTED_KUBERNETES)
+    if not CRD_DIR.is_dir():
+        print(f"note: {CRD_DIR} is absent: custom resources are not checked against their CRD schemas")
+    problems = []
+    for directory in sorted(p for p in dist.iterdir() if p.is_dir() and p.name != "crds"):
+        problems += validate_overlay(directory, versions)
+    return problems

@@ -1,0 +1,59 @@
+"""Shared fixtures: the committed dist/ and a fresh render of it, read as Kubernetes objects."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "constructs"), str(ROOT)]
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+from stackgen.semantics import Manifests  # noqa: E402
+from stackgen.validate import load_tree  # noqa: E402
+
+OVERLAYS = ("clinic", "hospital", "large")
+DIST = ROOT / "dist"
+# Seed variables that would change a render; tests run main.py without any of them unless they say so.
+from stackgen.config import ENV_OVERRIDES  # noqa: E402
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ENV_OVERRIDES and k != "STACKGEN_DIST"}
+    env.update(extra)
+    return env
+
+
+def run_main(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT, capture_output=True,
+                          text=True, env=env or clean_env(), timeout=300)
+
+
+@pytest.fixture(scope="session")
+def fresh_dist(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("fresh") / "dist"
+    result = run_main("--dist", str(out))
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+@pytest.fixture(scope="session", params=OVERLAYS)
+def overlay(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def objects(overlay) -> list[dict]:
+    return load_tree(DIST / overlay)
+
+
+@pytest.fixture(scope="session")
+def manifests(objects) -> Manifests:
+    return Manifests(objects)
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}

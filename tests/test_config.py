@@ -1,0 +1,99 @@
+"""Bad input stops synthesis with a message naming the key, before anything is written; the seed's
+environment variables override an overlay for one render and are reported."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from conftest import DIST, clean_env, run_main, tree_bytes
+from stackgen.validate import load_tree
+
+BAD_OVERLAYS = {
+    "min-above-max": ("autoscaling:\n  alertmanager: {min_replicas: 3, max_replicas: 2}\n",
+                      "autoscaling.alertmanager.max_replicas=2 must be >= min_replicas (3)"),
+    "unknown-key": ("prometheus:\n  retenton: 30d\n", "prometheus.retenton: unknown key; allowed here: evaluation_interval"),
+    "unknown-section": ("grafanna: {}\n", "grafanna: unknown key; allowed here: alertmanager, app_namespace"),
+    "malformed-duration": ("prometheus:\n  scrape_interval: 30 seconds\n",
+                           "prometheus.scrape_interval='30 seconds' must be a duration"),
+    "zero-replicas": ("autoscaling:\n  alertmanager: {max_replicas: 0}\n",
+                      "autoscaling.alertmanager.max_replicas=0 Input should be greater than or equal to 1"),
+    "retention-larger-than-volume": ("prometheus:\n  retention_size: 120GB\n",
+                                     "prometheus.retention_size=120GB must be <= 90% of storage_size (100Gi)"),
+    "request-above-limit": ("grafana:\n  resources: {cpu_request: 2, memory_request: 1Gi, cpu_limit: 1, memory_limit: 2Gi}\n",
+                            "grafana.resources.cpu_request=2 must be <= cpu_limit (1)"),
+    "grafana-scaled-on-sqlite": ("autoscaling:\n  grafana: {max_replicas: 3}\n",
+                                 "autoscaling.grafana.max_replicas=3 must be 1 while grafana.database is not set"),
+    "over-budget": ("budget: {cpu: 500m}\n", "exceed budget.cpu=500m"),
+    "not-a-mapping": ("- prometheus\n", "must be a mapping of settings"),
+}
+
+
+@pytest.fixture()
+def dist_copy(tmp_path):
+    out = tmp_path / "dist"
+    shutil.copytree(DIST, out)
+    return out
+
+
+@pytest.mark.parametrize("case", sorted(BAD_OVERLAYS))
+def test_bad_overlay_names_the_key_and_leaves_dist_alone(case, tmp_path, dist_copy):
+    content, expected = BAD_OVERLAYS[case]
+    overlays = tmp_path / "overlays"
+    overlays.mkdir()
+    (overlays / "clinic.yaml").write_text(content)
+    before = tree_bytes(dist_copy)
+    result = run_main("--overlays", str(overlays), "--dist", str(dist_copy))
+    assert result.returncode == 2
+    assert f"overlays/clinic.yaml" in result.stderr and expected in result.stderr, result.stderr
+    assert tree_bytes(dist_copy) == before
+    assert not list(tmp_path.glob(".dist-staging-*"))
+
+
+@pytest.mark.parametrize("variable,value,expected", [
+    ("GRAFANA_MAX_REPLICAS", "three", "env GRAFANA_MAX_REPLICAS='three': autoscaling.grafana.max_replicas must be a whole number"),
+    ("ENABLE_AUTOSCALING", "yes", "env ENABLE_AUTOSCALING='yes': autoscaling.enabled must be 0 or 1"),
+    ("HPA_CPU_TARGET", "170", "(set by env HPA_CPU_TARGET): autoscaling.cpu_target=170 Input should be less than or equal to 100"),
+    ("PROMETHEUS_RETENTION", "30days", "(set by env PROMETHEUS_RETENTION): prometheus.retention='30days' must be a duration"),
+])
+def test_bad_environment_value_names_variable_and_key(variable, value, expected, dist_copy):
+    before = tree_bytes(dist_copy)
+    result = run_main("--dist", str(dist_copy), env=clean_env(**{variable: value}))
+    assert result.returncode == 2 and expected in result.stderr, result.stderr
+    assert tree_bytes(dist_copy) == before
+
+
+def test_unknown_overlay_is_refused(dist_copy):
+    result = run_main("--overlay", "clinc", "--dist", str(dist_copy))
+    assert result.returncode == 2 and "overlay 'clinc' does not exist; available: clinic, hospital, large" in result.stderr
+
+
+def _objects(path):
+    return load_tree(path)
+
+
+def test_environment_overrides_apply_and_are_printed(tmp_path):
+    out = tmp_path / "dist"
+    env = clean_env(PROMETHEUS_RETENTION="7d", ALERTMANAGER_MAX_REPLICAS="5", HPA_MEMORY_TARGET="75",
+                    MONITORING_NAMESPACE="observability")
+    result = run_main("--overlay", "hospital", "--dist", str(out), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "override hospital: PROMETHEUS_RETENTION sets prometheus.retention = '7d' (overlay: '30d')" in result.stdout
+    assert "override hospital: ALERTMANAGER_MAX_REPLICAS sets autoscaling.alertmanager.max_replicas = 5 (overlay: 3)" in result.stdout
+    objects = _objects(out / "hospital")
+    prometheus = next(o for o in objects if o["kind"] == "Prometheus")
+    assert prometheus["spec"]["retention"] == "7d"
+    hpa = next(o for o in objects if o["kind"] == "HorizontalPodAutoscaler" and o["spec"]["scaleTargetRef"]["kind"] == "Alertmanager")
+    assert hpa["spec"]["maxReplicas"] == 5
+    assert {m["resource"]["name"]: m["resource"]["target"]["averageUtilization"] for m in hpa["spec"]["metrics"]} == \
+        {"cpu": 70, "memory": 75}
+    assert {o["metadata"].get("namespace") for o in objects} == {None, "observability"}
+
+
+def test_disabling_autoscaling_removes_every_hpa_and_pins_replicas(tmp_path):
+    out = tmp_path / "dist"
+    result = run_main("--overlay", "hospital", "--dist", str(out), env=clean_env(ENABLE_AUTOSCALING="0"))
+    assert result.returncode == 0, result.stderr
+    objects = _objects(out / "hospital")
+    assert not [o for o in objects if o["kind"] == "HorizontalPodAutoscaler"]
+    assert next(o for o in objects if o["kind"] == "Alertmanager")["spec"]["replicas"] == 2
