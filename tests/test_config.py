@@ -45,7 +45,7 @@ def test_bad_overlay_names_the_key_and_leaves_dist_alone(case, tmp_path, dist_co
     before = tree_bytes(dist_copy)
     result = run_main("--overlays", str(overlays), "--dist", str(dist_copy))
     assert result.returncode == 2
-    assert f"overlays/clinic.yaml" in result.stderr and expected in result.stderr, result.stderr
+    assert "overlays/clinic.yaml" in result.stderr and expected in result.stderr, result.stderr
     assert tree_bytes(dist_copy) == before
     assert not list(tmp_path.glob(".dist-staging-*"))
 

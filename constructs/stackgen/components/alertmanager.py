@@ -14,6 +14,7 @@ from constructs import Construct
 from imports.com.coreos import monitoring as m
 from stackgen import versions
 from stackgen.context import Context
+from stackgen.lib import operated
 from stackgen.lib.monitors import Endpoint, service_monitor
 from stackgen.lib.netpol import Policy, cidrs, network_policy, rule
 from stackgen.lib.scaling import ScaleTarget, replicas_and_scaling
@@ -50,7 +51,6 @@ class Alertmanager(Construct):
             stack.autoscaling, identity.selector)
         k.KubeSecret(self, "config", metadata=identity.meta(config_secret),
                      string_data={"alertmanager.yaml": yaml.safe_dump(routing_config(), sort_keys=True)})
-        resources = config.resources
         m.Alertmanager(
             self, "alertmanager",
             metadata={"name": name, "namespace": ctx.namespace, "labels": identity.labels},
@@ -60,21 +60,10 @@ class Alertmanager(Construct):
                 config_secret=config_secret,
                 service_account_name=identity.name,
                 pod_metadata=m.AlertmanagerSpecPodMetadata(labels=identity.labels),
-                resources=m.AlertmanagerSpecResources(
-                    requests={"cpu": m.AlertmanagerSpecResourcesRequests.from_string(resources.cpu_request),
-                              "memory": m.AlertmanagerSpecResourcesRequests.from_string(resources.memory_request)},
-                    limits={"cpu": m.AlertmanagerSpecResourcesLimits.from_string(resources.cpu_limit),
-                            "memory": m.AlertmanagerSpecResourcesLimits.from_string(resources.memory_limit)}),
-                security_context=m.AlertmanagerSpecSecurityContext(
-                    run_as_non_root=True, run_as_user=1000, run_as_group=2000, fs_group=2000,
-                    seccomp_profile=m.AlertmanagerSpecSecurityContextSeccompProfile(type="RuntimeDefault")),
-                affinity=_affinity(identity.selector) if replicas != 1 else None,
-                storage=m.AlertmanagerSpecStorage(volume_claim_template=m.AlertmanagerSpecStorageVolumeClaimTemplate(
-                    spec=m.AlertmanagerSpecStorageVolumeClaimTemplateSpec(
-                        storage_class_name=stack.storage.class_name, access_modes=["ReadWriteOnce"],
-                        resources=m.AlertmanagerSpecStorageVolumeClaimTemplateSpecResources(requests={
-                            "storage": m.AlertmanagerSpecStorageVolumeClaimTemplateSpecResourcesRequests.from_string(
-                                config.storage_size)})))),
+                resources=operated.resources("Alertmanager", config.resources),
+                security_context=operated.security_context("Alertmanager"),
+                affinity=operated.spread_over_nodes("Alertmanager", identity.selector) if replicas != 1 else None,
+                storage=operated.storage("Alertmanager", stack.storage.class_name, config.storage_size),
             ),
         )
         service_account(self, identity)
@@ -94,13 +83,3 @@ class Alertmanager(Construct):
                 rule(cidrs(["0.0.0.0/0"]), RECEIVER_PORTS),
             ]))
 
-
-def _affinity(selector: dict[str, str]) -> m.AlertmanagerSpecAffinity:
-    return m.AlertmanagerSpecAffinity(pod_anti_affinity=m.AlertmanagerSpecAffinityPodAntiAffinity(
-        preferred_during_scheduling_ignored_during_execution=[
-            m.AlertmanagerSpecAffinityPodAntiAffinityPreferredDuringSchedulingIgnoredDuringExecution(
-                weight=100,
-                pod_affinity_term=m.AlertmanagerSpecAffinityPodAntiAffinityPreferredDuringSchedulingIgnoredDuringExecutionPodAffinityTerm(
-                    topology_key="kubernetes.io/hostname",
-                    label_selector=m.AlertmanagerSpecAffinityPodAntiAffinityPreferredDuringSchedulingIgnoredDuringExecutionPodAffinityTermLabelSelector(
-                        match_labels=selector)))]))

@@ -7,13 +7,13 @@ scale subresource (.spec.shards); the shard count is then left out of the CR so 
 """
 from __future__ import annotations
 
-import cdk8s_plus_37.k8s as k
 from constructs import Construct
 
 from imports.com.coreos import monitoring as m
 from stackgen import versions
 from stackgen.context import Context
 from stackgen.names import SELECTION_LABEL
+from stackgen.lib import operated
 from stackgen.lib.monitors import Endpoint, service_monitor
 from stackgen.lib.netpol import Policy, cidrs, network_policy, rule
 from stackgen.lib.rbac import Grant, cluster_role
@@ -49,7 +49,6 @@ class Prometheus(Construct):
             self, identity, ScaleTarget("monitoring.coreos.com/v1", "Prometheus", name), "prometheus",
             stack.autoscaling, identity.selector, copies=config.replicas)
         scales_out = config.replicas > 1 or shards != 1
-        everywhere = m.PrometheusSpecServiceMonitorNamespaceSelector()
         m.Prometheus(
             self, "prometheus",
             metadata={"name": name, "namespace": ctx.namespace, "labels": identity.labels},
@@ -62,7 +61,7 @@ class Prometheus(Construct):
                 scrape_interval=config.scrape_interval, evaluation_interval=config.evaluation_interval,
                 external_labels={"cluster": stack.cluster_name, "overlay": ctx.overlay},
                 service_monitor_selector=m.PrometheusSpecServiceMonitorSelector(**_selected(name)),
-                service_monitor_namespace_selector=everywhere,
+                service_monitor_namespace_selector=m.PrometheusSpecServiceMonitorNamespaceSelector(),
                 pod_monitor_selector=m.PrometheusSpecPodMonitorSelector(**_selected(name)),
                 pod_monitor_namespace_selector=m.PrometheusSpecPodMonitorNamespaceSelector(),
                 rule_selector=m.PrometheusSpecRuleSelector(**_selected(name)),
@@ -71,21 +70,10 @@ class Prometheus(Construct):
                 alerting=m.PrometheusSpecAlerting(alertmanagers=[m.PrometheusSpecAlertingAlertmanagers(
                     name="alertmanager-operated", namespace=ctx.namespace, api_version=m.PrometheusSpecAlertingAlertmanagersApiVersion.V2,
                     port=m.PrometheusSpecAlertingAlertmanagersPort.from_string(ALERTMANAGER_WEB.name))]),
-                resources=m.PrometheusSpecResources(
-                    requests={"cpu": m.PrometheusSpecResourcesRequests.from_string(config.resources.cpu_request),
-                              "memory": m.PrometheusSpecResourcesRequests.from_string(config.resources.memory_request)},
-                    limits={"cpu": m.PrometheusSpecResourcesLimits.from_string(config.resources.cpu_limit),
-                            "memory": m.PrometheusSpecResourcesLimits.from_string(config.resources.memory_limit)}),
-                security_context=m.PrometheusSpecSecurityContext(
-                    run_as_non_root=True, run_as_user=1000, run_as_group=2000, fs_group=2000,
-                    seccomp_profile=m.PrometheusSpecSecurityContextSeccompProfile(type="RuntimeDefault")),
-                affinity=_anti_affinity(identity.selector) if scales_out else None,
-                storage=m.PrometheusSpecStorage(volume_claim_template=m.PrometheusSpecStorageVolumeClaimTemplate(
-                    spec=m.PrometheusSpecStorageVolumeClaimTemplateSpec(
-                        storage_class_name=stack.storage.class_name, access_modes=["ReadWriteOnce"],
-                        resources=m.PrometheusSpecStorageVolumeClaimTemplateSpecResources(requests={
-                            "storage": m.PrometheusSpecStorageVolumeClaimTemplateSpecResourcesRequests.from_string(
-                                config.storage_size)})))),
+                resources=operated.resources("Prometheus", config.resources),
+                security_context=operated.security_context("Prometheus"),
+                affinity=operated.spread_over_nodes("Prometheus", identity.selector) if scales_out else None,
+                storage=operated.storage("Prometheus", stack.storage.class_name, config.storage_size),
                 wal_compression=True,
             ),
         )
@@ -139,13 +127,3 @@ class Prometheus(Construct):
                 rule(cidrs(network.kube_api_cidrs), [KUBE_API]),
             ]))
 
-
-def _anti_affinity(selector: dict[str, str]) -> m.PrometheusSpecAffinity:
-    return m.PrometheusSpecAffinity(pod_anti_affinity=m.PrometheusSpecAffinityPodAntiAffinity(
-        preferred_during_scheduling_ignored_during_execution=[
-            m.PrometheusSpecAffinityPodAntiAffinityPreferredDuringSchedulingIgnoredDuringExecution(
-                weight=100,
-                pod_affinity_term=m.PrometheusSpecAffinityPodAntiAffinityPreferredDuringSchedulingIgnoredDuringExecutionPodAffinityTerm(
-                    topology_key="kubernetes.io/hostname",
-                    label_selector=m.PrometheusSpecAffinityPodAntiAffinityPreferredDuringSchedulingIgnoredDuringExecutionPodAffinityTermLabelSelector(
-                        match_labels=selector)))]))

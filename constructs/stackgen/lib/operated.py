@@ -1,0 +1,47 @@
+"""Pod settings shared by the operator-managed CRs (Prometheus, Alertmanager), written once.
+
+The typed bindings give each CR its own family of classes (PrometheusSpecResources,
+AlertmanagerSpecResources, ...) with identical shapes; these helpers pick the family by kind.
+"""
+from __future__ import annotations
+
+from imports.com.coreos import monitoring as m
+from stackgen.config import Resources
+
+
+def _types(kind: str, suffix: str):
+    return getattr(m, f"{kind}Spec{suffix}")
+
+
+def resources(kind: str, resources: Resources):
+    requests, limits = _types(kind, "ResourcesRequests"), _types(kind, "ResourcesLimits")
+    return _types(kind, "Resources")(
+        requests={"cpu": requests.from_string(resources.cpu_request), "memory": requests.from_string(resources.memory_request)},
+        limits={"cpu": limits.from_string(resources.cpu_limit), "memory": limits.from_string(resources.memory_limit)})
+
+
+def security_context(kind: str):
+    """Non-root with seccomp; the operator itself sets the restricted container securityContext."""
+    return _types(kind, "SecurityContext")(
+        run_as_non_root=True, run_as_user=1000, run_as_group=2000, fs_group=2000,
+        seccomp_profile=_types(kind, "SecurityContextSeccompProfile")(type="RuntimeDefault"))
+
+
+def storage(kind: str, storage_class: str, size: str):
+    claim = "StorageVolumeClaimTemplateSpec"
+    return _types(kind, "Storage")(volume_claim_template=_types(kind, "StorageVolumeClaimTemplate")(
+        spec=_types(kind, claim)(
+            storage_class_name=storage_class, access_modes=["ReadWriteOnce"],
+            resources=_types(kind, f"{claim}Resources")(
+                requests={"storage": _types(kind, f"{claim}ResourcesRequests").from_string(size)}))))
+
+
+def spread_over_nodes(kind: str, selector: dict[str, str]):
+    """Prefer one pod per node for replicas of the same CR (soft: a small cluster still schedules)."""
+    preferred = "AffinityPodAntiAffinityPreferredDuringSchedulingIgnoredDuringExecution"
+    return _types(kind, "Affinity")(pod_anti_affinity=_types(kind, "AffinityPodAntiAffinity")(
+        preferred_during_scheduling_ignored_during_execution=[_types(kind, preferred)(
+            weight=100,
+            pod_affinity_term=_types(kind, f"{preferred}PodAffinityTerm")(
+                topology_key="kubernetes.io/hostname",
+                label_selector=_types(kind, f"{preferred}PodAffinityTermLabelSelector")(match_labels=selector)))]))
