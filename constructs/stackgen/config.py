@@ -219,13 +219,6 @@ class StackConfig(Model):
                 "is not set (embedded SQLite on one ReadWriteOnce volume); set grafana.database to scale")
         return self
 
-    def replica_range(self, component: str) -> ReplicaRange:
-        return getattr(self.autoscaling, component)
-
-    def hpa_enabled(self, component: str) -> bool:
-        scaling = self.replica_range(component)
-        return self.autoscaling.enabled and scaling.max_replicas > scaling.min_replicas
-
 
 # --- environment overrides (the seed's variables) -------------------------------------------------
 

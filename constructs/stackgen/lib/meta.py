@@ -35,12 +35,12 @@ class Identity:
     def selection_labels(self) -> dict[str, str]:
         return {**self.labels, SELECTION_LABEL: self.instance}
 
-    def meta(self, name: str | None = None, *, namespaced: bool = True, labels: dict | None = None,
+    def meta(self, name: str | None = None, *, namespaced: bool = True,
              annotations: dict | None = None) -> k.ObjectMeta:
         return k.ObjectMeta(
             name=name or self.name,
             namespace=self.namespace if namespaced else None,
-            labels={**self.labels, **(labels or {})},
+            labels=self.labels,
             annotations=annotations,
         )
 

@@ -26,14 +26,12 @@ class Endpoint:
                                              honor_labels=self.honor_labels or None, relabelings=relabelings)
 
 
-def service_monitor(scope: Construct, identity: Identity, endpoints: list[Endpoint],
-                    selector: dict[str, str] | None = None, name: str | None = None) -> m.ServiceMonitor:
+def service_monitor(scope: Construct, identity: Identity, endpoints: list[Endpoint]) -> m.ServiceMonitor:
     return m.ServiceMonitor(
-        scope, f"service-monitor-{name or identity.name}",
-        metadata={"name": name or identity.name, "namespace": identity.namespace,
-                  "labels": identity.selection_labels},
+        scope, "service-monitor",
+        metadata={"name": identity.name, "namespace": identity.namespace, "labels": identity.selection_labels},
         spec=m.ServiceMonitorSpec(
-            selector=m.ServiceMonitorSpecSelector(match_labels=selector or identity.selector),
+            selector=m.ServiceMonitorSpecSelector(match_labels=identity.selector),
             endpoints=[e.render() for e in endpoints],
         ),
     )

@@ -178,12 +178,11 @@ def service_account(scope: Construct, identity: Identity, *, annotations: dict |
     )
 
 
-def service(scope: Construct, identity: Identity, ports: list[Port], *, selector: dict | None = None,
-            name: str | None = None) -> k.KubeService:
+def service(scope: Construct, identity: Identity, ports: list[Port]) -> k.KubeService:
     return k.KubeService(
-        scope, f"service-{name or identity.name}", metadata=identity.meta(name),
+        scope, "service", metadata=identity.meta(),
         spec=k.ServiceSpec(
-            selector=selector or identity.selector,
+            selector=identity.selector,
             ports=[k.ServicePort(name=p.name, port=p.number, protocol=p.protocol,
                                  target_port=k.IntOrString.from_string(p.name)) for p in ports],
         ),
