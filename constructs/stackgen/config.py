@@ -318,19 +318,18 @@ def _describe(error: dict, source: str, env_paths: dict[str, str]) -> str:
         return f"{source}: {path}: unknown key; allowed here: {allowed}"
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "value_error":
-        # Cross-field checks name their own key first ("max_replicas=0 must be ...").
+        # Cross-field checks name their own key first ("max_replicas=0 must be ..."), relative to loc.
         key = message.split("=", 1)[0]
-        full = key if "." in key or not loc else f"{path}.{key}"
-        origin = env_paths.get(full)
-        where = f"{source} (set by env {origin})" if origin else source
-        prefix = f"{path}." if loc and "." not in key else ""
-        return f"{where}: {prefix}{message}"
-    origin = env_paths.get(path)
-    where = f"{source} (set by env {origin})" if origin else source
-    if error["type"] == "string_pattern_mismatch":
-        pattern = error["ctx"]["pattern"]
-        message = PATTERN_HELP.get(pattern, f"must match {pattern}")
-    return f"{where}: {path}={error['input']!r} {message}"
+        key_path = key if "." in key or not loc else f"{path}.{key}"
+        text = message if key_path == key else f"{path}.{message}"
+    else:
+        key_path = path
+        if error["type"] == "string_pattern_mismatch":
+            pattern = error["ctx"]["pattern"]
+            message = PATTERN_HELP.get(pattern, f"must match {pattern}")
+        text = f"{path}={error['input']!r} {message}"
+    origin = env_paths.get(key_path)
+    return f"{source} (set by env {origin}): {text}" if origin else f"{source}: {text}"
 
 
 def load_overlay(path: Path, environ: dict[str, str] | None = None, source: str | None = None) -> LoadedConfig:

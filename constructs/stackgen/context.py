@@ -7,6 +7,7 @@ from stackgen.config import StackConfig
 from stackgen.lib.meta import Identity
 from stackgen.lib.netpol import Peer, pods
 from stackgen.lib.workload import Port
+from stackgen.names import selector
 from stackgen.versions import Image
 
 
@@ -33,8 +34,7 @@ class Context:
 
     def pods_of(self, name: str) -> Peer:
         """The pods of one of the stack's components (same selector every component uses)."""
-        return pods({"app.kubernetes.io/name": name, "app.kubernetes.io/instance": self.config.instance},
-                    self.namespace)
+        return pods(selector(name, self.config.instance), self.namespace)
 
     def scraped(self, identity: Identity, ports: list[Port]) -> None:
         self.scrape_targets.append(ScrapeTarget(pods(identity.selector, identity.namespace), tuple(ports)))

@@ -4,3 +4,8 @@ PART_OF = "openemr-observability"
 # Every ServiceMonitor, PodMonitor and PrometheusRule carrying this label (value: the instance) is
 # picked up by the stack's Prometheus, in any namespace. Users label their own objects the same way.
 SELECTION_LABEL = "monitoring.openemr.io/prometheus"
+
+
+def selector(name: str, instance: str) -> dict[str, str]:
+    """Labels that select a component's pods: stable across upgrades (no version)."""
+    return {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": instance}

@@ -7,6 +7,7 @@ as the pinned operator sets them), so selectors and policies are checked against
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -79,6 +80,13 @@ class Manifests:
         return labels
 
     def pods(self) -> list[Pod]:
+        return self._pods
+
+    def services(self) -> list[dict]:
+        return self._services
+
+    @functools.cached_property
+    def _pods(self) -> list[Pod]:
         pods = []
         for obj in self.of_kind("Deployment", "StatefulSet", "DaemonSet"):
             template = obj["spec"]["template"]
@@ -89,7 +97,8 @@ class Manifests:
             pods.append(_operator_pod(obj))
         return pods
 
-    def services(self) -> list[dict]:
+    @functools.cached_property
+    def _services(self) -> list[dict]:
         services = list(self.of_kind("Service"))
         for obj in self.of_kind("Prometheus", "Alertmanager"):
             services.append(_operator_service(obj))

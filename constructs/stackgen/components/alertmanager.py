@@ -16,7 +16,7 @@ from stackgen import versions
 from stackgen.context import Context
 from stackgen.lib import operated
 from stackgen.lib.monitors import Endpoint, service_monitor
-from stackgen.lib.netpol import Policy, cidrs, network_policy, rule
+from stackgen.lib.netpol import Policy, cidrs, component_policy, rule
 from stackgen.lib.scaling import ScaleTarget, replicas_and_scaling
 from stackgen.lib.workload import Port, service, service_account
 
@@ -71,7 +71,7 @@ class Alertmanager(Construct):
         service_monitor(self, identity, [Endpoint(WEB.name), Endpoint(RELOADER.name)])
         ctx.scraped(identity, [WEB, RELOADER])
         peers = ctx.pods_of("alertmanager")
-        network_policy(self, identity, Policy(
+        component_policy(self, identity, Policy(
             ingress=[
                 rule([ctx.pods_of("prometheus"), ctx.pods_of("grafana")], [WEB]),
                 rule([ctx.pods_of("prometheus")], [RELOADER]),

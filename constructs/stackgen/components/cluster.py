@@ -6,7 +6,7 @@ from constructs import Construct
 
 from stackgen.context import Context
 from stackgen.names import PART_OF
-from stackgen.lib.netpol import NAMESPACE_NAME_LABEL, pods, rule
+from stackgen.lib.netpol import NAMESPACE_NAME_LABEL, Policy, network_policy, pods, rule
 from stackgen.lib.workload import Port
 
 DNS_PORTS = [Port("dns", 53, "UDP"), Port("dns-tcp", 53, "TCP")]
@@ -60,10 +60,9 @@ class NetworkBaseline(Construct):
 
     def __init__(self, scope: Construct, ctx: Context):
         super().__init__(scope, "network-baseline")
-        meta = lambda name: k.ObjectMeta(name=name, namespace=ctx.namespace, labels=_labels("network-policy"))
-        k.KubeNetworkPolicy(self, "default-deny", metadata=meta("default-deny"), spec=k.NetworkPolicySpec(
-            pod_selector=k.LabelSelector(), policy_types=["Ingress", "Egress"]))
-        dns = rule([pods(KUBE_DNS, "kube-system")], DNS_PORTS)
-        k.KubeNetworkPolicy(self, "allow-dns", metadata=meta("allow-dns"), spec=k.NetworkPolicySpec(
-            pod_selector=k.LabelSelector(), policy_types=["Egress"],
-            egress=[k.NetworkPolicyEgressRule(to=[p.render() for p in dns.peers], ports=dns.render_ports())]))
+        def meta(name: str) -> k.ObjectMeta:
+            return k.ObjectMeta(name=name, namespace=ctx.namespace, labels=_labels("network-policy"))
+
+        network_policy(self, meta("default-deny"), {}, Policy())
+        network_policy(self, meta("allow-dns"), {}, Policy(egress=[rule([pods(KUBE_DNS, "kube-system")], DNS_PORTS)]),
+                       policy_types=("Egress",))

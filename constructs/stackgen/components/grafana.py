@@ -15,7 +15,7 @@ from constructs import Construct
 from stackgen import versions
 from stackgen.context import Context
 from stackgen.lib.monitors import Endpoint, service_monitor
-from stackgen.lib.netpol import Policy, cidrs, network_policy, rule
+from stackgen.lib.netpol import Policy, cidrs, component_policy, rule
 from stackgen.lib.scaling import ScaleTarget, replicas_and_scaling
 from stackgen.lib.workload import (ContainerSpec, HttpProbe, PodSpec, Port, deployment, empty_dir,
                                    service, service_account)
@@ -114,6 +114,6 @@ class Grafana(Construct):
         service(self, identity, [HTTP])
         service_monitor(self, identity, [Endpoint(HTTP.name)])
         ctx.scraped(identity, [HTTP])
-        network_policy(self, identity, Policy(
+        component_policy(self, identity, Policy(
             ingress=[rule([ctx.pods_of("prometheus")], [HTTP])],
             egress=egress))

@@ -10,7 +10,7 @@ from constructs import Construct
 from stackgen import versions
 from stackgen.context import Context
 from stackgen.lib.monitors import Endpoint, service_monitor
-from stackgen.lib.netpol import Policy, cidrs, network_policy, rule
+from stackgen.lib.netpol import Policy, cidrs, component_policy, rule
 from stackgen.lib.rbac import Grant, cluster_role
 from stackgen.lib.workload import ContainerSpec, HttpProbe, PodSpec, Port, deployment, service, service_account
 
@@ -71,6 +71,6 @@ class KubeStateMetrics(Construct):
         # honorLabels keeps the namespace/pod labels of the objects described, not of the exporter.
         service_monitor(self, identity, [Endpoint(HTTP.name, honor_labels=True), Endpoint(TELEMETRY.name)])
         ctx.scraped(identity, [HTTP, TELEMETRY])
-        network_policy(self, identity, Policy(
+        component_policy(self, identity, Policy(
             ingress=[rule([ctx.pods_of("prometheus")], [HTTP, TELEMETRY])],
             egress=[rule(cidrs(ctx.config.network.kube_api_cidrs), [KUBE_API])]))

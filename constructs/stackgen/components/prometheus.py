@@ -15,7 +15,7 @@ from stackgen.context import Context
 from stackgen.names import SELECTION_LABEL
 from stackgen.lib import operated
 from stackgen.lib.monitors import Endpoint, service_monitor
-from stackgen.lib.netpol import Policy, cidrs, network_policy, rule
+from stackgen.lib.netpol import Policy, cidrs, component_policy, rule
 from stackgen.lib.rbac import Grant, cluster_role
 from stackgen.lib.scaling import ScaleTarget, replicas_and_scaling
 from stackgen.lib.workload import Port, service, service_account
@@ -116,7 +116,7 @@ class Prometheus(Construct):
         """Prometheus' NetworkPolicy, once every component has declared what Prometheus scrapes."""
         ctx, network = self._ctx, self._ctx.config.network
         scrape = [rule([t.peer], list(t.ports)) for t in ctx.scrape_targets]
-        network_policy(self, self._identity, Policy(
+        component_policy(self, self._identity, Policy(
             ingress=[rule([ctx.pods_of("grafana")], [WEB]), rule([ctx.pods_of("prometheus")], [WEB, RELOADER])],
             egress=[
                 *scrape,

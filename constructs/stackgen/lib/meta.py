@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import cdk8s_plus_37.k8s as k
 
-from stackgen.names import PART_OF, SELECTION_LABEL
+from stackgen.names import PART_OF, SELECTION_LABEL, selector
 
 
 @dataclass(frozen=True)
@@ -19,8 +19,7 @@ class Identity:
 
     @property
     def selector(self) -> dict[str, str]:
-        """Labels that select the component's pods: stable across upgrades (no version)."""
-        return {"app.kubernetes.io/name": self.name, "app.kubernetes.io/instance": self.instance}
+        return selector(self.name, self.instance)
 
     @property
     def labels(self) -> dict[str, str]:

@@ -57,16 +57,21 @@ class Policy:
     egress: list[Rule] = field(default_factory=list)
 
 
-def network_policy(scope: Construct, identity: Identity, policy: Policy,
-                   pod_selector: dict[str, str] | None = None) -> k.KubeNetworkPolicy:
+def network_policy(scope: Construct, meta: k.ObjectMeta, pod_selector: dict[str, str], policy: Policy,
+                   policy_types: tuple[str, ...] = ("Ingress", "Egress")) -> k.KubeNetworkPolicy:
     return k.KubeNetworkPolicy(
-        scope, "network-policy", metadata=identity.meta(),
+        scope, f"network-policy-{meta.name}", metadata=meta,
         spec=k.NetworkPolicySpec(
-            pod_selector=k.LabelSelector(match_labels=pod_selector or identity.selector),
-            policy_types=["Ingress", "Egress"],
+            pod_selector=k.LabelSelector(match_labels=pod_selector or None),
+            policy_types=list(policy_types),
             ingress=[k.NetworkPolicyIngressRule(from_=[p.render() for p in r.peers], ports=r.render_ports())
-                     for r in policy.ingress],
+                     for r in policy.ingress] or None,
             egress=[k.NetworkPolicyEgressRule(to=[p.render() for p in r.peers], ports=r.render_ports())
-                    for r in policy.egress],
+                    for r in policy.egress] or None,
         ),
     )
+
+
+def component_policy(scope: Construct, identity: Identity, policy: Policy) -> k.KubeNetworkPolicy:
+    """Everything not listed is denied, in both directions, for the component's pods."""
+    return network_policy(scope, identity.meta(), identity.selector, policy)
