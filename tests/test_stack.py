@@ -27,11 +27,13 @@ def one(objects, kind, name=None):
 def test_all_six_components_with_monitoring_and_isolation(objects):
     names = {o["metadata"]["labels"].get("app.kubernetes.io/name") for o in objects}
     assert set(COMPONENTS) <= names
+    workloads = {o["metadata"]["labels"]["app.kubernetes.io/name"] for o in objects
+                 if o["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Prometheus", "Alertmanager")}
     monitored = {m["metadata"]["labels"]["app.kubernetes.io/name"] for m in by_kind(objects, "ServiceMonitor")}
-    assert set(COMPONENTS) | {"kubelet"} == monitored
+    assert workloads | {"kubelet"} == monitored
     isolated = {p["metadata"]["labels"]["app.kubernetes.io/name"] for p in by_kind(objects, "NetworkPolicy")}
     # node-exporter runs on the host network, where NetworkPolicies do not apply.
-    assert set(COMPONENTS) - {"node-exporter"} <= isolated
+    assert workloads - {"node-exporter"} <= isolated
     assert by_kind(objects, "HorizontalPodAutoscaler") and by_kind(objects, "PodDisruptionBudget")
 
 
@@ -90,7 +92,7 @@ def test_pdbs_only_where_more_than_one_replica_is_possible(manifests):
     protected = {p["metadata"]["name"] for p in by_kind(manifests.objects, "PodDisruptionBudget")}
     scalable = {h["metadata"]["name"] for h in by_kind(manifests.objects, "HorizontalPodAutoscaler")}
     multi = {o["metadata"]["labels"]["app.kubernetes.io/name"] for o in manifests.objects
-             if o["kind"] in ("Prometheus", "Alertmanager", "Deployment") and o["spec"].get("replicas", 1) > 1}
+             if o["kind"] in ("Prometheus", "Alertmanager", "Deployment", "StatefulSet") and o["spec"].get("replicas", 1) > 1}
     assert protected == scalable | multi
 
 
@@ -114,8 +116,15 @@ def test_no_secret_value_is_rendered(objects):
 
 def test_grafana_datasources_resolve_to_rendered_service_ports(manifests):
     urls = semantics.grafana_datasource_urls(manifests)
-    assert len(urls) == 2
-    assert [semantics.resolve_url(manifests, u) for u in urls] == [None, None]
+    assert len(urls) == 5  # CloudWatch and X-Ray are AWS APIs, reached through Grafana's IRSA role
+    assert [semantics.resolve_url(manifests, u) for u in urls] == [None] * 5
+
+
+def test_every_in_cluster_address_resolves_to_a_rendered_service_port(manifests):
+    addresses = semantics.in_cluster_addresses(manifests)
+    kinds = {where.split("/")[0] for where, _ in addresses}
+    assert {"ConfigMap", "Prometheus"} <= kinds
+    assert semantics.check_urls(manifests) == []
 
 
 def test_grafana_single_replica_on_its_volume(objects):
@@ -159,7 +168,8 @@ def test_gossip_dns_and_api_flows(manifests):
     api = Address("10.100.0.1")
     for name in ("prometheus-operator", "kube-state-metrics", "prometheus"):
         assert flow_allowed(manifests, pod(manifests, name), api, 443)
-    assert not flow_allowed(manifests, pod(manifests, "grafana"), api, 443)
+    assert not flow_allowed(manifests, pod(manifests, "grafana"), api, 6443)
+    assert not flow_allowed(manifests, pod(manifests, "kube-state-metrics"), Address("52.216.0.10"), 80)
     outsider = semantics.Pod("openemr", "openemr", {"app": "openemr"}, {})
     assert not flow_allowed(manifests, outsider, alertmanager, 9093)
     assert not flow_allowed(manifests, outsider, pod(manifests, "grafana"), 3000)

@@ -29,6 +29,14 @@ Cpu = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, (int, flo
 Memory = Annotated[str, Field(pattern=MEMORY_PATTERN)]
 DnsLabel = Annotated[str, Field(pattern=DNS_LABEL_PATTERN)]
 Percent = Annotated[int, Field(ge=1, le=100)]
+BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+ROLE_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"
+REGION_PATTERN = r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$"
+Bucket = Annotated[str, Field(pattern=BUCKET_PATTERN)]
+RoleArn = Annotated[str, Field(pattern=ROLE_ARN_PATTERN)]
+Region = Annotated[str, Field(pattern=REGION_PATTERN)]
+# AWS's documentation account: embedded defaults render, and are obviously not a real role.
+PLACEHOLDER_ACCOUNT = "123456789012"
 
 PATTERN_HELP = {
     DURATION_PATTERN: "must be a duration such as 30s, 5m, 12h, 15d, 1w or 1y",
@@ -36,12 +44,23 @@ PATTERN_HELP = {
     CPU_PATTERN: "must be a CPU quantity such as 250m or 2",
     MEMORY_PATTERN: "must be a memory quantity such as 512Mi or 4Gi",
     DNS_LABEL_PATTERN: "must be a DNS label (lower-case letters, digits, '-')",
+    BUCKET_PATTERN: "must be an S3 bucket name (3-63 lower-case letters, digits, '.', '-')",
+    ROLE_ARN_PATTERN: "must be an IAM role ARN such as arn:aws:iam::<account>:role/<name>",
+    REGION_PATTERN: "must be an AWS region such as us-east-1",
 }
 
 def cpu_millicores(quantity: str) -> int:
     if quantity.endswith("m"):
         return int(quantity[:-1])
     return round(float(quantity) * 1000)
+
+
+_DURATION_UNITS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
+
+
+def duration_seconds(duration: str) -> float:
+    """Seconds in a Prometheus-style duration ('90d', '1h30m')."""
+    return sum(float(n) * _DURATION_UNITS[unit] for n, unit in re.findall(r"([0-9]+)(ms|y|w|d|h|m|s)", duration))
 
 
 def memory_bytes(quantity: str) -> int:
@@ -53,6 +72,10 @@ def memory_bytes(quantity: str) -> int:
     if not prefix:
         return int(number)
     return int(number * (1024 if binary else 1000) ** ("KMGTPE".index(prefix) + 1))
+
+
+def role(name: str) -> str:
+    return f"arn:aws:iam::{PLACEHOLDER_ACCOUNT}:role/openemr-monitoring-{name}"
 
 
 class Model(BaseModel):
@@ -102,6 +125,11 @@ class Autoscaling(Model):
     memory_target: Percent = 80
     # Grafana stays at one replica while it keeps its SQLite database on one RWO volume.
     grafana: ReplicaRange = ReplicaRange(min_replicas=1, max_replicas=1)
+    # The stateless parts of Loki, Tempo and Mimir (read path, distributors, queriers). Their stateful
+    # parts scale by configuration; the single-process topologies have nothing to autoscale.
+    loki: ReplicaRange = ReplicaRange(min_replicas=1, max_replicas=1)
+    tempo: ReplicaRange = ReplicaRange(min_replicas=1, max_replicas=1)
+    mimir: ReplicaRange = ReplicaRange(min_replicas=1, max_replicas=1)
     # Prometheus scales by shards (the CR's scale subresource). Each shard scrapes only part of the
     # targets, so queries and rules on one shard see part of the data: sharding is opt-in.
     prometheus: ReplicaRange = ReplicaRange(min_replicas=1, max_replicas=1)
@@ -181,9 +209,106 @@ class GrafanaAdminSecret(Model):
 
 class Grafana(Model):
     storage_size: Memory = "20Gi"
+    # Grafana's own IRSA role: CloudWatch and X-Ray read access.
+    role_arn: RoleArn = role("grafana")
     admin_secret: GrafanaAdminSecret = GrafanaAdminSecret()
     database: GrafanaDatabase | None = None
     resources: Resources = sized("100m", "256Mi", "500m", "512Mi")
+
+
+class Aws(Model):
+    region: Region = "us-east-1"
+
+
+class LokiResources(Model):
+    single: Resources = sized("100m", "256Mi", "1", "1Gi")
+    read: Resources = sized("50m", "128Mi", "1", "512Mi")
+    write: Resources = sized("100m", "256Mi", "1", "1Gi")
+    backend: Resources = sized("50m", "128Mi", "500m", "512Mi")
+
+
+class Loki(Model):
+    topology: Literal["single-binary", "simple-scalable"] = "single-binary"
+    retention: Duration = "720h"
+    bucket: Bucket = "openemr-monitoring-loki"
+    role_arn: RoleArn = role("loki")
+    write_replicas: int = Field(2, ge=1, le=20)
+    backend_replicas: int = Field(2, ge=1, le=20)
+    replication_factor: int = Field(1, ge=1, le=5)
+    volume_size: Memory = "10Gi"
+    resources: LokiResources = LokiResources()
+
+    @model_validator(mode="after")
+    def _replication_fits(self) -> "Loki":
+        members = 1 if self.topology == "single-binary" else self.write_replicas
+        if self.replication_factor > members:
+            raise ValueError(f"replication_factor={self.replication_factor} must be <= the {members} ingesting "
+                             f"replica(s) of topology {self.topology} (write_replicas)")
+        return self
+
+
+class TempoResources(Model):
+    single: Resources = sized("100m", "256Mi", "1", "1Gi")
+    distributor: Resources = sized("50m", "64Mi", "500m", "256Mi")
+    ingester: Resources = sized("100m", "256Mi", "1", "1Gi")
+    querier: Resources = sized("50m", "128Mi", "500m", "512Mi")
+    query_frontend: Resources = sized("25m", "64Mi", "500m", "256Mi")
+    compactor: Resources = sized("50m", "128Mi", "500m", "512Mi")
+    metrics_generator: Resources = sized("50m", "128Mi", "500m", "512Mi")
+
+
+class Tempo(Model):
+    topology: Literal["monolithic", "distributed"] = "monolithic"
+    retention: Duration = "90d"
+    bucket: Bucket = "openemr-monitoring-tempo"
+    role_arn: RoleArn = role("tempo")
+    ingester_replicas: int = Field(2, ge=1, le=20)
+    replication_factor: int = Field(1, ge=1, le=5)
+    volume_size: Memory = "10Gi"
+    resources: TempoResources = TempoResources()
+
+    @model_validator(mode="after")
+    def _replication_fits(self) -> "Tempo":
+        members = 1 if self.topology == "monolithic" else self.ingester_replicas
+        if self.replication_factor > members:
+            raise ValueError(f"replication_factor={self.replication_factor} must be <= the {members} ingester "
+                             f"replica(s) of topology {self.topology} (ingester_replicas)")
+        return self
+
+
+class MimirResources(Model):
+    single: Resources = sized("200m", "512Mi", "1", "2Gi")
+    distributor: Resources = sized("100m", "128Mi", "1", "512Mi")
+    ingester: Resources = sized("150m", "512Mi", "1", "2Gi")
+    querier: Resources = sized("100m", "256Mi", "1", "1Gi")
+    query_frontend: Resources = sized("50m", "64Mi", "500m", "256Mi")
+    query_scheduler: Resources = sized("25m", "64Mi", "250m", "128Mi")
+    store_gateway: Resources = sized("50m", "128Mi", "500m", "1Gi")
+    compactor: Resources = sized("50m", "128Mi", "1", "1Gi")
+
+
+class Mimir(Model):
+    topology: Literal["monolithic", "distributed"] = "monolithic"
+    retention: Duration = "365d"
+    blocks_bucket: Bucket = "openemr-monitoring-mimir-blocks"
+    ruler_bucket: Bucket = "openemr-monitoring-mimir-ruler"
+    role_arn: RoleArn = role("mimir")
+    ingester_replicas: int = Field(2, ge=1, le=20)
+    store_gateway_replicas: int = Field(1, ge=1, le=20)
+    replication_factor: int = Field(1, ge=1, le=5)
+    volume_size: Memory = "20Gi"
+    resources: MimirResources = MimirResources()
+
+    @model_validator(mode="after")
+    def _replication_fits(self) -> "Mimir":
+        distributed = self.topology == "distributed"
+        for replicas, what in ((self.ingester_replicas, "ingester_replicas"),
+                               (self.store_gateway_replicas, "store_gateway_replicas")):
+            members = replicas if distributed else 1
+            if self.replication_factor > members:
+                raise ValueError(f"replication_factor={self.replication_factor} must be <= the {members} "
+                                 f"replica(s) of topology {self.topology} ({what})")
+        return self
 
 
 class KubeStateMetrics(Model):
@@ -207,6 +332,10 @@ class StackConfig(Model):
     prometheus: Prometheus = Prometheus()
     alertmanager: Alertmanager = Alertmanager()
     grafana: Grafana = Grafana()
+    aws: Aws = Aws()
+    loki: Loki = Loki()
+    tempo: Tempo = Tempo()
+    mimir: Mimir = Mimir()
     kube_state_metrics: KubeStateMetrics = KubeStateMetrics()
     node_exporter: NodeExporter = NodeExporter()
 
@@ -217,6 +346,16 @@ class StackConfig(Model):
             raise ValueError(
                 f"autoscaling.grafana.max_replicas={grafana.max_replicas} must be 1 while grafana.database "
                 "is not set (embedded SQLite on one ReadWriteOnce volume); set grafana.database to scale")
+        return self
+
+    @model_validator(mode="after")
+    def _single_process_backends_do_not_autoscale(self) -> "StackConfig":
+        for name, single in (("loki", "single-binary"), ("tempo", "monolithic"), ("mimir", "monolithic")):
+            scaling, topology = getattr(self.autoscaling, name), getattr(self, name).topology
+            if topology == single and scaling.max_replicas > 1:
+                raise ValueError(
+                    f"autoscaling.{name}.max_replicas={scaling.max_replicas} must be 1 while {name}.topology is "
+                    f"{single} (one stateful process); choose the scalable topology to scale")
         return self
 
 
@@ -242,11 +381,12 @@ ENV_OVERRIDES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "PROMETHEUS_RETENTION_SIZE": ("prometheus.retention_size", str),
     "PROMETHEUS_SCRAPE_INTERVAL": ("prometheus.scrape_interval", str),
     "PROMETHEUS_EVALUATION_INTERVAL": ("prometheus.evaluation_interval", str),
+    "LOKI_RETENTION": ("loki.retention", str),
     "MONITORING_NAMESPACE": ("namespace", str),
     "OPENEMR_NAMESPACE": ("app_namespace", str),
     **{
         f"{component.upper()}_{bound.upper()}_REPLICAS": (f"autoscaling.{component}.{bound}_replicas", _int)
-        for component in ("grafana", "prometheus", "alertmanager")
+        for component in ("grafana", "prometheus", "alertmanager", "loki", "tempo", "mimir")
         for bound in ("min", "max")
     },
 }

@@ -15,6 +15,9 @@ from stackgen.components.alertmanager import Alertmanager
 from stackgen.components.cluster import EncryptedStorageClass, Namespace, NetworkBaseline
 from stackgen.components.grafana import Grafana
 from stackgen.components.kube_state_metrics import KubeStateMetrics
+from stackgen.components.loki import Loki
+from stackgen.components.mimir import Mimir
+from stackgen.components.tempo import Tempo
 from stackgen.components.node_exporter import NodeExporter
 from stackgen.components.prometheus import Prometheus
 from stackgen.components.prometheus_operator import PrometheusOperator
@@ -30,6 +33,9 @@ COMPONENTS = [
     ("kube-state-metrics", KubeStateMetrics),
     ("node-exporter", NodeExporter),
     ("alertmanager", Alertmanager),
+    ("loki", Loki),
+    ("tempo", Tempo),
+    ("mimir", Mimir),
     ("grafana", Grafana),
     ("prometheus", Prometheus),  # last: its egress is built from every other component's targets
 ]

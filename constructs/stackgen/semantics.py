@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -217,11 +218,16 @@ def check_services(m: Manifests) -> list[str]:
     return problems
 
 
+# An in-cluster address as configs write it: http://svc.ns.svc[.cluster.local]:port/..., memberlist's
+# dns+svc.ns.svc...:port, gRPC's dns:///svc.ns.svc...:port. The port must be explicit.
+ADDRESS = re.compile(r"(?:https?://|dns\+|dns:///)?([a-z0-9-]+)\.([a-z0-9-]+)\.svc(?:\.cluster\.local)?(?::(\d+))?")
+
+
 def resolve_url(m: Manifests, url: str) -> str | None:
-    """None if http(s)://<service>.<namespace>.svc[...]:<port> names a Service port; else the problem."""
-    match = re.match(r"^https?://([a-z0-9-]+)\.([a-z0-9-]+)\.svc(?:\.cluster\.local)?:(\d+)(/.*)?$", url)
-    if not match:
-        return f"{url}: not an in-cluster service URL with an explicit port"
+    """None if the address names a port of a rendered Service; else what is wrong."""
+    match = ADDRESS.search(url)
+    if not match or not match.group(3):
+        return f"{url}: not an in-cluster service address with an explicit port"
     name, namespace, port = match.group(1), match.group(2), int(match.group(3))
     service = next((s for s in m.services() if s["metadata"]["name"] == name
                     and s["metadata"].get("namespace") == namespace), None)
@@ -232,18 +238,27 @@ def resolve_url(m: Manifests, url: str) -> str | None:
     return None
 
 
+def in_cluster_addresses(m: Manifests) -> list[tuple[str, str]]:
+    """(object, address) for every in-cluster address any rendered object mentions (configs, CRs, env)."""
+    found = []
+    for obj in m.objects:
+        text = json.dumps(obj)
+        found += [(ref(obj), match.group(0)) for match in ADDRESS.finditer(text)]
+    return found
+
+
 def grafana_datasource_urls(m: Manifests) -> list[str]:
     urls = []
     for config_map in m.of_kind("ConfigMap"):
         for content in (config_map.get("data") or {}).values():
             document = yaml.safe_load(content) if "datasources:" in content else None
-            for source in (document or {}).get("datasources", []):
-                urls.append(source["url"])
+            urls += [source["url"] for source in (document or {}).get("datasources", []) if "url" in source]
     return urls
 
 
 def check_urls(m: Manifests) -> list[str]:
-    return [problem for url in grafana_datasource_urls(m) if (problem := resolve_url(m, url))]
+    return [f"{where}: {problem}" for where, address in in_cluster_addresses(m)
+            if (problem := resolve_url(m, address))]
 
 
 def check_autoscalers(m: Manifests) -> list[str]:

@@ -26,6 +26,8 @@ PROMETHEUS_CONFIG_RELOADER = Image("quay.io/prometheus-operator/prometheus-confi
 PROMETHEUS = Image("quay.io/prometheus/prometheus", "v3.9.1")
 ALERTMANAGER = Image("quay.io/prometheus/alertmanager", "v0.31.1")
 GRAFANA = Image("docker.io/grafana/grafana", "12.4.2")
+# Not an image: the Grafana plugin X-Ray needs (plugin id, version), installed by Grafana at start.
+GRAFANA_XRAY_PLUGIN = Image("grafana-x-ray-datasource", "2.17.1")
 KUBE_STATE_METRICS = Image("registry.k8s.io/kube-state-metrics/kube-state-metrics", "v2.18.0")
 NODE_EXPORTER = Image("quay.io/prometheus/node-exporter", "v1.10.2")
 
@@ -38,3 +40,9 @@ PROMETHEUS_OPERATOR_CRDS = (
     "alertmanagerconfigs", "alertmanagers", "podmonitors", "probes", "prometheusagents",
     "prometheuses", "prometheusrules", "scrapeconfigs", "servicemonitors", "thanosrulers",
 )
+
+# Loki and Tempo at the versions whose configuration key trees are in ../shared/config-reference;
+# Mimir 2.17 (classic architecture, no Kafka), checked against the closest key tree there.
+LOKI = Image("docker.io/grafana/loki", "3.7.6")
+TEMPO = Image("docker.io/grafana/tempo", "2.10.8")
+MIMIR = Image("docker.io/grafana/mimir", "2.17.5")

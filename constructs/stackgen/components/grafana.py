@@ -6,18 +6,19 @@ external database (`grafana.database`) it keeps no local state and an HPA may sc
 """
 from __future__ import annotations
 
-import hashlib
-
 import cdk8s_plus_37.k8s as k
 import yaml
 from constructs import Construct
 
 from stackgen import versions
+from stackgen.components import loki, mimir, tempo
+from stackgen.config import StackConfig
 from stackgen.context import Context
+from stackgen.lib.backend import IRSA_ANNOTATION, service_url
 from stackgen.lib.monitors import Endpoint, service_monitor
 from stackgen.lib.netpol import Policy, cidrs, component_policy, rule
 from stackgen.lib.scaling import ScaleTarget, replicas_and_scaling
-from stackgen.lib.workload import (ContainerSpec, HttpProbe, PodSpec, Port, deployment, empty_dir,
+from stackgen.lib.workload import (ContainerSpec, HttpProbe, PodSpec, Port, checksum, deployment, empty_dir,
                                    service, service_account)
 
 HTTP = Port("http", 3000)
@@ -26,17 +27,46 @@ ALERTMANAGER = Port("web", 9093)
 ADMIN_DIR = "/etc/grafana/admin"
 DB_PASSWORD_DIR = "/etc/grafana/database"
 GRAFANA_UID = 472
+XRAY_PLUGIN = versions.GRAFANA_XRAY_PLUGIN.repository
 
 
-def datasources(namespace: str) -> dict:
-    """Provisioned datasources with stable uids, so dashboards and links can refer to them."""
+def datasources(stack: StackConfig) -> dict:
+    """Provisioned datasources with stable uids, correlated: logs -> traces (derived trace id), traces ->
+    logs, metrics and service map, exemplars -> traces. `$$` is a literal `$` in provisioning files."""
+    namespace, region = stack.namespace, stack.aws.region
+    exemplars = {"exemplarTraceIdDestinations": [{"name": "trace_id", "datasourceUid": "tempo"}]}
+    aws = {"authType": "default", "defaultRegion": region}
     return {"apiVersion": 1, "datasources": [
         {"name": "Prometheus", "uid": "prometheus", "type": "prometheus", "access": "proxy",
-         "url": f"http://prometheus.{namespace}.svc:{PROMETHEUS.number}", "isDefault": True,
-         "jsonData": {"httpMethod": "POST"}, "editable": False},
+         "url": service_url("prometheus", namespace, PROMETHEUS), "isDefault": True,
+         "jsonData": {"httpMethod": "POST", **exemplars}, "editable": False},
+        {"name": "Mimir", "uid": "mimir", "type": "prometheus", "access": "proxy", "url": mimir.query_url(stack),
+         "jsonData": {"httpMethod": "POST", **exemplars}, "editable": False},
+        {"name": "Loki", "uid": "loki", "type": "loki", "access": "proxy",
+         "url": service_url(loki.query_service(stack), namespace, loki.HTTP),
+         "jsonData": {"derivedFields": [{"name": "TraceID", "datasourceUid": "tempo",
+                                         "matcherRegex": "(?:trace_?id|traceID)[\"=:\\s]+(\\w+)",
+                                         "url": "$${__value.raw}"}]},
+         "editable": False},
+        {"name": "Tempo", "uid": "tempo", "type": "tempo", "access": "proxy",
+         "url": service_url(tempo.query_service(stack), namespace, tempo.HTTP),
+         "jsonData": {
+             "tracesToLogsV2": {"datasourceUid": "loki", "filterByTraceID": True, "spanStartTimeShift": "-5m",
+                                "spanEndTimeShift": "5m"},
+             "tracesToMetrics": {
+                 "datasourceUid": "mimir", "spanStartTimeShift": "-5m", "spanEndTimeShift": "5m",
+                 "tags": [{"key": "service.name", "value": "service"}],
+                 "queries": [{"name": "Request rate", "query": "sum(rate(traces_spanmetrics_calls_total{$$__tags}[5m]))"}]},
+             "serviceMap": {"datasourceUid": "mimir"},
+             "nodeGraph": {"enabled": True},
+             "lokiSearch": {"datasourceUid": "loki"}},
+         "editable": False},
         {"name": "Alertmanager", "uid": "alertmanager", "type": "alertmanager", "access": "proxy",
-         "url": f"http://alertmanager.{namespace}.svc:{ALERTMANAGER.number}",
+         "url": service_url("alertmanager", namespace, ALERTMANAGER),
          "jsonData": {"implementation": "prometheus", "handleGrafanaManagedAlerts": False}, "editable": False},
+        # Through Grafana's own IRSA role (the AWS SDK default chain picks up the web identity).
+        {"name": "CloudWatch", "uid": "cloudwatch", "type": "cloudwatch", "jsonData": aws, "editable": False},
+        {"name": "X-Ray", "uid": "x-ray", "type": XRAY_PLUGIN, "jsonData": aws, "editable": False},
     ]}
 
 
@@ -49,7 +79,7 @@ class Grafana(Construct):
         super().__init__(scope, "grafana")
         config, stack = ctx.config.grafana, ctx.config
         identity = ctx.identity("grafana", "grafana", versions.GRAFANA)
-        provisioning = yaml.safe_dump(datasources(ctx.namespace), sort_keys=True)
+        provisioning = yaml.safe_dump(datasources(stack), sort_keys=True)
         k.KubeConfigMap(self, "datasources", metadata=identity.meta("grafana-datasources"),
                         data={"datasources.yaml": provisioning})
         admin = config.admin_secret
@@ -65,6 +95,8 @@ class Grafana(Construct):
             "GF_NEWS_NEWS_FEED_ENABLED": "false",
             "GF_LOG_MODE": "console",
             "GF_PATHS_DATA": "/var/lib/grafana",
+            # X-Ray is a plugin: installed at start from grafana.com (egress 443).
+            "GF_PLUGINS_PREINSTALL": f"{XRAY_PLUGIN}@{versions.GRAFANA_XRAY_PLUGIN.tag}",
         }
         volumes = [
             k.Volume(name="admin", secret=k.SecretVolumeSource(secret_name=admin.name)),
@@ -77,7 +109,15 @@ class Grafana(Construct):
             k.VolumeMount(name="tmp", mount_path="/tmp"),
             k.VolumeMount(name="data", mount_path="/var/lib/grafana"),
         ]
-        egress = [rule([ctx.pods_of("prometheus")], [PROMETHEUS]), rule([ctx.pods_of("alertmanager")], [ALERTMANAGER])]
+        egress = [
+            rule([ctx.pods_of("prometheus")], [PROMETHEUS]),
+            rule([ctx.pods_of("alertmanager")], [ALERTMANAGER]),
+            rule([ctx.pods_of(loki.query_service(stack))], [loki.HTTP]),
+            rule([ctx.pods_of(tempo.query_service(stack))], [tempo.HTTP]),
+            rule([ctx.pods_of("mimir-query-frontend" if mimir.distributed(stack) else "mimir")], [mimir.HTTP]),
+            # CloudWatch, X-Ray, STS (IRSA) and the plugin download.
+            rule(cidrs(["0.0.0.0/0"]), [Port("https", 443)]),
+        ]
         database = config.database
         if database:
             port = database.host.partition(":")[2]
@@ -108,8 +148,8 @@ class Grafana(Construct):
             identity, [container], uid=GRAFANA_UID, fs_group=GRAFANA_UID, volumes=volumes,
             may_scale_out=replicas != 1,
             # Roll the pods when the provisioned datasources change.
-            annotations={"checksum/datasources": hashlib.sha256(provisioning.encode()).hexdigest()})
-        service_account(self, identity)
+            annotations={"checksum/datasources": checksum(provisioning)})
+        service_account(self, identity, annotations={IRSA_ANNOTATION: config.role_arn})
         deployment(self, pod, replicas=replicas, recreate=database is None)
         service(self, identity, [HTTP])
         service_monitor(self, identity, [Endpoint(HTTP.name)])

@@ -11,6 +11,8 @@ from constructs import Construct
 
 from imports.com.coreos import monitoring as m
 from stackgen import versions
+from stackgen.components import mimir
+from stackgen.config import StackConfig
 from stackgen.context import Context
 from stackgen.names import SELECTION_LABEL
 from stackgen.lib import operated
@@ -75,6 +77,7 @@ class Prometheus(Construct):
                 affinity=operated.spread_over_nodes("Prometheus", identity.selector) if scales_out else None,
                 storage=operated.storage("Prometheus", stack.storage.class_name, config.storage_size),
                 wal_compression=True,
+                remote_write=[_remote_write_to_mimir(stack, name)],
             ),
         )
         service_account(self, identity)
@@ -121,9 +124,23 @@ class Prometheus(Construct):
             egress=[
                 *scrape,
                 rule([ctx.pods_of("alertmanager")], [ALERTMANAGER_WEB]),
+                rule([mimir.writers_peer(ctx)], [mimir.HTTP]),
                 # Kubelet and node-exporter listen on the node's own address (host network).
                 rule(cidrs(network.node_cidrs), [KUBELET, NODE_EXPORTER]),
                 # Service discovery reads Endpoints/Pods from the API server.
                 rule(cidrs(network.kube_api_cidrs), [KUBE_API]),
             ]))
 
+
+
+def _remote_write_to_mimir(stack: StackConfig, name: str) -> m.PrometheusSpecRemoteWrite:
+    """Long-term copy in Mimir. Mimir's HA de-duplication needs Consul or etcd (not memberlist), so of the
+    HA replicas only replica 0 of each shard writes, and without its replica label: one series each."""
+    action = m.PrometheusSpecRemoteWriteWriteRelabelConfigsAction
+    return m.PrometheusSpecRemoteWrite(
+        url=mimir.push_url(stack), name="mimir", send_exemplars=True,
+        write_relabel_configs=[
+            m.PrometheusSpecRemoteWriteWriteRelabelConfigs(
+                action=action.KEEP, source_labels=["prometheus_replica"], regex=f"prometheus-{name}(-shard-[0-9]+)?-0"),
+            m.PrometheusSpecRemoteWriteWriteRelabelConfigs(action=action.LABELDROP, regex="prometheus_replica"),
+        ])

@@ -6,6 +6,7 @@ needs host access asks for it explicitly through `host_access` and says why at t
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import cdk8s_plus_37.k8s as k
@@ -119,12 +120,17 @@ class PodSpec:
     host_network: bool = False
     tolerate_all_taints: bool = False
     annotations: dict[str, str] = field(default_factory=dict)
+    # Labels beyond the identity's, e.g. membership of a hash ring shared by several workloads.
+    extra_labels: dict[str, str] = field(default_factory=dict)
+    # Several workloads of one component may share one ServiceAccount (one IRSA role).
+    service_account: str | None = None
 
     def template(self) -> k.PodTemplateSpec:
         return k.PodTemplateSpec(
-            metadata=k.ObjectMeta(labels=self.identity.labels, annotations=self.annotations or None),
+            metadata=k.ObjectMeta(labels={**self.identity.labels, **self.extra_labels},
+                                  annotations=self.annotations or None),
             spec=k.PodSpec(
-                service_account_name=self.identity.name,
+                service_account_name=self.service_account or self.identity.name,
                 automount_service_account_token=self.api_access,
                 security_context=pod_security_context(self.uid, self.fs_group),
                 containers=[c.render() for c in self.containers],
@@ -153,6 +159,28 @@ def deployment(scope: Construct, pod: PodSpec, *, replicas: int | None, recreate
     )
 
 
+def stateful_set(scope: Construct, pod: PodSpec, *, replicas: int, service_name: str, claim_name: str,
+                 claim_size: str, storage_class: str) -> k.KubeStatefulSet:
+    """Members of a hash ring: started in parallel (they find each other through memberlist), each with
+    its own volume for WAL and local data."""
+    identity = pod.identity
+    return k.KubeStatefulSet(
+        scope, "statefulset", metadata=identity.meta(),
+        spec=k.StatefulSetSpec(
+            replicas=replicas,
+            service_name=service_name,
+            pod_management_policy="Parallel",
+            selector=k.LabelSelector(match_labels=identity.selector),
+            template=pod.template(),
+            volume_claim_templates=[k.KubePersistentVolumeClaimProps(
+                metadata=k.ObjectMeta(name=claim_name),
+                spec=k.PersistentVolumeClaimSpec(
+                    access_modes=["ReadWriteOnce"], storage_class_name=storage_class,
+                    resources=k.VolumeResourceRequirements(requests={"storage": k.Quantity.from_string(claim_size)})))],
+        ),
+    )
+
+
 def daemon_set(scope: Construct, pod: PodSpec) -> k.KubeDaemonSet:
     identity = pod.identity
     return k.KubeDaemonSet(
@@ -167,6 +195,11 @@ def daemon_set(scope: Construct, pod: PodSpec) -> k.KubeDaemonSet:
     )
 
 
+def checksum(text: str) -> str:
+    """For a pod annotation that rolls the pods when a mounted configuration changes."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def empty_dir(name: str, size_limit: str = "64Mi") -> k.Volume:
     return k.Volume(name=name, empty_dir=k.EmptyDirVolumeSource(size_limit=k.Quantity.from_string(size_limit)))
 
@@ -178,11 +211,15 @@ def service_account(scope: Construct, identity: Identity, *, annotations: dict |
     )
 
 
-def service(scope: Construct, identity: Identity, ports: list[Port]) -> k.KubeService:
+def service(scope: Construct, identity: Identity, ports: list[Port], *, name: str | None = None,
+            selector: dict[str, str] | None = None, headless: bool = False) -> k.KubeService:
+    """A Service on named ports; headless ones (peer discovery) also publish pods that are not ready."""
     return k.KubeService(
-        scope, "service", metadata=identity.meta(),
+        scope, f"service-{name or identity.name}", metadata=identity.meta(name),
         spec=k.ServiceSpec(
-            selector=identity.selector,
+            cluster_ip="None" if headless else None,
+            publish_not_ready_addresses=headless or None,
+            selector=selector or identity.selector,
             ports=[k.ServicePort(name=p.name, port=p.number, protocol=p.protocol,
                                  target_port=k.IntOrString.from_string(p.name)) for p in ports],
         ),

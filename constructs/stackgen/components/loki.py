@@ -1,0 +1,84 @@
+"""Loki: logs on S3, retention enforced by the compactor.
+
+clinic: one process (`-target=all`). hospital/large: simple scalable (read / write / backend): the read
+path is stateless and autoscaled; write (ingesters, WAL) and backend (compactor, index gateway,
+query scheduler, ruler) are ring members with volumes, scaled by configuration.
+"""
+from __future__ import annotations
+
+from constructs import Construct
+
+from stackgen import versions
+from stackgen.config import StackConfig
+from stackgen.context import Context
+from stackgen.lib.backend import Backend, BackendSpec, Target, join_members, service_url
+from stackgen.lib.workload import Port
+
+HTTP = Port("http", 3100)
+PUSH_PATH = "/loki/api/v1/push"
+
+
+def scalable(stack: StackConfig) -> bool:
+    return stack.loki.topology == "simple-scalable"
+
+
+def query_service(stack: StackConfig) -> str:
+    return "loki-read" if scalable(stack) else "loki"
+
+
+def push_service(stack: StackConfig) -> str:
+    return "loki-write" if scalable(stack) else "loki"
+
+
+def loki_config(stack: StackConfig) -> dict:
+    loki, namespace = stack.loki, stack.namespace
+    compactor = "loki-backend" if scalable(stack) else "loki"
+    config = {
+        "auth_enabled": False,
+        "analytics": {"reporting_enabled": False},
+        "server": {"http_listen_port": HTTP.number, "grpc_listen_port": 9095, "log_format": "json"},
+        "common": {
+            "path_prefix": "/var/loki",
+            "replication_factor": loki.replication_factor,
+            "ring": {"kvstore": {"store": "memberlist"}},
+            # No endpoint: the AWS SDK resolves the regional endpoint and the IRSA web identity.
+            "storage": {"s3": {"bucketnames": loki.bucket, "region": stack.aws.region}},
+            "compactor_address": service_url(compactor, namespace, HTTP),
+        },
+        "memberlist": {"join_members": join_members("loki", namespace)},
+        "schema_config": {"configs": [{
+            "from": "2024-01-01", "store": "tsdb", "object_store": "s3", "schema": "v13",
+            "index": {"prefix": "index_", "period": "24h"}}]},
+        "compactor": {
+            "working_directory": "/var/loki/compactor",
+            # Retention is only enforced when the compactor applies it and knows where deletes go.
+            "retention_enabled": True,
+            "delete_request_store": "s3",
+        },
+        "limits_config": {"retention_period": loki.retention},
+    }
+    if scalable(stack):
+        config["query_scheduler"] = {"use_scheduler_ring": True}
+    return config
+
+
+def targets(ctx: Context) -> list[Target]:
+    stack = ctx.config
+    resources = stack.loki.resources
+    grafana = (ctx.pods_of("grafana"), (HTTP,))
+    if not scalable(stack):
+        return [Target("all", resources.single, volume=True, clients=(grafana,))]
+    return [
+        Target("read", resources.read, replicas=stack.autoscaling.loki.min_replicas, autoscaled=True, clients=(grafana,)),
+        Target("write", resources.write, replicas=stack.loki.write_replicas, volume=True),
+        Target("backend", resources.backend, replicas=stack.loki.backend_replicas, volume=True),
+    ]
+
+
+class Loki(Construct):
+    def __init__(self, scope: Construct, ctx: Context):
+        super().__init__(scope, "loki")
+        loki = ctx.config.loki
+        Backend(self, ctx, BackendSpec(
+            name="loki", component="logs", image=versions.LOKI, http=HTTP, config=loki_config(ctx.config),
+            data_dir="/var/loki", role_arn=loki.role_arn, volume_size=loki.volume_size, targets=targets(ctx)))

@@ -1,0 +1,92 @@
+"""Mimir: long-term metrics on S3 (classic architecture, no Kafka), 365 days of block retention.
+
+clinic: one process. hospital/large: distributor, querier, query-frontend (stateless, autoscaled),
+query-scheduler, and ingester, store-gateway, compactor as ring members with volumes. Prometheus and
+Tempo's metrics-generator write to the distributor's /api/v1/push; Grafana reads the query-frontend.
+"""
+from __future__ import annotations
+
+from constructs import Construct
+
+from stackgen import versions
+from stackgen.config import StackConfig
+from stackgen.context import Context
+from stackgen.lib.backend import Backend, BackendSpec, Target, join_members, service_url
+from stackgen.lib.workload import Port
+
+HTTP = Port("http", 8080)
+PUSH_PATH = "/api/v1/push"
+QUERY_PATH = "/prometheus"
+MEMBERLIST = {"kvstore": {"store": "memberlist"}}
+
+
+def distributed(stack: StackConfig) -> bool:
+    return stack.mimir.topology == "distributed"
+
+
+def push_url(stack: StackConfig) -> str:
+    return service_url("mimir-distributor" if distributed(stack) else "mimir", stack.namespace, HTTP, PUSH_PATH)
+
+
+def query_url(stack: StackConfig) -> str:
+    return service_url("mimir-query-frontend" if distributed(stack) else "mimir", stack.namespace, HTTP, QUERY_PATH)
+
+
+def writers_peer(ctx: Context):
+    """Who writes: the distributor (distributed) or the single process."""
+    return ctx.pods_of("mimir-distributor" if distributed(ctx.config) else "mimir")
+
+
+def mimir_config(stack: StackConfig) -> dict:
+    mimir, namespace, region = stack.mimir, stack.namespace, stack.aws.region
+    config = {
+        "multitenancy_enabled": False,
+        "usage_stats": {"enabled": False},
+        "server": {"http_listen_port": HTTP.number, "grpc_listen_port": 9095, "log_format": "json"},
+        # Mimir's S3 client needs an endpoint: the regional AWS one, which IRSA credentials work with.
+        "common": {"storage": {"backend": "s3", "s3": {"endpoint": f"s3.{region}.amazonaws.com", "region": region}}},
+        "blocks_storage": {
+            "s3": {"bucket_name": mimir.blocks_bucket},
+            "tsdb": {"dir": "/data/tsdb"},
+            "bucket_store": {"sync_dir": "/data/tsdb-sync"},
+        },
+        "ruler_storage": {"s3": {"bucket_name": mimir.ruler_bucket}},
+        "memberlist": {"join_members": join_members("mimir", namespace)},
+        "ingester": {"ring": {**MEMBERLIST, "replication_factor": mimir.replication_factor}},
+        "store_gateway": {"sharding_ring": {**MEMBERLIST, "replication_factor": mimir.replication_factor}},
+        "distributor": {"ring": MEMBERLIST},
+        "compactor": {"data_dir": "/data/compactor", "sharding_ring": MEMBERLIST},
+        "limits": {"compactor_blocks_retention_period": mimir.retention, "max_global_exemplars_per_user": 100000},
+    }
+    if distributed(stack):
+        config["query_scheduler"] = {"service_discovery_mode": "ring", "ring": MEMBERLIST}
+    return config
+
+
+def targets(ctx: Context) -> list[Target]:
+    stack = ctx.config
+    mimir, resources, scaling = stack.mimir, stack.mimir.resources, stack.autoscaling.mimir
+    writers = ((ctx.pods_of("prometheus"), (HTTP,)), (ctx.pods_of("tempo-metrics-generator" if
+               stack.tempo.topology == "distributed" else "tempo"), (HTTP,)))
+    grafana = (ctx.pods_of("grafana"), (HTTP,))
+    if not distributed(stack):
+        return [Target("all", resources.single, volume=True, clients=(*writers, grafana))]
+    return [
+        Target("distributor", resources.distributor, replicas=scaling.min_replicas, autoscaled=True, clients=writers),
+        Target("querier", resources.querier, replicas=scaling.min_replicas, autoscaled=True),
+        Target("query-frontend", resources.query_frontend, replicas=scaling.min_replicas, autoscaled=True,
+               clients=(grafana,)),
+        Target("query-scheduler", resources.query_scheduler, replicas=1),
+        Target("ingester", resources.ingester, replicas=mimir.ingester_replicas, volume=True),
+        Target("store-gateway", resources.store_gateway, replicas=mimir.store_gateway_replicas, volume=True),
+        Target("compactor", resources.compactor, replicas=1, volume=True),
+    ]
+
+
+class Mimir(Construct):
+    def __init__(self, scope: Construct, ctx: Context):
+        super().__init__(scope, "mimir")
+        mimir = ctx.config.mimir
+        Backend(self, ctx, BackendSpec(
+            name="mimir", component="metrics-store", image=versions.MIMIR, http=HTTP, config=mimir_config(ctx.config),
+            data_dir="/data", role_arn=mimir.role_arn, volume_size=mimir.volume_size, targets=targets(ctx)))

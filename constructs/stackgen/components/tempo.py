@@ -1,0 +1,98 @@
+"""Tempo: traces over OTLP (4317 gRPC, 4318 HTTP) on S3, 90 days of block retention, and RED metrics
+(span metrics, service graphs) remote-written by the metrics-generator to Mimir's /api/v1/push.
+
+clinic: one process. hospital/large: distributor, querier, query-frontend (stateless), ingester and
+metrics-generator as ring members with volumes, compactor.
+"""
+from __future__ import annotations
+
+from constructs import Construct
+
+from stackgen import versions
+from stackgen.components import mimir
+from stackgen.config import StackConfig, duration_seconds
+from stackgen.context import Context
+from stackgen.lib.backend import GRPC, Backend, BackendSpec, Target, join_members
+from stackgen.lib.workload import Port
+
+HTTP = Port("http", 3200)
+OTLP_GRPC = Port("otlp-grpc", 4317)
+OTLP_HTTP = Port("otlp-http", 4318)
+MEMBERLIST = {"kvstore": {"store": "memberlist"}}
+
+
+def distributed(stack: StackConfig) -> bool:
+    return stack.tempo.topology == "distributed"
+
+
+def query_service(stack: StackConfig) -> str:
+    return "tempo-query-frontend" if distributed(stack) else "tempo"
+
+
+def ingest_service(stack: StackConfig) -> str:
+    return "tempo-distributor" if distributed(stack) else "tempo"
+
+
+def tempo_config(stack: StackConfig) -> dict:
+    tempo, namespace, region = stack.tempo, stack.namespace, stack.aws.region
+    config = {
+        "usage_report": {"reporting_enabled": False},
+        "stream_over_http_enabled": True,
+        "server": {"http_listen_port": HTTP.number, "grpc_listen_port": GRPC.number, "log_format": "json"},
+        "distributor": {
+            "ring": MEMBERLIST,
+            "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": f"0.0.0.0:{OTLP_GRPC.number}"},
+                                                 "http": {"endpoint": f"0.0.0.0:{OTLP_HTTP.number}"}}}},
+        },
+        "ingester": {"lifecycler": {"ring": {**MEMBERLIST, "replication_factor": tempo.replication_factor}}},
+        "memberlist": {"join_members": join_members("tempo", namespace)},
+        # Tempo takes Go durations (no 'd'): the configured retention in hours.
+        "compactor": {"ring": MEMBERLIST,
+                      "compaction": {"block_retention": f"{int(duration_seconds(tempo.retention) // 3600)}h"}},
+        "metrics_generator": {
+            "ring": MEMBERLIST,
+            "registry": {"external_labels": {"source": "tempo", "cluster": stack.cluster_name}},
+            "storage": {"path": "/var/tempo/generator/wal",
+                        "remote_write": [{"url": mimir.push_url(stack), "send_exemplars": True}]},
+            "traces_storage": {"path": "/var/tempo/generator/traces"},
+        },
+        "overrides": {"defaults": {"metrics_generator": {"processors": ["service-graphs", "span-metrics"]}}},
+        "storage": {"trace": {
+            "backend": "s3",
+            # Tempo's S3 client needs an endpoint: the regional AWS one, which IRSA credentials work with.
+            "s3": {"bucket": tempo.bucket, "endpoint": f"s3.{region}.amazonaws.com", "region": region},
+            "wal": {"path": "/var/tempo/wal"},
+        }},
+    }
+    if distributed(stack):
+        frontends = f"dns:///tempo-query-frontend-discovery.{namespace}.svc.cluster.local:{GRPC.number}"
+        config["querier"] = {"frontend_worker": {"frontend_address": frontends}}
+    return config
+
+
+def targets(ctx: Context) -> list[Target]:
+    stack = ctx.config
+    tempo, resources, scaling = stack.tempo, stack.tempo.resources, stack.autoscaling.tempo
+    grafana = (ctx.pods_of("grafana"), (HTTP,))
+    to_mimir = (mimir.writers_peer(ctx), (mimir.HTTP,))
+    if not distributed(stack):
+        return [Target("all", resources.single, volume=True, extra_ports=(OTLP_GRPC, OTLP_HTTP),
+                       clients=(grafana,), calls=(to_mimir,))]
+    return [
+        Target("distributor", resources.distributor, replicas=scaling.min_replicas, autoscaled=True,
+               extra_ports=(OTLP_GRPC, OTLP_HTTP)),
+        Target("querier", resources.querier, replicas=scaling.min_replicas, autoscaled=True),
+        Target("query-frontend", resources.query_frontend, replicas=1, clients=(grafana,), discovery=True),
+        Target("ingester", resources.ingester, replicas=tempo.ingester_replicas, volume=True),
+        Target("metrics-generator", resources.metrics_generator, replicas=1, volume=True, calls=(to_mimir,)),
+        Target("compactor", resources.compactor, replicas=1),
+    ]
+
+
+class Tempo(Construct):
+    def __init__(self, scope: Construct, ctx: Context):
+        super().__init__(scope, "tempo")
+        tempo = ctx.config.tempo
+        Backend(self, ctx, BackendSpec(
+            name="tempo", component="traces", image=versions.TEMPO, http=HTTP, config=tempo_config(ctx.config),
+            data_dir="/var/tempo", role_arn=tempo.role_arn, volume_size=tempo.volume_size, targets=targets(ctx)))

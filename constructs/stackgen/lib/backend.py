@@ -1,0 +1,145 @@
+"""The shape Loki, Tempo and Mimir share, written once.
+
+One binary, one configuration file, several targets (`-target=...`): a single process (`all`) or the
+scalable roles. Members of a backend find each other through memberlist on a headless Service, read
+and write S3 under one IRSA ServiceAccount, keep WAL and local data on the encrypted StorageClass and
+talk to each other over gRPC. Stateless targets scale by HPA within the backend's replica range;
+stateful ones (ring members with a volume) scale by configuration and get a PDB.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cdk8s_plus_37.k8s as k
+import yaml
+from constructs import Construct
+
+from stackgen.config import Resources
+from stackgen.context import Context
+from stackgen.lib.monitors import Endpoint, service_monitor
+from stackgen.lib.netpol import Peer, Policy, cidrs, component_policy, rule
+from stackgen.lib.scaling import ScaleTarget, disruption_budget, replicas_and_scaling
+from stackgen.lib.workload import (ContainerSpec, HttpProbe, PodSpec, Port, checksum, deployment, empty_dir,
+                                   service, service_account, stateful_set)
+from stackgen.versions import Image
+
+GRPC = Port("grpc", 9095)
+GOSSIP_TCP = Port("memberlist", 7946)
+GOSSIP_UDP = Port("memberlist-udp", 7946, "UDP")
+HTTPS = Port("https", 443)
+RING_LABEL = "monitoring.openemr.io/ring"
+UID = 10001
+IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+
+
+def memberlist_service(backend: str) -> str:
+    return f"{backend}-memberlist"
+
+
+def join_members(backend: str, namespace: str) -> list[str]:
+    return [f"dns+{memberlist_service(backend)}.{namespace}.svc.cluster.local:{GOSSIP_TCP.number}"]
+
+
+def service_url(name: str, namespace: str, port: Port, path: str = "") -> str:
+    return f"http://{name}.{namespace}.svc.cluster.local:{port.number}{path}"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One role of the binary. `volume` makes it a stateful ring member (StatefulSet, fixed replicas)."""
+    role: str
+    resources: Resources
+    replicas: int = 1
+    autoscaled: bool = False
+    volume: bool = False
+    extra_ports: tuple[Port, ...] = ()
+    # Clients outside the backend that may call this target, and on which ports.
+    clients: tuple[tuple[Peer, tuple[Port, ...]], ...] = ()
+    # Destinations outside the backend that this target calls.
+    calls: tuple[tuple[Peer, tuple[Port, ...]], ...] = ()
+    # A headless Service so that workers can connect to every replica (Tempo's query-frontend).
+    discovery: bool = False
+
+
+@dataclass
+class BackendSpec:
+    name: str
+    component: str
+    image: Image
+    http: Port
+    config: dict
+    data_dir: str
+    role_arn: str
+    volume_size: str
+    targets: list[Target] = field(default_factory=list)
+
+    def workload_name(self, target: Target) -> str:
+        return self.name if target.role == "all" else f"{self.name}-{target.role}"
+
+
+def config_text(config: dict) -> str:
+    return yaml.safe_dump(config, sort_keys=True, width=120)
+
+
+class Backend(Construct):
+    def __init__(self, scope: Construct, ctx: Context, spec: BackendSpec):
+        super().__init__(scope, spec.name)
+        base = ctx.identity(spec.name, spec.component, spec.image)
+        config_map = f"{spec.name}-config"
+        k.KubeConfigMap(self, "config", metadata=base.meta(config_map), data={"config.yaml": config_text(spec.config)})
+        service_account(self, base, annotations={IRSA_ANNOTATION: spec.role_arn})
+        ring = {RING_LABEL: spec.name}
+        # Its own identity: monitors of the component must not select the gossip Service.
+        gossip = ctx.identity(memberlist_service(spec.name), f"{spec.component}-memberlist", spec.image)
+        service(self, gossip, [GOSSIP_TCP, GOSSIP_UDP, GRPC], selector=ring, headless=True)
+        members = Peer(pod_labels=tuple(ring.items()), namespace=ctx.namespace)
+        for target in spec.targets:
+            self._target(Construct(self, target.role), ctx, spec, target, config_map, members)
+
+    def _target(self, scope: Construct, ctx: Context, spec: BackendSpec, target: Target, config_map: str,
+                members: Peer) -> None:
+        identity = ctx.identity(spec.workload_name(target), f"{spec.component}-{target.role}", spec.image)
+        ports = [spec.http, GRPC, GOSSIP_TCP, GOSSIP_UDP, *target.extra_ports]
+        container = ContainerSpec(
+            name=spec.name, image=spec.image.ref, resources=target.resources,
+            ports=ports,
+            args=["-config.file=/etc/config/config.yaml", f"-target={target.role}"],
+            mounts=[k.VolumeMount(name="config", mount_path="/etc/config", read_only=True),
+                    k.VolumeMount(name="data", mount_path=spec.data_dir),
+                    k.VolumeMount(name="tmp", mount_path="/tmp")],
+            readiness=HttpProbe("/ready", spec.http.name), liveness=HttpProbe("/ready", spec.http.name))
+        volumes = [k.Volume(name="config", config_map=k.ConfigMapVolumeSource(name=config_map)), empty_dir("tmp")]
+        if not target.volume:
+            volumes.append(empty_dir("data", "2Gi"))
+        pod = PodSpec(
+            identity, [container], uid=UID, fs_group=UID, volumes=volumes, service_account=spec.name,
+            extra_labels={RING_LABEL: spec.name}, may_scale_out=target.autoscaled or target.replicas > 1,
+            annotations={"checksum/config": checksum(config_text(spec.config))})
+        if target.volume:
+            stateful_set(scope, pod, replicas=target.replicas, service_name=memberlist_service(spec.name),
+                         claim_name="data", claim_size=spec.volume_size,
+                         storage_class=ctx.config.storage.class_name)
+            if target.replicas > 1:
+                disruption_budget(scope, identity, identity.selector)
+        else:
+            replicas = target.replicas
+            if target.autoscaled:
+                replicas = replicas_and_scaling(scope, identity, ScaleTarget("apps/v1", "Deployment", identity.name),
+                                                spec.name, ctx.config.autoscaling, identity.selector)
+            elif replicas > 1:
+                disruption_budget(scope, identity, identity.selector)
+            deployment(scope, pod, replicas=replicas)
+        service(scope, identity, [spec.http, GRPC, *target.extra_ports])
+        if target.discovery:
+            discovery = ctx.identity(f"{identity.name}-discovery", f"{identity.component}-discovery", spec.image)
+            service(scope, discovery, [GRPC], selector=identity.selector, headless=True)
+        service_monitor(scope, identity, [Endpoint(spec.http.name)])
+        ctx.scraped(identity, [spec.http])
+        own = [spec.http, GRPC, GOSSIP_TCP, GOSSIP_UDP]
+        component_policy(scope, identity, Policy(
+            ingress=[rule([members], own), rule([ctx.pods_of("prometheus")], [spec.http]),
+                     *[rule([peer], list(p)) for peer, p in target.clients]],
+            egress=[rule([members], own),
+                    # S3 and STS (IRSA token exchange) over HTTPS.
+                    rule(cidrs(["0.0.0.0/0"]), [HTTPS]),
+                    *[rule([peer], list(p)) for peer, p in target.calls]]))
