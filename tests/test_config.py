@@ -26,6 +26,13 @@ BAD_OVERLAYS = {
                                  "autoscaling.grafana.max_replicas=3 must be 1 while grafana.database is not set"),
     "over-budget": ("budget: {cpu: 500m}\n", "exceed budget.cpu=500m"),
     "not-a-mapping": ("- prometheus\n", "must be a mapping of settings"),
+    "replication-above-replicas": ("loki: {topology: simple-scalable, write_replicas: 2, replication_factor: 3}\n",
+                                   "loki.replication_factor=3 must be <= the 2 ingesting replica(s)"),
+    "single-process-autoscaled": ("autoscaling:\n  mimir: {max_replicas: 3}\n",
+                                  "autoscaling.mimir.max_replicas=3 must be 1 while mimir.topology is monolithic"),
+    "bad-role-arn": ("tempo: {role_arn: tempo-role}\n", "tempo.role_arn='tempo-role' must be an IAM role ARN"),
+    "bad-topology": ("loki: {topology: distributed}\n",
+                     "loki.topology='distributed' Input should be 'single-binary' or 'simple-scalable'"),
 }
 
 
