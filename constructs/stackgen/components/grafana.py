@@ -18,7 +18,7 @@ from stackgen.lib.backend import IRSA_ANNOTATION, service_url
 from stackgen.lib.monitors import Endpoint, service_monitor
 from stackgen.lib.netpol import Policy, cidrs, component_policy, rule
 from stackgen.lib.scaling import ScaleTarget, replicas_and_scaling
-from stackgen.lib.workload import (ContainerSpec, HttpProbe, PodSpec, Port, checksum, deployment, empty_dir,
+from stackgen.lib.workload import (ContainerSpec, HttpProbe, PodSpec, Port, checksum, deployment, empty_dir, quantity,
                                    service, service_account)
 
 HTTP = Port("http", 3000)
@@ -134,7 +134,7 @@ class Grafana(Construct):
         else:
             k.KubePersistentVolumeClaim(self, "pvc", metadata=identity.meta(), spec=k.PersistentVolumeClaimSpec(
                 access_modes=["ReadWriteOnce"], storage_class_name=stack.storage.class_name,
-                resources=k.VolumeResourceRequirements(requests={"storage": k.Quantity.from_string(config.storage_size)})))
+                resources=k.VolumeResourceRequirements(requests={"storage": quantity(config.storage_size)})))
             volumes.append(k.Volume(name="data", persistent_volume_claim=k.PersistentVolumeClaimVolumeSource(
                 claim_name=identity.name)))
         container = ContainerSpec(

@@ -8,7 +8,7 @@ import cdk8s_plus_37.k8s as k
 from constructs import Construct
 
 from stackgen.lib.meta import Identity
-from stackgen.lib.workload import Port
+from stackgen.lib.workload import Port, int_or_string
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 
@@ -43,7 +43,7 @@ class Rule:
     ports: tuple[Port, ...]
 
     def render_ports(self) -> list[k.NetworkPolicyPort]:
-        return [k.NetworkPolicyPort(port=k.IntOrString.from_number(p.number), protocol=p.protocol)
+        return [k.NetworkPolicyPort(port=int_or_string(p.number), protocol=p.protocol)
                 for p in self.ports]
 
 

@@ -5,6 +5,8 @@ AlertmanagerSpecResources, ...) with identical shapes; these helpers pick the fa
 """
 from __future__ import annotations
 
+import functools
+
 from imports.com.coreos import monitoring as m
 from stackgen.config import Resources
 
@@ -13,11 +15,18 @@ def _types(kind: str, suffix: str):
     return getattr(m, f"{kind}Spec{suffix}")
 
 
+@functools.cache
+def _quantity(kind: str, suffix: str, value: str):
+    """A quantity of the CR's own binding type; cached, as each one is a call into the jsii runtime."""
+    return _types(kind, suffix).from_string(value)
+
+
 def resources(kind: str, resources: Resources):
-    requests, limits = _types(kind, "ResourcesRequests"), _types(kind, "ResourcesLimits")
     return _types(kind, "Resources")(
-        requests={"cpu": requests.from_string(resources.cpu_request), "memory": requests.from_string(resources.memory_request)},
-        limits={"cpu": limits.from_string(resources.cpu_limit), "memory": limits.from_string(resources.memory_limit)})
+        requests={"cpu": _quantity(kind, "ResourcesRequests", resources.cpu_request),
+                  "memory": _quantity(kind, "ResourcesRequests", resources.memory_request)},
+        limits={"cpu": _quantity(kind, "ResourcesLimits", resources.cpu_limit),
+                "memory": _quantity(kind, "ResourcesLimits", resources.memory_limit)})
 
 
 def security_context(kind: str):
@@ -33,7 +42,7 @@ def storage(kind: str, storage_class: str, size: str):
         spec=_types(kind, claim)(
             storage_class_name=storage_class, access_modes=["ReadWriteOnce"],
             resources=_types(kind, f"{claim}Resources")(
-                requests={"storage": _types(kind, f"{claim}ResourcesRequests").from_string(size)}))))
+                requests={"storage": _quantity(kind, f"{claim}ResourcesRequests", size)}))))
 
 
 def spread_over_nodes(kind: str, selector: dict[str, str]):

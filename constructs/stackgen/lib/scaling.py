@@ -13,6 +13,7 @@ from constructs import Construct
 
 from stackgen.config import Autoscaling, ReplicaRange
 from stackgen.lib.meta import Identity
+from stackgen.lib.workload import int_or_string
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def disruption_budget(scope: Construct, identity: Identity, selector: dict[str, 
     return k.KubePodDisruptionBudget(
         scope, "pdb", metadata=identity.meta(),
         spec=k.PodDisruptionBudgetSpec(
-            max_unavailable=k.IntOrString.from_number(1),
+            max_unavailable=int_or_string(1),
             selector=k.LabelSelector(match_labels=selector),
             unhealthy_pod_eviction_policy="AlwaysAllow",
         ),

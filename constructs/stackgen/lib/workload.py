@@ -6,6 +6,7 @@ needs host access asks for it explicitly through `host_access` and says why at t
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 
@@ -16,6 +17,17 @@ from stackgen.config import Resources
 from stackgen.lib.meta import Identity
 
 RUNTIME_DEFAULT = k.SeccompProfile(type="RuntimeDefault")
+
+
+# Each of these is a call into the jsii runtime; the same values recur hundreds of times per render.
+@functools.cache
+def quantity(value: str) -> k.Quantity:
+    return k.Quantity.from_string(value)
+
+
+@functools.cache
+def int_or_string(value: int | str) -> k.IntOrString:
+    return k.IntOrString.from_number(value) if isinstance(value, int) else k.IntOrString.from_string(value)
 
 
 @dataclass(frozen=True)
@@ -33,10 +45,10 @@ class HttpProbe:
 
 def resource_requirements(resources: Resources) -> k.ResourceRequirements:
     return k.ResourceRequirements(
-        requests={"cpu": k.Quantity.from_string(resources.cpu_request),
-                  "memory": k.Quantity.from_string(resources.memory_request)},
-        limits={"cpu": k.Quantity.from_string(resources.cpu_limit),
-                "memory": k.Quantity.from_string(resources.memory_limit)},
+        requests={"cpu": quantity(resources.cpu_request),
+                  "memory": quantity(resources.memory_request)},
+        limits={"cpu": quantity(resources.cpu_limit),
+                "memory": quantity(resources.memory_limit)},
     )
 
 
@@ -59,7 +71,7 @@ def pod_security_context(uid: int, fs_group: int | None = None) -> k.PodSecurity
 
 def _probe(probe: HttpProbe, initial_delay: int, failure_threshold: int) -> k.Probe:
     return k.Probe(
-        http_get=k.HttpGetAction(path=probe.path, port=k.IntOrString.from_string(probe.port)),
+        http_get=k.HttpGetAction(path=probe.path, port=int_or_string(probe.port)),
         initial_delay_seconds=initial_delay, period_seconds=10, timeout_seconds=5,
         failure_threshold=failure_threshold,
     )
@@ -176,7 +188,7 @@ def stateful_set(scope: Construct, pod: PodSpec, *, replicas: int, service_name:
                 metadata=k.ObjectMeta(name=claim_name),
                 spec=k.PersistentVolumeClaimSpec(
                     access_modes=["ReadWriteOnce"], storage_class_name=storage_class,
-                    resources=k.VolumeResourceRequirements(requests={"storage": k.Quantity.from_string(claim_size)})))],
+                    resources=k.VolumeResourceRequirements(requests={"storage": quantity(claim_size)})))],
         ),
     )
 
@@ -189,7 +201,7 @@ def daemon_set(scope: Construct, pod: PodSpec) -> k.KubeDaemonSet:
             selector=k.LabelSelector(match_labels=identity.selector),
             update_strategy=k.DaemonSetUpdateStrategy(
                 type="RollingUpdate",
-                rolling_update=k.RollingUpdateDaemonSet(max_unavailable=k.IntOrString.from_string("10%"))),
+                rolling_update=k.RollingUpdateDaemonSet(max_unavailable=int_or_string("10%"))),
             template=pod.template(),
         ),
     )
@@ -201,7 +213,7 @@ def checksum(text: str) -> str:
 
 
 def empty_dir(name: str, size_limit: str = "64Mi") -> k.Volume:
-    return k.Volume(name=name, empty_dir=k.EmptyDirVolumeSource(size_limit=k.Quantity.from_string(size_limit)))
+    return k.Volume(name=name, empty_dir=k.EmptyDirVolumeSource(size_limit=quantity(size_limit)))
 
 
 def service_account(scope: Construct, identity: Identity, *, annotations: dict | None = None) -> k.KubeServiceAccount:
@@ -221,6 +233,6 @@ def service(scope: Construct, identity: Identity, ports: list[Port], *, name: st
             publish_not_ready_addresses=headless or None,
             selector=selector or identity.selector,
             ports=[k.ServicePort(name=p.name, port=p.number, protocol=p.protocol,
-                                 target_port=k.IntOrString.from_string(p.name)) for p in ports],
+                                 target_port=int_or_string(p.name)) for p in ports],
         ),
     )
