@@ -108,6 +108,8 @@ def test_wiring_resolves_to_rendered_service_ports(manifests):
     for backend in ("loki", "tempo", "mimir"):
         for member in config_of(objects, backend)["memberlist"]["join_members"]:
             assert semantics.resolve_url(manifests, member) is None
+        gossip = next(o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == f"{backend}-memberlist")
+        assert gossip["spec"]["clusterIP"] == "None" and gossip["spec"]["publishNotReadyAddresses"] is True
     assert semantics.check_urls(manifests) == []
 
 

@@ -78,7 +78,7 @@ class BackendSpec:
 
 
 def config_text(config: dict) -> str:
-    return yaml.safe_dump(config, sort_keys=True, width=120)
+    return yaml.dump(config, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=True, width=120)
 
 
 class Backend(Construct):
@@ -86,7 +86,8 @@ class Backend(Construct):
         super().__init__(scope, spec.name)
         base = ctx.identity(spec.name, spec.component, spec.image)
         config_map = f"{spec.name}-config"
-        k.KubeConfigMap(self, "config", metadata=base.meta(config_map), data={"config.yaml": config_text(spec.config)})
+        text = config_text(spec.config)
+        k.KubeConfigMap(self, "config", metadata=base.meta(config_map), data={"config.yaml": text})
         service_account(self, base, annotations={IRSA_ANNOTATION: spec.role_arn})
         ring = {RING_LABEL: spec.name}
         # Its own identity: monitors of the component must not select the gossip Service.
@@ -94,10 +95,10 @@ class Backend(Construct):
         service(self, gossip, [GOSSIP_TCP, GOSSIP_UDP, GRPC], selector=ring, headless=True)
         members = Peer(pod_labels=tuple(ring.items()), namespace=ctx.namespace)
         for target in spec.targets:
-            self._target(Construct(self, target.role), ctx, spec, target, config_map, members)
+            self._target(Construct(self, target.role), ctx, spec, target, config_map, checksum(text), members)
 
     def _target(self, scope: Construct, ctx: Context, spec: BackendSpec, target: Target, config_map: str,
-                members: Peer) -> None:
+                config_checksum: str, members: Peer) -> None:
         identity = ctx.identity(spec.workload_name(target), f"{spec.component}-{target.role}", spec.image)
         ports = [spec.http, GRPC, GOSSIP_TCP, GOSSIP_UDP, *target.extra_ports]
         container = ContainerSpec(
@@ -114,7 +115,7 @@ class Backend(Construct):
         pod = PodSpec(
             identity, [container], uid=UID, fs_group=UID, volumes=volumes, service_account=spec.name,
             extra_labels={RING_LABEL: spec.name}, may_scale_out=target.autoscaled or target.replicas > 1,
-            annotations={"checksum/config": checksum(config_text(spec.config))})
+            annotations={"checksum/config": config_checksum})
         if target.volume:
             stateful_set(scope, pod, replicas=target.replicas, service_name=memberlist_service(spec.name),
                          claim_name="data", claim_size=spec.volume_size,
