@@ -114,7 +114,7 @@ class Grafana(Construct):
             rule([ctx.pods_of("alertmanager")], [ALERTMANAGER]),
             rule([ctx.pods_of(loki.query_service(stack))], [loki.HTTP]),
             rule([ctx.pods_of(tempo.query_service(stack))], [tempo.HTTP]),
-            rule([ctx.pods_of("mimir-query-frontend" if mimir.distributed(stack) else "mimir")], [mimir.HTTP]),
+            rule([ctx.pods_of(mimir.query_service(stack))], [mimir.HTTP]),
             # CloudWatch, X-Ray, STS (IRSA) and the plugin download.
             rule(cidrs(["0.0.0.0/0"]), [Port("https", 443)]),
         ]

@@ -15,7 +15,6 @@ from stackgen.lib.backend import Backend, BackendSpec, Target, join_members, ser
 from stackgen.lib.workload import Port
 
 HTTP = Port("http", 3100)
-PUSH_PATH = "/loki/api/v1/push"
 
 
 def scalable(stack: StackConfig) -> bool:
@@ -24,10 +23,6 @@ def scalable(stack: StackConfig) -> bool:
 
 def query_service(stack: StackConfig) -> str:
     return "loki-read" if scalable(stack) else "loki"
-
-
-def push_service(stack: StackConfig) -> str:
-    return "loki-write" if scalable(stack) else "loki"
 
 
 def loki_config(stack: StackConfig) -> dict:

@@ -24,17 +24,20 @@ def distributed(stack: StackConfig) -> bool:
     return stack.mimir.topology == "distributed"
 
 
+def push_service(stack: StackConfig) -> str:
+    return "mimir-distributor" if distributed(stack) else "mimir"
+
+
+def query_service(stack: StackConfig) -> str:
+    return "mimir-query-frontend" if distributed(stack) else "mimir"
+
+
 def push_url(stack: StackConfig) -> str:
-    return service_url("mimir-distributor" if distributed(stack) else "mimir", stack.namespace, HTTP, PUSH_PATH)
+    return service_url(push_service(stack), stack.namespace, HTTP, PUSH_PATH)
 
 
 def query_url(stack: StackConfig) -> str:
-    return service_url("mimir-query-frontend" if distributed(stack) else "mimir", stack.namespace, HTTP, QUERY_PATH)
-
-
-def writers_peer(ctx: Context):
-    """Who writes: the distributor (distributed) or the single process."""
-    return ctx.pods_of("mimir-distributor" if distributed(ctx.config) else "mimir")
+    return service_url(query_service(stack), stack.namespace, HTTP, QUERY_PATH)
 
 
 def mimir_config(stack: StackConfig) -> dict:

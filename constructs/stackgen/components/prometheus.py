@@ -124,7 +124,7 @@ class Prometheus(Construct):
             egress=[
                 *scrape,
                 rule([ctx.pods_of("alertmanager")], [ALERTMANAGER_WEB]),
-                rule([mimir.writers_peer(ctx)], [mimir.HTTP]),
+                rule([ctx.pods_of(mimir.push_service(ctx.config))], [mimir.HTTP]),
                 # Kubelet and node-exporter listen on the node's own address (host network).
                 rule(cidrs(network.node_cidrs), [KUBELET, NODE_EXPORTER]),
                 # Service discovery reads Endpoints/Pods from the API server.

@@ -29,10 +29,6 @@ def query_service(stack: StackConfig) -> str:
     return "tempo-query-frontend" if distributed(stack) else "tempo"
 
 
-def ingest_service(stack: StackConfig) -> str:
-    return "tempo-distributor" if distributed(stack) else "tempo"
-
-
 def tempo_config(stack: StackConfig) -> dict:
     tempo, namespace, region = stack.tempo, stack.namespace, stack.aws.region
     config = {
@@ -74,7 +70,7 @@ def targets(ctx: Context) -> list[Target]:
     stack = ctx.config
     tempo, resources, scaling = stack.tempo, stack.tempo.resources, stack.autoscaling.tempo
     grafana = (ctx.pods_of("grafana"), (HTTP,))
-    to_mimir = (mimir.writers_peer(ctx), (mimir.HTTP,))
+    to_mimir = (ctx.pods_of(mimir.push_service(ctx.config)), (mimir.HTTP,))
     if not distributed(stack):
         return [Target("all", resources.single, volume=True, extra_ports=(OTLP_GRPC, OTLP_HTTP),
                        clients=(grafana,), calls=(to_mimir,))]
