@@ -220,6 +220,24 @@ class Aws(Model):
     region: Region = "us-east-1"
 
 
+class RingBackend(Model):
+    """Loki, Tempo, Mimir: data is replicated over ring members; the factor must fit the members."""
+    topology: str
+    replication_factor: int = Field(1, ge=1, le=5)
+
+    def ring_members(self) -> list[tuple[str, str, int]]:
+        """(role, replicas setting, members holding data in the rendered topology)."""
+        raise NotImplementedError
+
+    @model_validator(mode="after")
+    def _replication_fits(self) -> "RingBackend":
+        for role_name, setting, members in self.ring_members():
+            if self.replication_factor > members:
+                raise ValueError(f"replication_factor={self.replication_factor} must be <= the {members} {role_name} "
+                                 f"replica(s) of topology {self.topology} ({setting})")
+        return self
+
+
 class LokiResources(Model):
     single: Resources = sized("100m", "256Mi", "1", "1Gi")
     read: Resources = sized("50m", "128Mi", "1", "512Mi")
@@ -227,24 +245,18 @@ class LokiResources(Model):
     backend: Resources = sized("50m", "128Mi", "500m", "512Mi")
 
 
-class Loki(Model):
+class Loki(RingBackend):
     topology: Literal["single-binary", "simple-scalable"] = "single-binary"
     retention: Duration = "720h"
     bucket: Bucket = "openemr-monitoring-loki"
     role_arn: RoleArn = role("loki")
     write_replicas: int = Field(2, ge=1, le=20)
     backend_replicas: int = Field(2, ge=1, le=20)
-    replication_factor: int = Field(1, ge=1, le=5)
     volume_size: Memory = "10Gi"
     resources: LokiResources = LokiResources()
 
-    @model_validator(mode="after")
-    def _replication_fits(self) -> "Loki":
-        members = 1 if self.topology == "single-binary" else self.write_replicas
-        if self.replication_factor > members:
-            raise ValueError(f"replication_factor={self.replication_factor} must be <= the {members} ingesting "
-                             f"replica(s) of topology {self.topology} (write_replicas)")
-        return self
+    def ring_members(self) -> list[tuple[str, str, int]]:
+        return [("ingesting", "write_replicas", 1 if self.topology == "single-binary" else self.write_replicas)]
 
 
 class TempoResources(Model):
@@ -257,23 +269,17 @@ class TempoResources(Model):
     metrics_generator: Resources = sized("50m", "128Mi", "500m", "512Mi")
 
 
-class Tempo(Model):
+class Tempo(RingBackend):
     topology: Literal["monolithic", "distributed"] = "monolithic"
     retention: Duration = "90d"
     bucket: Bucket = "openemr-monitoring-tempo"
     role_arn: RoleArn = role("tempo")
     ingester_replicas: int = Field(2, ge=1, le=20)
-    replication_factor: int = Field(1, ge=1, le=5)
     volume_size: Memory = "10Gi"
     resources: TempoResources = TempoResources()
 
-    @model_validator(mode="after")
-    def _replication_fits(self) -> "Tempo":
-        members = 1 if self.topology == "monolithic" else self.ingester_replicas
-        if self.replication_factor > members:
-            raise ValueError(f"replication_factor={self.replication_factor} must be <= the {members} ingester "
-                             f"replica(s) of topology {self.topology} (ingester_replicas)")
-        return self
+    def ring_members(self) -> list[tuple[str, str, int]]:
+        return [("ingester", "ingester_replicas", 1 if self.topology == "monolithic" else self.ingester_replicas)]
 
 
 class MimirResources(Model):
@@ -287,7 +293,7 @@ class MimirResources(Model):
     compactor: Resources = sized("50m", "128Mi", "1", "1Gi")
 
 
-class Mimir(Model):
+class Mimir(RingBackend):
     topology: Literal["monolithic", "distributed"] = "monolithic"
     retention: Duration = "365d"
     blocks_bucket: Bucket = "openemr-monitoring-mimir-blocks"
@@ -295,20 +301,13 @@ class Mimir(Model):
     role_arn: RoleArn = role("mimir")
     ingester_replicas: int = Field(2, ge=1, le=20)
     store_gateway_replicas: int = Field(1, ge=1, le=20)
-    replication_factor: int = Field(1, ge=1, le=5)
     volume_size: Memory = "20Gi"
     resources: MimirResources = MimirResources()
 
-    @model_validator(mode="after")
-    def _replication_fits(self) -> "Mimir":
-        distributed = self.topology == "distributed"
-        for replicas, what in ((self.ingester_replicas, "ingester_replicas"),
-                               (self.store_gateway_replicas, "store_gateway_replicas")):
-            members = replicas if distributed else 1
-            if self.replication_factor > members:
-                raise ValueError(f"replication_factor={self.replication_factor} must be <= the {members} "
-                                 f"replica(s) of topology {self.topology} ({what})")
-        return self
+    def ring_members(self) -> list[tuple[str, str, int]]:
+        single = self.topology == "monolithic"
+        return [("ingester", "ingester_replicas", 1 if single else self.ingester_replicas),
+                ("store-gateway", "store_gateway_replicas", 1 if single else self.store_gateway_replicas)]
 
 
 class KubeStateMetrics(Model):
