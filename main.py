@@ -38,6 +38,9 @@ def synth(args: argparse.Namespace) -> int:
         for overlay in loaded:
             for o in overlay.overrides:
                 print(f"override {overlay.name}: {o.variable} sets {o.path} = {o.new!r} (overlay: {o.old!r})")
+            if not overlay.config.otebpf.enabled:
+                print(f"note {overlay.name}: OTeBPF is off: no OpenEMR traces or HTTP RED metrics, Tempo admits no "
+                      "OTLP sender, and the alert rules on OpenEMR's HTTP metrics are not rendered")
         from stackgen.render import publish, render_overlay  # loads the jsii runtime: only for valid input
 
         rendered = [render_overlay(overlay) for overlay in loaded]

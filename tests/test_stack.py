@@ -11,7 +11,8 @@ from stackgen import budget, semantics
 from stackgen.semantics import Address, flow_allowed
 from stackgen.validate import load_tree
 
-COMPONENTS = ("prometheus-operator", "prometheus", "alertmanager", "grafana", "kube-state-metrics", "node-exporter")
+COMPONENTS = ("prometheus-operator", "prometheus", "alertmanager", "grafana", "kube-state-metrics", "node-exporter",
+              "otebpf", "fluent-bit")
 
 
 def by_kind(objects, kind):
@@ -24,12 +25,13 @@ def one(objects, kind, name=None):
     return found[0]
 
 
-def test_all_six_components_with_monitoring_and_isolation(objects):
+def test_every_component_with_monitoring_and_isolation(objects):
     names = {o["metadata"]["labels"].get("app.kubernetes.io/name") for o in objects}
     assert set(COMPONENTS) <= names
     workloads = {o["metadata"]["labels"]["app.kubernetes.io/name"] for o in objects
                  if o["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Prometheus", "Alertmanager")}
-    monitored = {m["metadata"]["labels"]["app.kubernetes.io/name"] for m in by_kind(objects, "ServiceMonitor")}
+    monitored = {m["metadata"]["labels"]["app.kubernetes.io/name"] for m in objects
+                 if m["kind"] in ("ServiceMonitor", "PodMonitor")}
     assert workloads | {"kubelet"} == monitored
     isolated = {p["metadata"]["labels"]["app.kubernetes.io/name"] for p in by_kind(objects, "NetworkPolicy")}
     # node-exporter runs on the host network, where NetworkPolicies do not apply.
@@ -54,21 +56,25 @@ def test_cluster_scoped_objects_are_identical_across_overlays():
         return {(o["kind"], o["metadata"]["name"]): o for o in load_tree(DIST / name)
                 if o["kind"] in ("StorageClass", "ClusterRole", "ClusterRoleBinding")}
     reference = cluster_scoped("clinic")
-    assert len(reference) == 7
+    assert len(reference) == 11
     for name in OVERLAYS[1:]:
         assert cluster_scoped(name) == reference
     # RBAC is named after the namespace, so a second install in another namespace cannot collide.
     assert all(name.startswith("monitoring-") for kind, name in reference if kind != "StorageClass")
 
 
-def test_namespace_enforces_privileged_only_for_node_exporter_and_warns_restricted(objects):
+def test_namespace_enforces_privileged_only_for_node_agents_and_warns_restricted(objects):
     labels = one(objects, "Namespace")["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/warn"] == "restricted"
     assert labels["pod-security.kubernetes.io/audit"] == "restricted"
-    host = [o["metadata"]["name"] for o in objects if o["kind"] in ("Deployment", "DaemonSet")
-            and (o["spec"]["template"]["spec"].get("hostNetwork") or any(
-                "hostPath" in v for v in o["spec"]["template"]["spec"].get("volumes", [])))]
-    assert host == ["node-exporter"]
+    workloads = [o for o in objects if o["kind"] in ("Deployment", "DaemonSet", "StatefulSet")]
+    host = {o["metadata"]["name"] for o in workloads
+            if o["spec"]["template"]["spec"].get("hostNetwork") or o["spec"]["template"]["spec"].get("hostPID")
+            or any("hostPath" in v for v in o["spec"]["template"]["spec"].get("volumes", []))}
+    assert host == {"node-exporter", "otebpf", "fluent-bit"}
+    explained = {o["metadata"]["name"] for o in workloads
+                 if "monitoring.openemr.io/host-access" in (o["spec"]["template"]["metadata"].get("annotations") or {})}
+    assert explained == host
 
 
 def test_every_monitor_is_selected_and_every_port_exists(manifests):

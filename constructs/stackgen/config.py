@@ -318,6 +318,56 @@ class NodeExporter(Model):
     resources: Resources = sized("25m", "32Mi", "100m", "64Mi")
 
 
+LABEL_VALUE_PATTERN = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+LabelValue = Annotated[str, Field(pattern=LABEL_VALUE_PATTERN, max_length=63)]
+# Fluent Bit's unit sizes (storage.total_limit_size, mem_buf_limit): 500M, 2G.
+FLUENT_SIZE_PATTERN = r"^[0-9]+[KMG]$"
+FluentSize = Annotated[str, Field(pattern=FLUENT_SIZE_PATTERN)]
+PATTERN_HELP.update({
+    LABEL_VALUE_PATTERN: "must be a label value (letters, digits, '-', '_', '.'; at most 63)",
+    FLUENT_SIZE_PATTERN: "must be a Fluent Bit size such as 512M or 2G",
+})
+
+
+class OpenEmr(Model):
+    """The application being observed (it lives in `app_namespace`); nothing here is rendered into it
+    except the optional sidecar patch and the policy for its traffic to the stack."""
+    deployment: DnsLabel = "openemr"
+    container: DnsLabel = "openemr"
+    pod_labels: dict[str, LabelValue] = {"app": "openemr"}
+    # The image's APACHE_LOG_DIR: Apache writes access.log and error.log here (through rotatelogs).
+    log_dir: str = Field("/var/log/apache2", pattern=r"^/[A-Za-z0-9._/-]+$")
+    # Render an egress NetworkPolicy for OpenEMR's traffic to the stack. Only allow rules: meant for an
+    # app namespace that already denies egress by default (otherwise it would isolate OpenEMR's egress).
+    egress_policy: bool = True
+
+    @model_validator(mode="after")
+    def _labels_present(self) -> "OpenEmr":
+        if not self.pod_labels:
+            raise ValueError("pod_labels={} must name at least one label of the OpenEMR pods")
+        return self
+
+
+class Otebpf(Model):
+    """eBPF auto-instrumentation of the OpenEMR pods: traces to Tempo, HTTP RED metrics to Prometheus."""
+    enabled: bool = True
+    resources: Resources = sized("50m", "128Mi", "500m", "512Mi")
+
+
+class FluentBitSidecar(Model):
+    """Optional: ship OpenEMR's own log files (Apache access/error, PHP errors) from a sidecar."""
+    enabled: bool = False
+    resources: Resources = sized("10m", "32Mi", "100m", "96Mi")
+
+
+class FluentBit(Model):
+    """Container logs of every node to Loki, with a filesystem buffer for Loki outages."""
+    resources: Resources = sized("25m", "64Mi", "250m", "192Mi")
+    # How much may wait on each node's disk while Loki is unreachable; beyond it the oldest chunks go.
+    buffer_limit: FluentSize = "2G"
+    sidecar: FluentBitSidecar = FluentBitSidecar()
+
+
 class StackConfig(Model):
     cluster_name: DnsLabel = "openemr-eks"
     namespace: DnsLabel = "monitoring"
@@ -337,6 +387,9 @@ class StackConfig(Model):
     mimir: Mimir = Mimir()
     kube_state_metrics: KubeStateMetrics = KubeStateMetrics()
     node_exporter: NodeExporter = NodeExporter()
+    openemr: OpenEmr = OpenEmr()
+    otebpf: Otebpf = Otebpf()
+    fluent_bit: FluentBit = FluentBit()
 
     @model_validator(mode="after")
     def _grafana_scales_only_with_external_database(self) -> "StackConfig":
@@ -381,6 +434,7 @@ ENV_OVERRIDES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "PROMETHEUS_SCRAPE_INTERVAL": ("prometheus.scrape_interval", str),
     "PROMETHEUS_EVALUATION_INTERVAL": ("prometheus.evaluation_interval", str),
     "LOKI_RETENTION": ("loki.retention", str),
+    "OTEBPF_ENABLED": ("otebpf.enabled", _bool01),
     "MONITORING_NAMESPACE": ("namespace", str),
     "OPENEMR_NAMESPACE": ("app_namespace", str),
     **{

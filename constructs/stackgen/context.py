@@ -23,6 +23,8 @@ class Context:
     config: StackConfig
     # Filled by each component as it declares a ServiceMonitor; Prometheus' egress is built from it.
     scrape_targets: list[ScrapeTarget] = field(default_factory=list)
+    # Files rendered beside the overlay but not applied with it: directory -> file name -> objects.
+    extra_files: dict[str, dict[str, list[dict]]] = field(default_factory=dict)
 
     @property
     def namespace(self) -> str:
@@ -35,6 +37,19 @@ class Context:
     def pods_of(self, name: str) -> Peer:
         """The pods of one of the stack's components (same selector every component uses)."""
         return pods(selector(name, self.config.instance), self.namespace)
+
+    def app_pods(self) -> Peer:
+        """OpenEMR's pods, in the application's namespace."""
+        return pods(self.config.openemr.pod_labels, self.config.app_namespace)
+
+    def log_shippers(self) -> list[Peer]:
+        """Who pushes logs to Loki: the Fluent Bit DaemonSet, and OpenEMR's pods in sidecar mode."""
+        sidecar = [self.app_pods()] if self.config.fluent_bit.sidecar.enabled else []
+        return [self.pods_of("fluent-bit"), *sidecar]
+
+    def trace_senders(self) -> list[Peer]:
+        """Who pushes traces to Tempo over OTLP: OTeBPF, when enabled."""
+        return [self.pods_of("otebpf")] if self.config.otebpf.enabled else []
 
     def scraped(self, identity: Identity, ports: list[Port]) -> None:
         self.scrape_targets.append(ScrapeTarget(pods(identity.selector, identity.namespace), tuple(ports)))

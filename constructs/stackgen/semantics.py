@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from stackgen import catalog
 from stackgen.names import SELECTION_LABEL
+
+HOST_ACCESS_ANNOTATION = "monitoring.openemr.io/host-access"
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 # Where a host-network pod is reached: any node address inside the default node CIDRs.
@@ -238,12 +241,38 @@ def resolve_url(m: Manifests, url: str) -> str | None:
     return None
 
 
+def _host_port_pairs(node) -> list[str]:
+    """`host: <name>` with `port: <n>` beside it (Fluent Bit outputs and the like), as host:port."""
+    if isinstance(node, list):
+        return [pair for item in node for pair in _host_port_pairs(item)]
+    if not isinstance(node, dict):
+        return []
+    own = [f"{node['host']}:{node['port']}"] if isinstance(node.get("host"), str) and "port" in node else []
+    return own + [pair for value in node.values() for pair in _host_port_pairs(value)]
+
+
+def _config_file_addresses(obj: dict) -> list[str]:
+    if obj["kind"] != "ConfigMap":
+        return []
+    pairs = []
+    for content in (obj.get("data") or {}).values():
+        try:
+            pairs += _host_port_pairs(yaml.safe_load(content))
+        except yaml.YAMLError:
+            continue
+    return pairs
+
+
 def in_cluster_addresses(m: Manifests) -> list[tuple[str, str]]:
-    """(object, address) for every in-cluster address any rendered object mentions (configs, CRs, env)."""
+    """(object, address) for every in-cluster address any rendered object mentions (configs, CRs, env).
+    A bare host name counts with the port configured beside it."""
     found = []
     for obj in m.objects:
-        text = json.dumps(obj)
-        found += [(ref(obj), match.group(0)) for match in ADDRESS.finditer(text)]
+        paired = _config_file_addresses(obj)
+        hosts = {pair.rsplit(":", 1)[0] for pair in paired}
+        found += [(ref(obj), match.group(0)) for match in ADDRESS.finditer(json.dumps(obj))
+                  if match.group(3) or match.group(0) not in hosts]
+        found += [(ref(obj), pair) for pair in paired if ADDRESS.fullmatch(pair)]
     return found
 
 
@@ -299,25 +328,36 @@ def check_disruption_budgets(m: Manifests) -> list[str]:
 
 
 def check_network_policies(m: Manifests) -> list[str]:
+    """Policies in a namespace with rendered pods must select some. (A policy in the application's
+    namespace selects the app's own pods, which are not rendered; the flow tests model those.)"""
     problems = []
+    rendered_namespaces = {p.namespace for p in m.pods()}
     for policy in m.of_kind("NetworkPolicy"):
         selector = policy["spec"]["podSelector"]
-        if selector and not any(p.namespace == policy["metadata"]["namespace"] and matches(selector, p.labels)
+        if policy["metadata"]["namespace"] in rendered_namespaces and selector and not any(p.namespace == policy["metadata"]["namespace"] and matches(selector, p.labels)
                                 for p in m.pods() if not p.host_network):
             problems.append(f"{ref(policy)}: podSelector matches no pod")
     return problems
 
 
 def check_pod_security(m: Manifests) -> list[str]:
+    """The restricted defaults everywhere; root, added capabilities, hostPID and hostNetwork only on pods
+    that say why (HOST_ACCESS_ANNOTATION). Privileged never."""
     problems = []
     for obj in m.of_kind("Deployment", "StatefulSet", "DaemonSet"):
         spec = obj["spec"]["template"]["spec"]
         pod_context = spec.get("securityContext", {})
+        excepted = HOST_ACCESS_ANNOTATION in (obj["spec"]["template"]["metadata"].get("annotations") or {})
+        if not excepted and (spec.get("hostPID") or spec.get("hostNetwork")):
+            problems.append(f"{ref(obj)}: host namespaces without a {HOST_ACCESS_ANNOTATION} reason")
         for container in spec["containers"]:
             context = container.get("securityContext", {})
             where = f"{ref(obj)} container {container['name']}"
+            capabilities = context.get("capabilities") or {}
+            if capabilities.get("add") and not excepted:
+                problems.append(f"{where}: adds capabilities without a {HOST_ACCESS_ANNOTATION} reason")
             expectations = {
-                "runAsNonRoot": context.get("runAsNonRoot", pod_context.get("runAsNonRoot")) is True,
+                "runAsNonRoot": excepted or context.get("runAsNonRoot", pod_context.get("runAsNonRoot")) is True,
                 "readOnlyRootFilesystem": context.get("readOnlyRootFilesystem") is True,
                 "allowPrivilegeEscalation=false": context.get("allowPrivilegeEscalation") is False,
                 "capabilities drop ALL": (context.get("capabilities") or {}).get("drop") == ["ALL"],
@@ -337,6 +377,22 @@ def check_pod_security(m: Manifests) -> list[str]:
     return problems
 
 
+# What the API server accepts as a port name (IANA service name); the JSON schemas do not check it.
+PORT_NAME = re.compile(r"^(?=.{1,15}$)(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+def check_port_names(m: Manifests) -> list[str]:
+    problems = []
+    for pod in m.pods():
+        problems += [f"{pod.owner}: port name {name!r} is not a valid port name (at most 15 of a-z, 0-9, '-')"
+                     for name in pod.ports if not PORT_NAME.match(name)]
+    return problems
+
+
+def check_monitors_catalogued(m: Manifests) -> list[str]:
+    return catalog.check_monitors_catalogued(m.of_kind("ServiceMonitor", "PodMonitor"))
+
+
 def check_labels(m: Manifests) -> list[str]:
     required = ["app.kubernetes.io/name", "app.kubernetes.io/part-of"]
     full = required + ["app.kubernetes.io/instance", "app.kubernetes.io/component", "app.kubernetes.io/version"]
@@ -349,7 +405,8 @@ def check_labels(m: Manifests) -> list[str]:
 
 
 ALL_CHECKS = [check_monitors_selected, check_service_monitor_ports, check_services, check_urls,
-              check_autoscalers, check_disruption_budgets, check_network_policies, check_pod_security, check_labels]
+              check_autoscalers, check_disruption_budgets, check_network_policies, check_pod_security, check_labels,
+              check_port_names, check_monitors_catalogued]
 
 
 def check_all(objects: list[dict]) -> list[str]:

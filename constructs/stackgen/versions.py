@@ -46,3 +46,9 @@ PROMETHEUS_OPERATOR_CRDS = (
 LOKI = Image("docker.io/grafana/loki", "3.7.6")
 TEMPO = Image("docker.io/grafana/tempo", "2.10.8")
 MIMIR = Image("docker.io/grafana/mimir", "2.17.5")
+
+# OpenTelemetry eBPF Instrumentation (OBI, formerly Grafana Beyla). Configuration keys checked against
+# the project's docs/config-schema.json; capability set as in the upstream chart's unprivileged mode.
+OTEBPF = Image("docker.io/otel/ebpf-instrument", "v1.0.0")
+# 4.2 is the stable series that receives backported fixes.
+FLUENT_BIT = Image("docker.io/fluent/fluent-bit", "4.2.0")

@@ -25,6 +25,13 @@ def query_service(stack: StackConfig) -> str:
     return "loki-read" if scalable(stack) else "loki"
 
 
+def push_service(stack: StackConfig) -> str:
+    return "loki-write" if scalable(stack) else "loki"
+
+
+PUSH_PATH = "/loki/api/v1/push"
+
+
 def loki_config(stack: StackConfig) -> dict:
     loki, namespace = stack.loki, stack.namespace
     compactor = "loki-backend" if scalable(stack) else "loki"
@@ -61,11 +68,12 @@ def targets(ctx: Context) -> list[Target]:
     stack = ctx.config
     resources = stack.loki.resources
     grafana = (ctx.pods_of("grafana"), (HTTP,))
+    shippers = tuple((peer, (HTTP,)) for peer in ctx.log_shippers())
     if not scalable(stack):
-        return [Target("all", resources.single, volume=True, clients=(grafana,))]
+        return [Target("all", resources.single, volume=True, clients=(grafana, *shippers))]
     return [
         Target("read", resources.read, replicas=stack.autoscaling.loki.min_replicas, autoscaled=True, clients=(grafana,)),
-        Target("write", resources.write, replicas=stack.loki.write_replicas, volume=True),
+        Target("write", resources.write, replicas=stack.loki.write_replicas, volume=True, clients=shippers),
         Target("backend", resources.backend, replicas=stack.loki.backend_replicas, volume=True),
     ]
 

@@ -13,7 +13,8 @@ from constructs import Construct
 from stackgen import versions
 from stackgen.context import Context
 from stackgen.lib.monitors import Endpoint, service_monitor
-from stackgen.lib.workload import ContainerSpec, HttpProbe, PodSpec, Port, daemon_set, service, service_account
+from stackgen.lib.workload import (ContainerSpec, HostAccess, HttpProbe, PodSpec, Port, daemon_set, service,
+                                   service_account)
 
 METRICS = Port("metrics", 9100)
 HOST_PATHS = {"root": ("/", "/host/root"), "proc": ("/proc", "/host/proc"), "sys": ("/sys", "/host/sys")}
@@ -45,7 +46,10 @@ class NodeExporter(Construct):
             identity, [container], uid=65534,
             volumes=[k.Volume(name=name, host_path=k.HostPathVolumeSource(path=source))
                      for name, (source, _) in HOST_PATHS.items()],
-            host_network=True, tolerate_all_taints=True)
+            host_access=HostAccess(
+                "hostNetwork: the host's network interfaces and counters; read-only hostPath /, /proc, /sys: "
+                "the host's filesystems and kernel counters", host_network=True),
+            tolerate_all_taints=True)
         service_account(self, identity)
         daemon_set(self, pod)
         service(self, identity, [METRICS])

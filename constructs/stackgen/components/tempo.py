@@ -29,6 +29,10 @@ def query_service(stack: StackConfig) -> str:
     return "tempo-query-frontend" if distributed(stack) else "tempo"
 
 
+def otlp_service(stack: StackConfig) -> str:
+    return "tempo-distributor" if distributed(stack) else "tempo"
+
+
 def tempo_config(stack: StackConfig) -> dict:
     tempo, namespace, region = stack.tempo, stack.namespace, stack.aws.region
     config = {
@@ -71,12 +75,13 @@ def targets(ctx: Context) -> list[Target]:
     tempo, resources, scaling = stack.tempo, stack.tempo.resources, stack.autoscaling.tempo
     grafana = (ctx.pods_of("grafana"), (HTTP,))
     to_mimir = (ctx.pods_of(mimir.push_service(ctx.config)), (mimir.HTTP,))
+    senders = tuple((peer, (OTLP_HTTP,)) for peer in ctx.trace_senders())
     if not distributed(stack):
         return [Target("all", resources.single, volume=True, extra_ports=(OTLP_GRPC, OTLP_HTTP),
-                       clients=(grafana,), calls=(to_mimir,))]
+                       clients=(grafana, *senders), calls=(to_mimir,))]
     return [
         Target("distributor", resources.distributor, replicas=scaling.min_replicas, autoscaled=True,
-               extra_ports=(OTLP_GRPC, OTLP_HTTP)),
+               extra_ports=(OTLP_GRPC, OTLP_HTTP), clients=senders),
         Target("querier", resources.querier, replicas=scaling.min_replicas, autoscaled=True),
         Target("query-frontend", resources.query_frontend, replicas=1, clients=(grafana,), discovery=True),
         Target("ingester", resources.ingester, replicas=tempo.ingester_replicas, volume=True),

@@ -35,3 +35,19 @@ def service_monitor(scope: Construct, identity: Identity, endpoints: list[Endpoi
             endpoints=[e.render() for e in endpoints],
         ),
     )
+
+
+def pod_monitor(scope: Construct, identity: Identity, endpoints: list[Endpoint]) -> m.PodMonitor:
+    """For DaemonSets: every pod scraped directly (no Service), named after its node."""
+    return m.PodMonitor(
+        scope, "pod-monitor",
+        metadata={"name": identity.name, "namespace": identity.namespace, "labels": identity.selection_labels},
+        spec=m.PodMonitorSpec(
+            selector=m.PodMonitorSpecSelector(match_labels=identity.selector),
+            pod_metrics_endpoints=[m.PodMonitorSpecPodMetricsEndpoints(
+                port=e.port, path=e.path, interval=e.interval,
+                relabelings=[m.PodMonitorSpecPodMetricsEndpointsRelabelings(
+                    source_labels=["__meta_kubernetes_pod_node_name"], target_label="instance")])
+                for e in endpoints],
+        ),
+    )

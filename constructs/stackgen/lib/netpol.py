@@ -72,6 +72,7 @@ def network_policy(scope: Construct, meta: k.ObjectMeta, pod_selector: dict[str,
     )
 
 
-def component_policy(scope: Construct, identity: Identity, policy: Policy) -> k.KubeNetworkPolicy:
-    """Everything not listed is denied, in both directions, for the component's pods."""
-    return network_policy(scope, identity.meta(), identity.selector, policy)
+def component_policy(scope: Construct, identity: Identity, policy: Policy, *, pod_selector: dict[str, str] | None = None,
+                     policy_types: tuple[str, ...] = ("Ingress", "Egress")) -> k.KubeNetworkPolicy:
+    """Everything not listed is denied, in the directions named, for the component's pods."""
+    return network_policy(scope, identity.meta(), pod_selector or identity.selector, policy, policy_types)

@@ -17,6 +17,21 @@ from stackgen.config import Resources
 from stackgen.lib.meta import Identity
 
 RUNTIME_DEFAULT = k.SeccompProfile(type="RuntimeDefault")
+# Pod annotation carrying the reason for a host-access exception; the security check accepts
+# root, added capabilities, hostPID and hostNetwork only on pods that carry it.
+HOST_ACCESS_ANNOTATION = "monitoring.openemr.io/host-access"
+
+
+@dataclass(frozen=True)
+class HostAccess:
+    """An exception to the restricted defaults for a node agent. Everything else stays restricted:
+    read-only root filesystem, no privilege escalation, every capability not listed dropped."""
+    reason: str
+    host_pid: bool = False
+    host_network: bool = False
+    # uid 0, e.g. to read host files owned by root (no capability is needed for that).
+    run_as_root: bool = False
+    capabilities: tuple[str, ...] = ()
 
 
 # Each of these is a call into the jsii runtime; the same values recur hundreds of times per render.
@@ -52,20 +67,25 @@ def resource_requirements(resources: Resources) -> k.ResourceRequirements:
     )
 
 
-def container_security_context() -> k.SecurityContext:
+def container_security_context(host_access: HostAccess | None = None, uid: int | None = None) -> k.SecurityContext:
+    """`uid` for a container added to a pod whose pod-level securityContext is not ours."""
+    root = bool(host_access and host_access.run_as_root)
+    added = list(host_access.capabilities) if host_access else []
     return k.SecurityContext(
         allow_privilege_escalation=False,
         read_only_root_filesystem=True,
-        run_as_non_root=True,
-        capabilities=k.Capabilities(drop=["ALL"]),
+        run_as_non_root=not root,
+        run_as_user=0 if root else uid,
+        run_as_group=uid if uid is not None and not root else None,
+        capabilities=k.Capabilities(drop=["ALL"], add=added or None),
         seccomp_profile=RUNTIME_DEFAULT,
     )
 
 
-def pod_security_context(uid: int, fs_group: int | None = None) -> k.PodSecurityContext:
+def pod_security_context(uid: int, fs_group: int | None = None, root: bool = False) -> k.PodSecurityContext:
     return k.PodSecurityContext(
-        run_as_non_root=True, run_as_user=uid, run_as_group=uid, fs_group=fs_group,
-        seccomp_profile=RUNTIME_DEFAULT,
+        run_as_non_root=not root, run_as_user=0 if root else uid, run_as_group=0 if root else uid,
+        fs_group=fs_group, seccomp_profile=RUNTIME_DEFAULT,
     )
 
 
@@ -88,12 +108,15 @@ class ContainerSpec:
     args: list[str] = field(default_factory=list)
     env: list[k.EnvVar] = field(default_factory=list)
     mounts: list[k.VolumeMount] = field(default_factory=list)
+    command: list[str] = field(default_factory=list)
+    uid: int | None = None
 
-    def render(self) -> k.Container:
+    def render(self, host_access: HostAccess | None = None) -> k.Container:
         return k.Container(
             name=self.name,
             image=self.image,
             image_pull_policy="IfNotPresent",
+            command=self.command or None,
             args=self.args or None,
             env=self.env or None,
             ports=[k.ContainerPort(name=p.name, container_port=p.number, protocol=p.protocol)
@@ -101,7 +124,7 @@ class ContainerSpec:
             resources=resource_requirements(self.resources),
             readiness_probe=_probe(self.readiness, initial_delay=5, failure_threshold=3),
             liveness_probe=_probe(self.liveness, initial_delay=30, failure_threshold=6),
-            security_context=container_security_context(),
+            security_context=container_security_context(host_access, self.uid),
             volume_mounts=self.mounts or None,
             termination_message_policy="FallbackToLogsOnError",
         )
@@ -128,8 +151,8 @@ class PodSpec:
     api_access: bool = False
     volumes: list[k.Volume] = field(default_factory=list)
     may_scale_out: bool = False
-    # Host access for node agents; the caller documents why each is needed.
-    host_network: bool = False
+    # Host access for node agents, with the reason rendered on the pod.
+    host_access: HostAccess | None = None
     tolerate_all_taints: bool = False
     annotations: dict[str, str] = field(default_factory=dict)
     # Labels beyond the identity's, e.g. membership of a hash ring shared by several workloads.
@@ -138,17 +161,21 @@ class PodSpec:
     service_account: str | None = None
 
     def template(self) -> k.PodTemplateSpec:
+        access = self.host_access
+        annotations = {**self.annotations, **({HOST_ACCESS_ANNOTATION: access.reason} if access else {})}
+        host_network = bool(access and access.host_network)
         return k.PodTemplateSpec(
             metadata=k.ObjectMeta(labels={**self.identity.labels, **self.extra_labels},
-                                  annotations=self.annotations or None),
+                                  annotations=annotations or None),
             spec=k.PodSpec(
                 service_account_name=self.service_account or self.identity.name,
                 automount_service_account_token=self.api_access,
-                security_context=pod_security_context(self.uid, self.fs_group),
-                containers=[c.render() for c in self.containers],
+                security_context=pod_security_context(self.uid, self.fs_group, bool(access and access.run_as_root)),
+                containers=[c.render(access) for c in self.containers],
                 volumes=self.volumes or None,
-                host_network=self.host_network or None,
-                dns_policy="ClusterFirstWithHostNet" if self.host_network else None,
+                host_network=host_network or None,
+                host_pid=(access and access.host_pid) or None,
+                dns_policy="ClusterFirstWithHostNet" if host_network else None,
                 topology_spread_constraints=spread_constraints(self.identity) if self.may_scale_out else None,
                 tolerations=[k.Toleration(operator="Exists")] if self.tolerate_all_taints else None,
                 enable_service_links=False,

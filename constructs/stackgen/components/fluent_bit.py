@@ -1,0 +1,125 @@
+"""Fluent Bit: the container logs of every node to Loki's push API, with Kubernetes metadata as labels.
+
+Nothing is lost that the node can hold while Loki is down: records are buffered in chunks on the node's
+disk (`storage.type: filesystem`, up to `fluent_bit.buffer_limit`), retried without limit, and the
+tail offsets are kept in a database on the node, so a restarted pod resumes where it stopped.
+
+Host access, each for a reason: read-only hostPath /var/log (the container logs, owned by root with
+mode 0640, hence uid 0 with no capability), and hostPath /var/lib/fluent-bit for the tail offsets and
+the buffer, so that both survive a restart of the pod. No hostNetwork, no hostPID, no capability.
+"""
+from __future__ import annotations
+
+import cdk8s_plus_37.k8s as k
+import yaml
+from constructs import Construct
+
+from stackgen import versions
+from stackgen.components import loki
+from stackgen.config import StackConfig
+from stackgen.context import Context
+from stackgen.lib.monitors import Endpoint, pod_monitor
+from stackgen.lib.netpol import Policy, cidrs, component_policy, rule
+from stackgen.lib.rbac import Grant, cluster_role
+from stackgen.lib.workload import (ContainerSpec, HostAccess, HttpProbe, PodSpec, Port, checksum, daemon_set,
+                                   service_account)
+
+HTTP = Port("http", 2020)
+KUBE_API = Port("https", 443)
+METRICS_PATH = "/api/v2/metrics/prometheus"
+CONFIG_DIR = "/fluent-bit/etc/stackgen"
+CONFIG_FILE = "fluent-bit.yaml"
+STATE_DIR = "/var/lib/fluent-bit"
+COMMAND = ["/fluent-bit/bin/fluent-bit", f"--config={CONFIG_DIR}/{CONFIG_FILE}"]
+GRANTS = [Grant(("",), ("pods", "namespaces"))]
+
+
+def service_section(storage_path: str) -> dict:
+    """HTTP server (metrics, health) and the filesystem buffer."""
+    return {
+        "flush": 1, "log_level": "info", "http_server": "on", "http_listen": "0.0.0.0", "http_port": HTTP.number,
+        # /api/v1/health reports unhealthy after 5 errors or failed retries within a minute.
+        "health_check": "on", "hc_errors_count": 5, "hc_retry_failure_count": 5, "hc_period": 60,
+        "storage.path": storage_path, "storage.sync": "normal", "storage.metrics": "on",
+        "storage.backlog.mem_limit": "16M",
+    }
+
+
+def tail_input(tag: str, path: str, db: str) -> dict:
+    """Read files from where the last run stopped; buffer on disk, not in memory."""
+    return {"name": "tail", "tag": tag, "path": path, "db": db, "db.locking": True, "skip_long_lines": "on",
+            "refresh_interval": 10, "rotate_wait": 30, "storage.type": "filesystem"}
+
+
+def loki_output(stack: StackConfig, match: str, labels: dict[str, str], label_keys: str | None = None) -> dict:
+    """Loki's push API on its write path; retried without limit while the disk buffer holds."""
+    output = {
+        "name": "loki", "match": match,
+        "host": f"{loki.push_service(stack)}.{stack.namespace}.svc.cluster.local", "port": loki.HTTP.number,
+        "uri": loki.PUSH_PATH,
+        "labels": ", ".join(f"{key}={value}" for key, value in labels.items()),
+        "line_format": "json", "retry_limit": "no_limits",
+        "storage.total_limit_size": stack.fluent_bit.buffer_limit,
+    }
+    if label_keys:
+        output["label_keys"] = label_keys
+    return output
+
+
+def node_config(stack: StackConfig) -> dict:
+    kube = "$kubernetes"
+    return {
+        "service": service_section(f"{STATE_DIR}/buffer"),
+        "pipeline": {
+            "inputs": [{**tail_input("kube.*", "/var/log/containers/*.log", f"{STATE_DIR}/tail.db"),
+                        # containerd (EKS) writes CRI format; docker kept for self-managed nodes.
+                        "multiline.parser": "cri, docker"}],
+            "filters": [{"name": "kubernetes", "match": "kube.*", "kube_tag_prefix": "kube.var.log.containers.",
+                         "merge_log": "on", "keep_log": "off", "labels": "on", "annotations": "off",
+                         "k8s-logging.parser": "on", "k8s-logging.exclude": "on"}],
+            "outputs": [loki_output(stack, "kube.*", {
+                "job": "fluent-bit", "cluster": stack.cluster_name,
+                "namespace": f"{kube}['namespace_name']", "pod": f"{kube}['pod_name']",
+                "container": f"{kube}['container_name']", "app": f"{kube}['labels']['app']"})],
+        },
+    }
+
+
+def config_text(config: dict) -> str:
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+class FluentBit(Construct):
+    def __init__(self, scope: Construct, ctx: Context):
+        super().__init__(scope, "fluent-bit")
+        stack = ctx.config
+        identity = ctx.identity("fluent-bit", "log-shipper", versions.FLUENT_BIT)
+        text = config_text(node_config(stack))
+        k.KubeConfigMap(self, "config", metadata=identity.meta("fluent-bit-config"), data={CONFIG_FILE: text})
+        container = ContainerSpec(
+            name="fluent-bit", image=versions.FLUENT_BIT.ref, resources=stack.fluent_bit.resources, ports=[HTTP],
+            command=COMMAND,
+            mounts=[k.VolumeMount(name="config", mount_path=CONFIG_DIR, read_only=True),
+                    k.VolumeMount(name="varlog", mount_path="/var/log", read_only=True),
+                    k.VolumeMount(name="state", mount_path=STATE_DIR)],
+            # Liveness only asks whether the process serves; during a Loki outage it keeps buffering.
+            readiness=HttpProbe("/api/v1/health", HTTP.name), liveness=HttpProbe("/", HTTP.name))
+        pod = PodSpec(
+            identity, [container], uid=0, api_access=True, tolerate_all_taints=True,
+            volumes=[k.Volume(name="config", config_map=k.ConfigMapVolumeSource(name="fluent-bit-config")),
+                     k.Volume(name="varlog", host_path=k.HostPathVolumeSource(path="/var/log", type="Directory")),
+                     k.Volume(name="state", host_path=k.HostPathVolumeSource(path=STATE_DIR,
+                                                                             type="DirectoryOrCreate"))],
+            annotations={"checksum/config": checksum(text)},
+            host_access=HostAccess(
+                "read-only hostPath /var/log: container logs owned by root (uid 0, no capability); hostPath "
+                "/var/lib/fluent-bit: tail offsets and disk buffer survive restarts", run_as_root=True))
+        service_account(self, identity)
+        cluster_role(self, identity, GRANTS)
+        daemon_set(self, pod)
+        pod_monitor(self, identity, [Endpoint(HTTP.name, path=METRICS_PATH)])
+        ctx.scraped(identity, [HTTP])
+        component_policy(self, identity, Policy(
+            ingress=[rule([ctx.pods_of("prometheus")], [HTTP])],
+            egress=[rule([ctx.pods_of(loki.push_service(stack))], [loki.HTTP]),
+                    rule(cidrs(stack.network.kube_api_cidrs), [KUBE_API])]))

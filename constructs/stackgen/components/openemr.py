@@ -1,0 +1,118 @@
+"""The OpenEMR side: what goes into the application's namespace, for its traffic to the stack.
+
+OpenEMR needs no change to be observed: OTeBPF reads its requests with eBPF and the Fluent Bit
+DaemonSet reads its container logs from the node. Two things are optional:
+
+- Sidecar mode (`fluent_bit.sidecar.enabled`): Apache's access and error logs and PHP's error log as
+  files, shipped by a Fluent Bit container in the OpenEMR pod. Rendered as a kustomize Component
+  (`dist/<overlay>/openemr-sidecar/`) that the OpenEMR kustomization includes. The shared volume is
+  mounted exactly where the app writes: Apache's log directory (APACHE_LOG_DIR, through rotatelogs), and
+  PHP-FPM's `error_log` is pointed into it by an extra ini directory (PHP_INI_SCAN_DIR with a leading
+  ':' keeps the image's own ini directory).
+- An egress NetworkPolicy for the sidecar's push to Loki, for app namespaces that deny egress by default.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import cdk8s
+import cdk8s_plus_37.k8s as k
+from constructs import Construct
+
+from stackgen import versions
+from stackgen.components import loki
+from stackgen.components.cluster import DNS_PORTS, KUBE_DNS
+from stackgen.components.fluent_bit import COMMAND, CONFIG_DIR, CONFIG_FILE, HTTP, config_text, loki_output, \
+    service_section, tail_input
+from stackgen.config import StackConfig
+from stackgen.context import Context
+from stackgen.lib.meta import Identity
+from stackgen.lib.netpol import Policy, component_policy, pods, rule
+from stackgen.lib.workload import ContainerSpec, HttpProbe, Port, checksum, empty_dir
+
+SIDECAR_DIR = "openemr-sidecar"
+LOG_FILES = ("access.log", "error.log", "php_errors.log")
+PHP_INI_DIR = "/etc/openemr-observability/php"
+PHP_INI_FILE = "zz-openemr-observability.ini"
+BUFFER_DIR = "/fluent-bit/buffer"
+SIDECAR_HTTP = Port("fb-http", HTTP.number)  # named apart from any port of the OpenEMR container
+SIDECAR_UID = 65534
+SIDECAR_BUFFER = "512M"
+LOGS_VOLUME, CONFIG_VOLUME, BUFFER_VOLUME, PHP_VOLUME = ("openemr-logs", "fluent-bit-sidecar-config",
+                                                        "fluent-bit-buffer", "openemr-php-logging")
+
+
+def sidecar_config(stack: StackConfig) -> dict:
+    log_dir, app = stack.openemr.log_dir, stack.openemr
+    labels = {"job": "openemr-files", "cluster": stack.cluster_name, "namespace": stack.app_namespace,
+              "pod": "${POD_NAME}", "container": app.container, "app": app.pod_labels.get("app", app.deployment)}
+    source = {**tail_input("openemr.files", ", ".join(f"{log_dir}/{name}" for name in LOG_FILES),
+                           f"{BUFFER_DIR}/tail.db"), "path_key": "log_file"}
+    output = {**loki_output(stack, "openemr.*", labels, label_keys="$log_file"),
+              "storage.total_limit_size": SIDECAR_BUFFER}
+    return {"service": service_section(f"{BUFFER_DIR}/chunks"),
+            "pipeline": {"inputs": [source], "outputs": [output]}}
+
+
+def php_ini(stack: StackConfig) -> str:
+    return f"log_errors = On\nerror_log = {stack.openemr.log_dir}/php_errors.log\n"
+
+
+def _app_identity(ctx: Context, name: str) -> Identity:
+    return dataclasses.replace(ctx.identity(name, "log-shipper", versions.FLUENT_BIT), namespace=ctx.config.app_namespace)
+
+
+class OpenEmrSide(Construct):
+    def __init__(self, scope: Construct, ctx: Context):
+        super().__init__(scope, "openemr")
+        stack = ctx.config
+        if not stack.fluent_bit.sidecar.enabled:
+            return
+        if stack.openemr.egress_policy:
+            identity = _app_identity(ctx, "openemr-to-monitoring")
+            component_policy(self, identity, Policy(egress=[
+                rule([pods(KUBE_DNS, "kube-system")], DNS_PORTS),
+                rule([ctx.pods_of(loki.push_service(stack))], [loki.HTTP])]), pod_selector=stack.openemr.pod_labels,
+                policy_types=("Egress",))
+        ctx.extra_files[SIDECAR_DIR] = sidecar_component(ctx)
+
+
+def sidecar_component(ctx: Context) -> dict[str, list[dict]]:
+    """The kustomize Component: a ConfigMap and a strategic-merge patch of the OpenEMR Deployment."""
+    stack, identity = ctx.config, _app_identity(ctx, "openemr-fluent-bit")
+    fluent_bit, ini = config_text(sidecar_config(stack)), php_ini(stack)
+    chart = cdk8s.Chart(cdk8s.App(), "sidecar", disable_resource_name_hashes=True)
+    k.KubeConfigMap(chart, "config", metadata=identity.meta(), data={CONFIG_FILE: fluent_bit, PHP_INI_FILE: ini})
+    container = ContainerSpec(
+        name="fluent-bit", image=versions.FLUENT_BIT.ref, resources=stack.fluent_bit.sidecar.resources,
+        ports=[SIDECAR_HTTP], command=COMMAND, uid=SIDECAR_UID,
+        env=[k.EnvVar(name="POD_NAME", value_from=k.EnvVarSource(field_ref=k.ObjectFieldSelector(
+            field_path="metadata.name")))],
+        mounts=[k.VolumeMount(name=CONFIG_VOLUME, mount_path=CONFIG_DIR, read_only=True),
+                k.VolumeMount(name=LOGS_VOLUME, mount_path=stack.openemr.log_dir, read_only=True),
+                k.VolumeMount(name=BUFFER_VOLUME, mount_path=BUFFER_DIR)],
+        readiness=HttpProbe("/api/v1/health", SIDECAR_HTTP.name), liveness=HttpProbe("/", SIDECAR_HTTP.name))
+    app_container = k.Container(
+        name=stack.openemr.container,
+        env=[k.EnvVar(name="PHP_INI_SCAN_DIR", value=f":{PHP_INI_DIR}")],
+        volume_mounts=[k.VolumeMount(name=LOGS_VOLUME, mount_path=stack.openemr.log_dir),
+                       k.VolumeMount(name=PHP_VOLUME, mount_path=PHP_INI_DIR, read_only=True)])
+    config_map = k.ConfigMapVolumeSource(name=identity.name)
+    k.KubeDeployment(chart, "patch", metadata=k.ObjectMeta(name=stack.openemr.deployment), spec=k.DeploymentSpec(
+        selector=k.LabelSelector(match_labels=dict(stack.openemr.pod_labels)),
+        template=k.PodTemplateSpec(
+            metadata=k.ObjectMeta(annotations={"checksum/fluent-bit-sidecar": checksum(fluent_bit + ini)}),
+            spec=k.PodSpec(containers=[app_container, container.render()], volumes=[
+                empty_dir(LOGS_VOLUME, "1Gi"), empty_dir(BUFFER_VOLUME, "1Gi"),
+                k.Volume(name=CONFIG_VOLUME, config_map=config_map),
+                k.Volume(name=PHP_VOLUME, config_map=k.ConfigMapVolumeSource(
+                    name=identity.name, items=[k.KeyToPath(key=PHP_INI_FILE, path=PHP_INI_FILE)]))]))))
+    config_object, deployment = chart.to_json()
+    # A strategic-merge patch names only what it adds: the selector and everything else stay OpenEMR's.
+    del deployment["spec"]["selector"]
+    kustomization = {"apiVersion": "kustomize.config.k8s.io/v1alpha1", "kind": "Component",
+                     "resources": ["fluent-bit-sidecar.yaml"],
+                     "patches": [{"path": "deployment-patch.yaml",
+                                  "target": {"kind": "Deployment", "name": stack.openemr.deployment}}]}
+    return {"kustomization.yaml": [kustomization], "fluent-bit-sidecar.yaml": [config_object],
+            "deployment-patch.yaml": [deployment]}

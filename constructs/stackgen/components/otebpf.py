@@ -1,0 +1,93 @@
+"""OTeBPF (OpenTelemetry eBPF Instrumentation): traces and HTTP RED metrics of OpenEMR with no code change.
+
+A DaemonSet attaches eBPF probes to the processes of the OpenEMR pods on its node (selected by namespace
+and pod labels), exports their spans over OTLP/HTTP to Tempo, and serves `http_server_request_*`
+metrics with Kubernetes attributes for Prometheus (PodMonitor). Keys are those of OBI's config schema.
+
+Host access, each for a reason: hostPID (to see and attach to the OpenEMR processes on the node), uid 0
+with exactly the capabilities of OBI's documented unprivileged mode (BPF, PERFMON: load eBPF programs
+and attach probes; SYS_PTRACE, DAC_READ_SEARCH, CHECKPOINT_RESTORE: inspect other processes'
+executables and memory maps; NET_RAW: socket filters), instead of `privileged: true`. SYS_ADMIN is not
+needed: it serves Go context propagation only, and OpenEMR is PHP.
+"""
+from __future__ import annotations
+
+import cdk8s_plus_37.k8s as k
+import yaml
+from constructs import Construct
+
+from stackgen import versions
+from stackgen.components import tempo
+from stackgen.config import StackConfig
+from stackgen.context import Context
+from stackgen.lib.backend import service_url
+from stackgen.lib.monitors import Endpoint, pod_monitor
+from stackgen.lib.netpol import Policy, cidrs, component_policy, rule
+from stackgen.lib.rbac import Grant, cluster_role
+from stackgen.lib.workload import (ContainerSpec, HostAccess, HttpProbe, PodSpec, Port, checksum, daemon_set,
+                                   empty_dir, service_account)
+
+METRICS = Port("metrics", 9400)
+INTERNAL = Port("int-metrics", 9401)
+KUBE_API = Port("https", 443)
+CONFIG_DIR = "/etc/otebpf"
+TRACES_PATH = "/v1/traces"
+CAPABILITIES = ("BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH", "CHECKPOINT_RESTORE", "NET_RAW")
+# Kubernetes metadata for the attributes: pods, their owners (ReplicaSet -> Deployment), services, nodes.
+GRANTS = [Grant(("",), ("pods", "services", "nodes")), Grant(("apps",), ("replicasets",), ("list", "watch"))]
+
+
+def traces_url(stack: StackConfig) -> str:
+    # `otel_traces_export.endpoint` is the signal-specific endpoint: used as is, so it names /v1/traces.
+    return service_url(tempo.otlp_service(stack), stack.namespace, tempo.OTLP_HTTP, TRACES_PATH)
+
+
+def otebpf_config(stack: StackConfig) -> dict:
+    return {
+        "log_level": "INFO",
+        "discovery": {"instrument": [
+            {"k8s_namespace": stack.app_namespace, "k8s_pod_labels": dict(stack.openemr.pod_labels)}]},
+        "attributes": {"kubernetes": {"enable": "true", "cluster_name": stack.cluster_name}},
+        # Group URL paths with IDs in them, so that http_route stays low-cardinality.
+        "routes": {"unmatched": "heuristic"},
+        "otel_traces_export": {"endpoint": traces_url(stack), "protocol": "http/protobuf"},
+        "prometheus_export": {"port": METRICS.number, "path": "/metrics"},
+        "internal_metrics": {"exporter": "prometheus",
+                             "prometheus": {"port": INTERNAL.number, "path": "/internal/metrics"}},
+    }
+
+
+class Otebpf(Construct):
+    def __init__(self, scope: Construct, ctx: Context):
+        super().__init__(scope, "otebpf")
+        stack = ctx.config
+        if not stack.otebpf.enabled:
+            return
+        identity = ctx.identity("otebpf", "instrumentation", versions.OTEBPF)
+        text = yaml.safe_dump(otebpf_config(stack), sort_keys=True)
+        k.KubeConfigMap(self, "config", metadata=identity.meta("otebpf-config"), data={"config.yaml": text})
+        container = ContainerSpec(
+            name="otebpf", image=versions.OTEBPF.ref, resources=stack.otebpf.resources, ports=[METRICS, INTERNAL],
+            env=[k.EnvVar(name="OTEL_EBPF_CONFIG_PATH", value=f"{CONFIG_DIR}/config.yaml")],
+            mounts=[k.VolumeMount(name="config", mount_path=CONFIG_DIR, read_only=True),
+                    k.VolumeMount(name="tmp", mount_path="/tmp")],
+            readiness=HttpProbe("/internal/metrics", INTERNAL.name),
+            liveness=HttpProbe("/internal/metrics", INTERNAL.name))
+        pod = PodSpec(
+            identity, [container], uid=0, api_access=True, tolerate_all_taints=True,
+            volumes=[k.Volume(name="config", config_map=k.ConfigMapVolumeSource(name="otebpf-config")),
+                     empty_dir("tmp")],
+            annotations={"checksum/config": checksum(text)},
+            host_access=HostAccess(
+                "hostPID: attach eBPF probes to OpenEMR's processes on the node; root with BPF, PERFMON, "
+                "SYS_PTRACE, DAC_READ_SEARCH, CHECKPOINT_RESTORE, NET_RAW (OBI's unprivileged mode), "
+                "not privileged", host_pid=True, run_as_root=True, capabilities=CAPABILITIES))
+        service_account(self, identity)
+        cluster_role(self, identity, GRANTS)
+        daemon_set(self, pod)
+        pod_monitor(self, identity, [Endpoint(METRICS.name), Endpoint(INTERNAL.name, path="/internal/metrics")])
+        ctx.scraped(identity, [METRICS, INTERNAL])
+        component_policy(self, identity, Policy(
+            ingress=[rule([ctx.pods_of("prometheus")], [METRICS, INTERNAL])],
+            egress=[rule([ctx.pods_of(tempo.otlp_service(stack))], [tempo.OTLP_HTTP]),
+                    rule(cidrs(stack.network.kube_api_cidrs), [KUBE_API])]))
