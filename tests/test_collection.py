@@ -105,9 +105,12 @@ def test_otebpf_disabled_removes_it_and_whatever_admits_it(tmp_path):
     assert not [o for o in objects if "otebpf" in yaml.safe_dump(o)]
     assert not (out / "hospital" / "otebpf.yaml").exists()
     assert validate.validate_overlay(out / "hospital") == []
+    # The rules on OpenEMR's HTTP metrics go with it; the others stay.
+    rules = {o["metadata"]["name"] for o in objects if o["kind"] == "PrometheusRule"}
+    assert rules == {"openemr-pods", "kubernetes", "stack"}
     # The rest is untouched: every other file renders exactly as committed.
     for path in (DIST / "hospital").glob("*.yaml"):
-        if path.name not in ("otebpf.yaml", "tempo.yaml", "prometheus.yaml", "kustomization.yaml"):
+        if path.name not in ("otebpf.yaml", "tempo.yaml", "prometheus.yaml", "rules.yaml", "kustomization.yaml"):
             assert (out / "hospital" / path.name).read_text() == path.read_text(), path.name
 
 

@@ -21,7 +21,7 @@ def test_overlay_is_valid_for_oldest_and_newest_kubernetes(overlay):
 @pytest.mark.skipif(not CRDS_PRESENT, reason="../shared/crds absent: CRD schemas unavailable")
 def test_custom_resources_are_checked_against_their_crds(objects):
     custom = [o for o in objects if o["apiVersion"].startswith("monitoring.coreos.com/")]
-    assert {o["kind"] for o in custom} == {"Prometheus", "Alertmanager", "ServiceMonitor", "PodMonitor"}
+    assert {o["kind"] for o in custom} == {"Prometheus", "Alertmanager", "ServiceMonitor", "PodMonitor", "PrometheusRule"}
     broken = copy.deepcopy(next(o for o in custom if o["kind"] == "Prometheus"))
     broken["spec"]["retentionTime"] = "30d"
     broken["spec"]["retention"] = "30 days"

@@ -368,6 +368,61 @@ class FluentBit(Model):
     sidecar: FluentBitSidecar = FluentBitSidecar()
 
 
+Ratio = Annotated[float, Field(gt=0, le=1)]
+
+
+class AlertThresholds(Model):
+    """The seed's alert thresholds (ALERT_* variables)."""
+    cpu: Ratio = 0.8
+    memory: Ratio = 0.9
+    error_rate: Ratio = 0.05
+    latency_seconds: float = Field(2, gt=0, le=120)
+    for_duration: Duration = "5m"
+
+
+class Channel(Model):
+    """A receiver channel. Turned on, it needs the Secret key holding its credential; the value itself
+    never appears in git or dist/ (Alertmanager reads it from the mounted file)."""
+    enabled: bool = True
+    secret: SecretKeyRef | None = None
+
+    @model_validator(mode="after")
+    def _secret_when_enabled(self) -> "Channel":
+        if self.enabled and self.secret is None:
+            raise ValueError("secret=None must name the Secret (name, key) holding the credential while "
+                             "enabled is true; or set enabled: false")
+        return self
+
+
+class Slack(Channel):
+    secret: SecretKeyRef | None = SecretKeyRef(name="alertmanager-slack", key="api-url")
+    critical_channel: str = Field("#alerts-critical", pattern=r"^#[a-z0-9_-]{1,80}$")
+    warning_channel: str = Field("#alerts-warnings", pattern=r"^#[a-z0-9_-]{1,80}$")
+
+
+class PagerDuty(Channel):
+    secret: SecretKeyRef | None = SecretKeyRef(name="alertmanager-pagerduty", key="routing-key")
+    url: str = Field("https://events.pagerduty.com/v2/enqueue", pattern=r"^https://")
+
+
+class Email(Channel):
+    secret: SecretKeyRef | None = SecretKeyRef(name="alertmanager-smtp", key="password")
+    to: str = Field("oncall@example.org", pattern=r"^[^@\s]+@[^@\s]+$")
+    sender: str = Field("alertmanager@example.org", pattern=r"^[^@\s]+@[^@\s]+$")
+    smarthost: str = Field("smtp.example.org:587", pattern=r"^[A-Za-z0-9.-]+:[0-9]{1,5}$")
+    username: str = "alertmanager@example.org"
+
+
+class Alerting(Model):
+    slack: Slack = Slack()
+    pagerduty: PagerDuty = PagerDuty()
+    email: Email = Email()
+    # Links in notifications: where reviewers' runbooks and the team's Grafana are reached from outside.
+    runbook_url: str = Field("https://git.example.org/observability/docs/runbooks.md", pattern=r"^https://")
+    grafana_url: str = Field("https://grafana.example.org", pattern=r"^https://")
+    thresholds: AlertThresholds = AlertThresholds()
+
+
 class StackConfig(Model):
     cluster_name: DnsLabel = "openemr-eks"
     namespace: DnsLabel = "monitoring"
@@ -390,6 +445,7 @@ class StackConfig(Model):
     openemr: OpenEmr = OpenEmr()
     otebpf: Otebpf = Otebpf()
     fluent_bit: FluentBit = FluentBit()
+    alerting: Alerting = Alerting()
 
     @model_validator(mode="after")
     def _grafana_scales_only_with_external_database(self) -> "StackConfig":
@@ -425,6 +481,13 @@ def _int(value: str) -> int:
     return int(value)
 
 
+def _number(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError("must be a number") from None
+
+
 ENV_OVERRIDES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "ENABLE_AUTOSCALING": ("autoscaling.enabled", _bool01),
     "HPA_CPU_TARGET": ("autoscaling.cpu_target", _int),
@@ -435,6 +498,11 @@ ENV_OVERRIDES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "PROMETHEUS_EVALUATION_INTERVAL": ("prometheus.evaluation_interval", str),
     "LOKI_RETENTION": ("loki.retention", str),
     "OTEBPF_ENABLED": ("otebpf.enabled", _bool01),
+    "ALERT_CPU_THRESHOLD": ("alerting.thresholds.cpu", _number),
+    "ALERT_MEMORY_THRESHOLD": ("alerting.thresholds.memory", _number),
+    "ALERT_ERROR_RATE_THRESHOLD": ("alerting.thresholds.error_rate", _number),
+    "ALERT_LATENCY_THRESHOLD_SECONDS": ("alerting.thresholds.latency_seconds", _number),
+    "ALERT_FOR_DURATION": ("alerting.thresholds.for_duration", str),
     "MONITORING_NAMESPACE": ("namespace", str),
     "OPENEMR_NAMESPACE": ("app_namespace", str),
     **{

@@ -24,6 +24,7 @@ from stackgen.components.openemr import OpenEmrSide
 from stackgen.components.otebpf import Otebpf
 from stackgen.components.prometheus import Prometheus
 from stackgen.components.prometheus_operator import PrometheusOperator
+from stackgen.components.rules import Rules
 from stackgen.config import ConfigError, LoadedConfig, cpu_millicores, memory_bytes
 from stackgen.context import Context
 
@@ -43,6 +44,7 @@ COMPONENTS = [
     ("otebpf", Otebpf),
     ("fluent-bit", FluentBit),
     ("openemr", OpenEmrSide),
+    ("rules", Rules),
     ("prometheus", Prometheus),  # last: its egress is built from every other component's targets
 ]
 
