@@ -102,7 +102,7 @@ def test_otebpf_disabled_removes_it_and_whatever_admits_it(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "OTeBPF is off" in result.stdout
     objects = load_tree(out / "hospital")
-    assert not [o for o in objects if "otebpf" in yaml.safe_dump(o)]
+    assert not [o for o in objects if "app.kubernetes.io/name: otebpf" in yaml.safe_dump(o)]
     assert not (out / "hospital" / "otebpf.yaml").exists()
     assert validate.validate_overlay(out / "hospital") == []
     # The rules on OpenEMR's HTTP metrics go with it; the others stay.

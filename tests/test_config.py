@@ -16,7 +16,7 @@ BAD_OVERLAYS = {
     "unknown-section": ("grafanna: {}\n", "grafanna: unknown key; allowed here: alerting, alertmanager, app_namespace"),
     "channel-without-secret": ("alerting:\n  pagerduty: {secret: null}\n",
                                "alerting.pagerduty.secret=None must name the Secret (name, key)"),
-    "empty-pod-labels": ("openemr: {pod_labels: {}}\n", "openemr.pod_labels={} must name at least one label"),
+    "relative-log-dir": ("openemr: {log_dir: var/log}\n", "openemr.log_dir='var/log' must match"),
     "bad-buffer-size": ("fluent_bit: {buffer_limit: 2GiB}\n", "fluent_bit.buffer_limit='2GiB' must be a Fluent Bit size"),
     "malformed-duration": ("prometheus:\n  scrape_interval: 30 seconds\n",
                            "prometheus.scrape_interval='30 seconds' must be a duration"),

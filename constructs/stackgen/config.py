@@ -341,12 +341,6 @@ class OpenEmr(Model):
     # app namespace that already denies egress by default (otherwise it would isolate OpenEMR's egress).
     egress_policy: bool = True
 
-    @model_validator(mode="after")
-    def _labels_present(self) -> "OpenEmr":
-        if not self.pod_labels:
-            raise ValueError("pod_labels={} must name at least one label of the OpenEMR pods")
-        return self
-
 
 class Otebpf(Model):
     """eBPF auto-instrumentation of the OpenEMR pods: traces to Tempo, HTTP RED metrics to Prometheus."""
