@@ -242,7 +242,8 @@ def _stack(stack: StackConfig) -> list:
               f'daemonset=~"{daemonsets}"}} > 0', "warning",
               "{{ $labels.daemonset }} is not running on {{ $value }} node(s)",
               "Nodes without the collector send no traces, RED metrics or logs.", "10m"),
-        Alert("GrafanaDown", f'absent(up{{namespace="{ns}", job="grafana"}} == 1)', "warning", "Grafana is down",
+        Alert("GrafanaDown", f'sum by (namespace, job) (up{{namespace="{ns}", job="grafana"}}) == 0 or '
+              f'absent(up{{namespace="{ns}", job="grafana"}})', "warning", "Grafana is down",
               "Dashboards are unavailable; alerting is not affected.", "5m"),
     ]
 

@@ -1,0 +1,123 @@
+"""The rules as rendered in dist/: promtool-clean, every alert unit-tested firing and quiet, every alert
+fully annotated with a runbook section that exists, every metric in the catalog."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from alert_cases import CASES
+from conftest import DIST, ROOT
+from stackgen import catalog
+from stackgen.validate import load_tree
+
+PROMTOOL = shutil.which("promtool")
+needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool not on PATH (CI installs prometheus)")
+RUNBOOKS = ROOT / "docs" / "runbooks.md"
+PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "bool",
+                "offset", "le", "inf", "nan"}
+
+
+def rule_groups(overlay):
+    return [g for o in load_tree(DIST / overlay) if o["kind"] == "PrometheusRule" for g in o["spec"]["groups"]]
+
+
+def alerts(overlay):
+    return [r for g in rule_groups(overlay) for r in g["rules"] if "alert" in r]
+
+
+def write_rules(overlay, path, keep_annotations=True):
+    groups = rule_groups(overlay)
+    if not keep_annotations:  # promtool compares annotations verbatim; they are checked on their own below
+        groups = [{**g, "rules": [{k: v for k, v in r.items() if k != "annotations"} for r in g["rules"]]} for g in groups]
+    path.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
+
+
+def promtool(*args):
+    return subprocess.run([PROMTOOL, *args], capture_output=True, text=True, timeout=300)
+
+
+@needs_promtool
+def test_promtool_check_rules_is_clean(overlay, tmp_path):
+    rules = tmp_path / "rules.yml"
+    write_rules(overlay, rules)
+    result = promtool("check", "rules", str(rules))
+    assert result.returncode == 0 and "SUCCESS" in result.stdout, result.stdout + result.stderr
+
+
+def test_every_alert_has_a_unit_test_case(overlay):
+    assert sorted(r["alert"] for r in alerts(overlay)) == sorted(set(r["alert"] for r in alerts(overlay)))
+    assert {r["alert"] for r in alerts(overlay)} <= set(CASES)
+
+
+def _test_group(name, severity, spec, series, at, expected):
+    return {"interval": spec["interval"],
+            "input_series": [{"series": s, "values": v} for s, v in series.items()],
+            "alert_rule_test": [{"eval_time": at, "alertname": name,
+                                 "exp_alerts": [{"exp_labels": {**labels, "severity": severity}} for labels in expected]}]}
+
+
+@needs_promtool
+def test_every_alert_fires_and_stays_quiet_as_rendered(overlay, tmp_path):
+    rules = tmp_path / "rules.yml"
+    write_rules(overlay, rules, keep_annotations=False)
+    tests = []
+    for rule in alerts(overlay):
+        spec, severity = CASES[rule["alert"]], rule["labels"]["severity"]
+        tests.append(_test_group(rule["alert"], severity, spec, spec["fire"], spec["at"], spec["alerts"]))
+        if spec["quiet"] is not None:  # Watchdog always fires
+            tests.append(_test_group(rule["alert"], severity, spec, spec["quiet"], spec["quiet_at"], []))
+    suite = tmp_path / "tests.yml"
+    suite.write_text(yaml.safe_dump({"rule_files": [rules.name], "evaluation_interval": "1m", "tests": tests}))
+    result = promtool("test", "rules", str(suite))
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    assert len(tests) == 2 * len(alerts(overlay)) - 1
+
+
+def runbook_anchors():
+    return {re.sub(r"[^a-z0-9 -]", "", line[3:].strip().lower()).replace(" ", "-")
+            for line in RUNBOOKS.read_text().splitlines() if line.startswith("## ")}
+
+
+def test_every_alert_is_annotated_with_a_runbook_section_that_exists(overlay):
+    anchors = runbook_anchors()
+    for rule in alerts(overlay):
+        assert rule["labels"]["severity"] in ("critical", "warning", "info"), rule["alert"]
+        assert {"summary", "description", "runbook_url"} <= set(rule["annotations"]), rule["alert"]
+        assert re.fullmatch(r"[0-9]+[smh]", rule["for"]), rule["alert"]
+        page, _, anchor = rule["annotations"]["runbook_url"].partition("#")
+        assert page.endswith("/runbooks.md") and anchor in anchors, rule["alert"]
+
+
+def metric_names(expr):
+    """Metric names of a PromQL expression: identifiers that are not functions, keywords, label names."""
+    text = re.sub(r'"[^"]*"', "", expr)
+    text = re.sub(r"\{[^}]*\}", "", text)
+    text = re.sub(r"\[[^\]]*\]", "", text)
+    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", text)
+    identifier = r"(?<![A-Za-z0-9_:.])[A-Za-z_:][A-Za-z0-9_:]*(?![A-Za-z0-9_:])(?!\s*\()"
+    return {name for name in re.findall(identifier, text) if name.lower() not in PROMQL_WORDS}
+
+
+def test_metric_name_extraction_finds_what_it_should():
+    expr = ('sum by (namespace) (rate(foo_total{a="b"}[5m])) / on (namespace) group_left (node) bar_info '
+            '> 0.5 and absent(baz) or vector(1)')
+    assert metric_names(expr) == {"foo_total", "bar_info", "baz"}
+
+
+def test_no_expression_uses_a_metric_outside_the_catalog(overlay):
+    recorded = {r["record"] for g in rule_groups(overlay) for r in g["rules"] if "record" in r}
+    known = catalog.all_series() | recorded
+    unknown = {(r.get("alert") or r.get("record")): sorted(metric_names(r["expr"]) - known)
+               for g in rule_groups(overlay) for r in g["rules"]}
+    assert {name: names for name, names in unknown.items() if names} == {}
+
+
+def test_rules_are_selected_and_cover_the_areas(overlay):
+    names = {o["metadata"]["name"] for o in load_tree(DIST / overlay) if o["kind"] == "PrometheusRule"}
+    assert names == {"openemr-service", "openemr-pods", "kubernetes", "stack"}
+    severities = {r["labels"]["severity"] for r in alerts(overlay)}
+    assert severities == {"critical", "warning", "info"}
