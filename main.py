@@ -3,6 +3,7 @@
     python main.py                      render all overlays (what `cdk8s synth` runs)
     python main.py --overlay clinic     render one overlay, keep the others as they are
     python main.py validate             validate dist/ (schemas, CRDs, cross-references)
+    python main.py alerts               print the alert list (README) from dist/hospital's rules
 
 Environment variables of the seed (ENABLE_AUTOSCALING, GRAFANA_MAX_REPLICAS, PROMETHEUS_RETENTION, ...)
 override the overlays for this run; every override applied is printed.
@@ -74,9 +75,18 @@ def validate(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def alerts(args: argparse.Namespace) -> int:
+    from stackgen.components.rules import alert_table
+    from stackgen.validate import load_tree
+
+    overlay = (args.overlay or ["hospital"])[0]
+    print(alert_table([o for o in load_tree(Path(args.dist) / overlay) if o["kind"] == "PrometheusRule"]), end="")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", nargs="?", default="synth", choices=["synth", "validate"])
+    parser.add_argument("command", nargs="?", default="synth", choices=["synth", "validate", "alerts"])
     parser.add_argument("--overlay", action="append", help="render only this overlay (repeatable)")
     parser.add_argument("--dist", default=os.environ.get("STACKGEN_DIST", str(ROOT / "dist")),
                         help="output directory (default: dist, or $STACKGEN_DIST)")
@@ -84,7 +94,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--kubernetes-version", action="append",
                         help="validate against this Kubernetes version (repeatable; default: oldest and newest supported)")
     args = parser.parse_args(argv)
-    return synth(args) if args.command == "synth" else validate(args)
+    return {"synth": synth, "validate": validate, "alerts": alerts}[args.command](args)
 
 
 if __name__ == "__main__":

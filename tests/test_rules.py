@@ -121,3 +121,11 @@ def test_rules_are_selected_and_cover_the_areas(overlay):
     assert names == {"openemr-service", "openemr-pods", "kubernetes", "stack"}
     severities = {r["labels"]["severity"] for r in alerts(overlay)}
     assert severities == {"critical", "warning", "info"}
+
+
+def test_readme_lists_the_alerts_as_rendered():
+    from stackgen.components.rules import alert_table
+
+    readme = (ROOT / "README.md").read_text()
+    listed = readme.split("<!-- alerts:begin -->\n", 1)[1].split("<!-- alerts:end -->", 1)[0]
+    assert listed == alert_table([o for o in load_tree(DIST / "hospital") if o["kind"] == "PrometheusRule"])

@@ -2,8 +2,12 @@
 
 Replicas gossip on 9094 (TCP and UDP) and share silences and notification state, persisted on a PVC.
 An HPA scales it through the CR's scale subresource (.spec.replicas), never the operator's
-StatefulSet (the operator would revert it). The routing configuration is rendered into the Secret the
-CR names; it holds no credentials (receivers read theirs from mounted Secret files).
+StatefulSet (the operator would revert it).
+
+Routing by severity: critical -> Slack #alerts-critical and PagerDuty (grouped for 1s only), warning ->
+email and Slack #alerts-warnings, info -> nobody. The configuration and its notification templates are
+rendered into the Secret the CR names; they hold no credentials: each receiver reads its credential
+from a file of a Secret the CR mounts (`*_file`), and that Secret is created outside git.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from constructs import Construct
 
 from imports.com.coreos import monitoring as m
 from stackgen import versions
+from stackgen.config import Alerting, SecretKeyRef
 from stackgen.context import Context
 from stackgen.lib import operated
 from stackgen.lib.monitors import Endpoint, service_monitor
@@ -24,19 +29,95 @@ WEB = Port("web", 9093)
 RELOADER = Port("reloader-web", 8080)
 MESH_TCP = Port("mesh-tcp", 9094)
 MESH_UDP = Port("mesh-udp", 9094, "UDP")
-RECEIVER_PORTS = [Port("https", 443), Port("smtp-submission", 587)]
+HTTPS = Port("https", 443)
+# Where the operator mounts the Secrets listed in the CR, and the keys of the configuration Secret.
+SECRETS_DIR = "/etc/alertmanager/secrets"
+CONFIG_DIR = "/etc/alertmanager/config"
+TEMPLATES_FILE = "notifications.tmpl"
+TITLE = '{{ template "openemr.title" . }}'
 
 
-def routing_config() -> dict:
-    """Minimal valid routing: everything grouped and sent nowhere, until receivers are configured."""
+def secret_file(ref: SecretKeyRef) -> str:
+    return f"{SECRETS_DIR}/{ref.name}/{ref.key}"
+
+
+def _receivers(alerting: Alerting) -> list[dict]:
+    critical, warning = {"name": "critical"}, {"name": "warning"}
+    slack, pagerduty, email = alerting.slack, alerting.pagerduty, alerting.email
+    if slack.enabled:
+        def to_slack(channel: str) -> dict:
+            return {"api_url_file": secret_file(slack.secret), "channel": channel, "send_resolved": True,
+                    "title": TITLE, "text": '{{ template "openemr.text" . }}'}
+        critical["slack_configs"] = [to_slack(slack.critical_channel)]
+        warning["slack_configs"] = [to_slack(slack.warning_channel)]
+    if pagerduty.enabled:
+        critical["pagerduty_configs"] = [{"routing_key_file": secret_file(pagerduty.secret), "url": pagerduty.url,
+                                          "description": TITLE, "send_resolved": True}]
+    if email.enabled:
+        warning["email_configs"] = [{
+            "to": email.to, "from": email.sender, "smarthost": email.smarthost, "auth_username": email.username,
+            "auth_password_file": secret_file(email.secret), "require_tls": True, "send_resolved": True,
+            "headers": {"Subject": TITLE}, "html": '{{ template "openemr.email.html" . }}'}]
+    return [{"name": "null"}, critical, warning]
+
+
+def routing_config(alerting: Alerting) -> dict:
     return {
         "route": {
             "receiver": "null",
             "group_by": ["alertname", "namespace", "severity"],
             "group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h",
+            "routes": [
+                # The dead man's switch: route it to an external heartbeat service, if you have one.
+                {"matchers": ['alertname="Watchdog"'], "receiver": "null"},
+                {"matchers": ['severity="critical"'], "receiver": "critical",
+                 "group_wait": "1s", "group_interval": "1m", "repeat_interval": "1h"},
+                {"matchers": ['severity="warning"'], "receiver": "warning", "repeat_interval": "4h"},
+                {"matchers": ['severity="info"'], "receiver": "null"},
+            ],
         },
-        "receivers": [{"name": "null"}],
+        "inhibit_rules": [
+            {"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'],
+             "equal": ["alertname", "namespace"]},
+            # A node that is down explains the pod alerts on it.
+            {"source_matchers": ['alertname="KubeNodeNotReady"'], "target_matchers": ['severity=~"warning|info"'],
+             "equal": ["node"]},
+            {"source_matchers": ['alertname="OpenEMRDown"'],
+             "target_matchers": ['alertname=~"OpenEMR.+"', 'severity="warning"'], "equal": ["namespace"]},
+            {"source_matchers": ['alertname="KubePersistentVolumeFull"'],
+             "target_matchers": ['alertname="KubePersistentVolumeFillingUp"'],
+             "equal": ["namespace", "persistentvolumeclaim"]},
+        ],
+        "receivers": _receivers(alerting),
+        "templates": [f"{CONFIG_DIR}/*.tmpl"],
     }
+
+
+def notification_templates(alerting: Alerting) -> str:
+    grafana = alerting.grafana_url.rstrip("/") + "/alerting/list"
+    return "\n".join([
+        '{{ define "openemr.title" }}[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}'
+        '{{ end }}] {{ .CommonLabels.alertname }}{{ with .CommonLabels.namespace }} ({{ . }}){{ end }}{{ end }}',
+        '{{ define "openemr.text" }}{{ range .Alerts }}*{{ .Annotations.summary }}*',
+        "{{ .Annotations.description }}",
+        "Severity: {{ .Labels.severity }} | Runbook: {{ .Annotations.runbook_url }}",
+        "{{ end }}Grafana: " + grafana + " | Silence: {{ .ExternalURL }}{{ end }}",
+        '{{ define "openemr.email.html" }}<h3>{{ template "openemr.title" . }}</h3>{{ range .Alerts }}'
+        '<p><b>{{ .Annotations.summary }}</b><br>{{ .Annotations.description }}<br>'
+        '<a href="{{ .Annotations.runbook_url }}">Runbook</a></p>{{ end }}'
+        '<p><a href="' + grafana + '">Grafana</a> | <a href="{{ .ExternalURL }}">Alertmanager</a></p>{{ end }}',
+        "",
+    ])
+
+
+def mounted_secrets(alerting: Alerting) -> list[str]:
+    return sorted({c.secret.name for c in (alerting.slack, alerting.pagerduty, alerting.email) if c.enabled})
+
+
+def egress_ports(alerting: Alerting) -> list[Port]:
+    """HTTPS for Slack and PagerDuty; the SMTP smarthost's own port."""
+    smtp = Port("smtp", int(alerting.email.smarthost.rsplit(":", 1)[1]))
+    return [HTTPS, *([smtp] if alerting.email.enabled and smtp.number != HTTPS.number else [])]
 
 
 class Alertmanager(Construct):
@@ -49,8 +130,10 @@ class Alertmanager(Construct):
         replicas = replicas_and_scaling(
             self, identity, ScaleTarget("monitoring.coreos.com/v1", "Alertmanager", name), "alertmanager",
             stack.autoscaling, identity.selector)
-        k.KubeSecret(self, "config", metadata=identity.meta(config_secret),
-                     string_data={"alertmanager.yaml": yaml.safe_dump(routing_config(), sort_keys=True)})
+        alerting = stack.alerting
+        k.KubeSecret(self, "config", metadata=identity.meta(config_secret), string_data={
+            "alertmanager.yaml": yaml.safe_dump(routing_config(alerting), sort_keys=False),
+            TEMPLATES_FILE: notification_templates(alerting)})
         m.Alertmanager(
             self, "alertmanager",
             metadata={"name": name, "namespace": ctx.namespace, "labels": identity.labels},
@@ -58,6 +141,7 @@ class Alertmanager(Construct):
                 image=versions.ALERTMANAGER.ref, version=versions.ALERTMANAGER.tag,
                 replicas=replicas, retention=config.retention,
                 config_secret=config_secret,
+                secrets=mounted_secrets(alerting) or None,
                 service_account_name=identity.name,
                 pod_metadata=m.AlertmanagerSpecPodMetadata(labels=identity.labels),
                 resources=operated.resources("Alertmanager", config.resources),
@@ -79,7 +163,7 @@ class Alertmanager(Construct):
             ],
             egress=[
                 rule([peers], [MESH_TCP, MESH_UDP]),
-                # Receivers (Slack, PagerDuty over HTTPS; SMTP submission) are outside the cluster.
-                rule(cidrs(["0.0.0.0/0"]), RECEIVER_PORTS),
+                # Receivers (Slack, PagerDuty over HTTPS; the SMTP smarthost) are outside the cluster.
+                rule(cidrs(["0.0.0.0/0"]), egress_ports(alerting)),
             ]))
 

@@ -275,3 +275,14 @@ class Rules(Construct):
                 self, area, metadata={"name": area, "namespace": ctx.namespace, "labels": identity.selection_labels},
                 spec=m.PrometheusRuleSpec(groups=[m.PrometheusRuleSpecGroups(
                     name=area, rules=[_rule(rule, stack) for rule in rules])]))
+
+
+def alert_table(rule_objects: list[dict]) -> str:
+    """The README's alert list, generated from rendered PrometheusRules (`python main.py alerts`)."""
+    rows = ["| group | alert | severity | for | summary |", "|---|---|---|---|---|"]
+    for obj in rule_objects:
+        for group in obj["spec"]["groups"]:
+            rows += [f"| {group['name']} | [{r['alert']}](docs/runbooks.md#{r['alert'].lower()}) | "
+                     f"{r['labels']['severity']} | {r['for']} | {r['annotations']['summary'].replace('|', '/')} |"
+                     for r in group["rules"] if "alert" in r]
+    return "\n".join(rows) + "\n"
