@@ -37,6 +37,11 @@ RoleArn = Annotated[str, Field(pattern=ROLE_ARN_PATTERN)]
 Region = Annotated[str, Field(pattern=REGION_PATTERN)]
 # AWS's documentation account: embedded defaults render, and are obviously not a real role.
 PLACEHOLDER_ACCOUNT = "123456789012"
+LABEL_VALUE_PATTERN = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+LabelValue = Annotated[str, Field(pattern=LABEL_VALUE_PATTERN, max_length=63)]
+# Fluent Bit's unit sizes (storage.total_limit_size, mem_buf_limit): 500M, 2G.
+FLUENT_SIZE_PATTERN = r"^[0-9]+[KMG]$"
+FluentSize = Annotated[str, Field(pattern=FLUENT_SIZE_PATTERN)]
 
 PATTERN_HELP = {
     DURATION_PATTERN: "must be a duration such as 30s, 5m, 12h, 15d, 1w or 1y",
@@ -47,6 +52,8 @@ PATTERN_HELP = {
     BUCKET_PATTERN: "must be an S3 bucket name (3-63 lower-case letters, digits, '.', '-')",
     ROLE_ARN_PATTERN: "must be an IAM role ARN such as arn:aws:iam::<account>:role/<name>",
     REGION_PATTERN: "must be an AWS region such as us-east-1",
+    LABEL_VALUE_PATTERN: "must be a label value (letters, digits, '-', '_', '.'; at most 63)",
+    FLUENT_SIZE_PATTERN: "must be a Fluent Bit size such as 512M or 2G",
 }
 
 def cpu_millicores(quantity: str) -> int:
@@ -316,17 +323,6 @@ class KubeStateMetrics(Model):
 
 class NodeExporter(Model):
     resources: Resources = sized("25m", "32Mi", "100m", "64Mi")
-
-
-LABEL_VALUE_PATTERN = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
-LabelValue = Annotated[str, Field(pattern=LABEL_VALUE_PATTERN, max_length=63)]
-# Fluent Bit's unit sizes (storage.total_limit_size, mem_buf_limit): 500M, 2G.
-FLUENT_SIZE_PATTERN = r"^[0-9]+[KMG]$"
-FluentSize = Annotated[str, Field(pattern=FLUENT_SIZE_PATTERN)]
-PATTERN_HELP.update({
-    LABEL_VALUE_PATTERN: "must be a label value (letters, digits, '-', '_', '.'; at most 63)",
-    FLUENT_SIZE_PATTERN: "must be a Fluent Bit size such as 512M or 2G",
-})
 
 
 class OpenEmr(Model):

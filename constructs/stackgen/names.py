@@ -4,6 +4,9 @@ PART_OF = "openemr-observability"
 # Every ServiceMonitor, PodMonitor and PrometheusRule carrying this label (value: the instance) is
 # picked up by the stack's Prometheus, in any namespace. Users label their own objects the same way.
 SELECTION_LABEL = "monitoring.openemr.io/prometheus"
+# Pod annotation carrying the reason for a host-access exception (root, added capabilities, hostPID,
+# hostNetwork); the security check accepts those only on pods that carry it.
+HOST_ACCESS_ANNOTATION = "monitoring.openemr.io/host-access"
 
 
 def selector(name: str, instance: str) -> dict[str, str]:

@@ -16,9 +16,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from stackgen import catalog
-from stackgen.names import SELECTION_LABEL
-
-HOST_ACCESS_ANNOTATION = "monitoring.openemr.io/host-access"
+from stackgen.names import HOST_ACCESS_ANNOTATION, SELECTION_LABEL
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 # Where a host-network pod is reached: any node address inside the default node CIDRs.
@@ -331,11 +329,14 @@ def check_network_policies(m: Manifests) -> list[str]:
     """Policies in a namespace with rendered pods must select some. (A policy in the application's
     namespace selects the app's own pods, which are not rendered; the flow tests model those.)"""
     problems = []
-    rendered_namespaces = {p.namespace for p in m.pods()}
+    pods_by_namespace: dict[str, list[Pod]] = {}
+    for pod in m.pods():
+        pods_by_namespace.setdefault(pod.namespace, []).append(pod)
     for policy in m.of_kind("NetworkPolicy"):
-        selector = policy["spec"]["podSelector"]
-        if policy["metadata"]["namespace"] in rendered_namespaces and selector and not any(p.namespace == policy["metadata"]["namespace"] and matches(selector, p.labels)
-                                for p in m.pods() if not p.host_network):
+        selector, namespace = policy["spec"]["podSelector"], policy["metadata"]["namespace"]
+        if not selector or namespace not in pods_by_namespace:
+            continue
+        if not any(matches(selector, p.labels) for p in pods_by_namespace[namespace] if not p.host_network):
             problems.append(f"{ref(policy)}: podSelector matches no pod")
     return problems
 
@@ -360,7 +361,7 @@ def check_pod_security(m: Manifests) -> list[str]:
                 "runAsNonRoot": excepted or context.get("runAsNonRoot", pod_context.get("runAsNonRoot")) is True,
                 "readOnlyRootFilesystem": context.get("readOnlyRootFilesystem") is True,
                 "allowPrivilegeEscalation=false": context.get("allowPrivilegeEscalation") is False,
-                "capabilities drop ALL": (context.get("capabilities") or {}).get("drop") == ["ALL"],
+                "capabilities drop ALL": capabilities.get("drop") == ["ALL"],
                 "seccomp RuntimeDefault": (context.get("seccompProfile") or pod_context.get("seccompProfile") or {}).get("type") == "RuntimeDefault",
                 "cpu/memory requests and limits": all(
                     r in (container.get("resources") or {}).get(kind, {}) for kind in ("requests", "limits") for r in ("cpu", "memory")),

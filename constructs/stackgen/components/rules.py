@@ -16,7 +16,8 @@ from stackgen import versions
 from stackgen.config import StackConfig
 from stackgen.context import Context
 
-SEVERITIES = ("critical", "warning", "info")
+# Adds the pod's node to a per-pod alert, so that a node-down alert can inhibit it.
+ON_NODE = "* on (namespace, pod) group_left (node) max by (namespace, pod, node) (kube_pod_info)"
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,6 @@ def _openemr(stack: StackConfig) -> list:
 
 def _pods(stack: StackConfig) -> list:
     t, app = stack.alerting.thresholds, stack.app_namespace
-    on_node = "* on (namespace, pod) group_left (node) max by (namespace, pod, node) (kube_pod_info)"
     sel = f'namespace="{app}", container!=""'
     per_container = "sum by (namespace, pod, container)"
     return [
@@ -78,7 +78,7 @@ def _pods(stack: StackConfig) -> list:
               "OpenEMR runs with fewer replicas than desired",
               "Deployment {{ $labels.deployment }} has {{ $value }} available replicas, fewer than desired.", "10m"),
         Alert("OpenEMRPodNotReady", f'(sum by (namespace, pod) (kube_pod_status_ready{{namespace="{app}", '
-              f'condition="false"}}) > 0) {on_node}', "warning", "OpenEMR pod {{ $labels.pod }} is not ready",
+              f'condition="false"}}) > 0) {ON_NODE}', "warning", "OpenEMR pod {{ $labels.pod }} is not ready",
               "Pod {{ $labels.pod }} on node {{ $labels.node }} has not been ready for 10 minutes.", "10m"),
         Alert("OpenEMRPodRestarting", f'increase(kube_pod_container_status_restarts_total{{namespace="{app}"}}[15m]) > 2',
               "warning", "OpenEMR container {{ $labels.container }} restarts repeatedly",
@@ -110,13 +110,12 @@ def _pods(stack: StackConfig) -> list:
 
 def _kubernetes(stack: StackConfig) -> list:
     app = stack.app_namespace
-    on_node = "* on (namespace, pod) group_left (node) max by (namespace, pod, node) (kube_pod_info)"
     return [
         Alert("KubeNodeNotReady", 'kube_node_status_condition{condition="Ready", status="true"} == 0', "critical",
               "Node {{ $labels.node }} is not ready", "Node {{ $labels.node }} has not been ready for 5 minutes; "
               "its pods are being rescheduled (their alerts are inhibited).", "5m"),
         Alert("KubePodNotReady", f'(sum by (namespace, pod) (kube_pod_status_phase{{namespace!="{app}", '
-              f'phase=~"Pending|Unknown|Failed"}}) > 0) {on_node}', "warning",
+              f'phase=~"Pending|Unknown|Failed"}}) > 0) {ON_NODE}', "warning",
               "Pod {{ $labels.namespace }}/{{ $labels.pod }} is not running",
               "Pod {{ $labels.pod }} has been pending, failed or unknown for 15 minutes.", "15m"),
         Alert("KubePodCrashLooping", f'increase(kube_pod_container_status_restarts_total{{namespace!="{app}"}}[15m]) > 2',

@@ -8,6 +8,10 @@ from constructs import Construct
 from imports.com.coreos import monitoring as m
 from stackgen.lib.meta import Identity
 
+# For node agents: name the target after its node rather than its host IP (ServiceMonitor and PodMonitor
+# relabelings have the same shape in separate binding types).
+NODE_AS_INSTANCE = {"source_labels": ["__meta_kubernetes_pod_node_name"], "target_label": "instance"}
+
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -15,12 +19,10 @@ class Endpoint:
     path: str = "/metrics"
     interval: str | None = None
     honor_labels: bool = False
-    # For node agents: name the target after its node rather than its host IP.
-    relabel_instance_to_node: bool = False
+    relabel_instance_to_node: bool = False  # NODE_AS_INSTANCE
 
     def render(self) -> m.ServiceMonitorSpecEndpoints:
-        relabelings = [m.ServiceMonitorSpecEndpointsRelabelings(
-            source_labels=["__meta_kubernetes_pod_node_name"], target_label="instance")] \
+        relabelings = [m.ServiceMonitorSpecEndpointsRelabelings(**NODE_AS_INSTANCE)] \
             if self.relabel_instance_to_node else None
         return m.ServiceMonitorSpecEndpoints(port=self.port, path=self.path, interval=self.interval,
                                              honor_labels=self.honor_labels or None, relabelings=relabelings)
@@ -46,8 +48,7 @@ def pod_monitor(scope: Construct, identity: Identity, endpoints: list[Endpoint])
             selector=m.PodMonitorSpecSelector(match_labels=identity.selector),
             pod_metrics_endpoints=[m.PodMonitorSpecPodMetricsEndpoints(
                 port=e.port, path=e.path, interval=e.interval,
-                relabelings=[m.PodMonitorSpecPodMetricsEndpointsRelabelings(
-                    source_labels=["__meta_kubernetes_pod_node_name"], target_label="instance")])
+                relabelings=[m.PodMonitorSpecPodMetricsEndpointsRelabelings(**NODE_AS_INSTANCE)])
                 for e in endpoints],
         ),
     )

@@ -15,11 +15,9 @@ from constructs import Construct
 
 from stackgen.config import Resources
 from stackgen.lib.meta import Identity
+from stackgen.names import HOST_ACCESS_ANNOTATION
 
 RUNTIME_DEFAULT = k.SeccompProfile(type="RuntimeDefault")
-# Pod annotation carrying the reason for a host-access exception; the security check accepts
-# root, added capabilities, hostPID and hostNetwork only on pods that carry it.
-HOST_ACCESS_ANNOTATION = "monitoring.openemr.io/host-access"
 
 
 @dataclass(frozen=True)
