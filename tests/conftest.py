@@ -12,13 +12,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "constructs"), str(ROOT)]
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from stackgen.semantics import Manifests  # noqa: E402
 from stackgen.validate import load_tree  # noqa: E402
 
 OVERLAYS = ("clinic", "hospital", "large")
 DIST = ROOT / "dist"
 # Seed variables that would change a render; tests run main.py without any of them unless they say so.
 from stackgen.config import ENV_OVERRIDES  # noqa: E402
+from stackgen.manifests import Manifests  # noqa: E402
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from conftest import DIST, ROOT, run_main
+from conftest import DIST, run_main
 from stackgen.validate import load_tree
 
 AMTOOL = shutil.which("amtool")

@@ -7,10 +7,10 @@ import sys
 
 import pytest
 import yaml
-
 from conftest import DIST, OVERLAYS, ROOT, clean_env, run_main, tree_bytes
-from stackgen import semantics
-from stackgen.semantics import flow_allowed
+from stackgen.checks.addresses import check_urls, resolve_url
+from stackgen.flows import flow_allowed
+from stackgen.manifests import Manifests
 from stackgen.validate import load_tree
 
 REFERENCE = ROOT.parent / "shared" / "config-reference"
@@ -99,7 +99,7 @@ def test_wiring_resolves_to_rendered_service_ports(manifests):
     objects = manifests.objects
     prometheus = next(o for o in objects if o["kind"] == "Prometheus")
     push = prometheus["spec"]["remoteWrite"][0]["url"]
-    assert push.endswith(":8080/api/v1/push") and semantics.resolve_url(manifests, push) is None
+    assert push.endswith(":8080/api/v1/push") and resolve_url(manifests, push) is None
     tempo = config_of(objects, "tempo")
     generator = tempo["metrics_generator"]["storage"]["remote_write"][0]["url"]
     assert generator == push
@@ -107,10 +107,10 @@ def test_wiring_resolves_to_rendered_service_ports(manifests):
     assert (receivers["grpc"]["endpoint"], receivers["http"]["endpoint"]) == ("0.0.0.0:4317", "0.0.0.0:4318")
     for backend in ("loki", "tempo", "mimir"):
         for member in config_of(objects, backend)["memberlist"]["join_members"]:
-            assert semantics.resolve_url(manifests, member) is None
+            assert resolve_url(manifests, member) is None
         gossip = next(o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == f"{backend}-memberlist")
         assert gossip["spec"]["clusterIP"] == "None" and gossip["spec"]["publishNotReadyAddresses"] is True
-    assert semantics.check_urls(manifests) == []
+    assert check_urls(manifests) == []
 
 
 def test_seven_datasources_with_correlations(objects):
@@ -132,7 +132,7 @@ def pod(manifests, name):
 
 
 def test_backend_flows(manifests):
-    hospital = semantics.Manifests(load_tree(DIST / "hospital"))
+    hospital = Manifests(load_tree(DIST / "hospital"))
     allowed = [("prometheus", "mimir-distributor", 8080), ("tempo-metrics-generator", "mimir-distributor", 8080),
                ("grafana", "loki-read", 3100), ("grafana", "tempo-query-frontend", 3200),
                ("grafana", "mimir-query-frontend", 8080), ("loki-read", "loki-write", 9095),

@@ -7,10 +7,12 @@ import copy
 import kubernetes_validate
 import pytest
 import yaml
-
 from conftest import DIST, OVERLAYS, clean_env, run_main
-from stackgen import catalog, semantics, validate
-from stackgen.semantics import Address, Pod, flow_allowed, matches
+from stackgen import catalog, validate
+from stackgen.checks.addresses import ADDRESS, resolve_url
+from stackgen.checks.references import _selected_services, check_monitors_catalogued
+from stackgen.flows import NODE_ADDRESS, Address, flow_allowed
+from stackgen.manifests import Manifests, Pod, matches, service_backends
 from stackgen.validate import load_tree
 
 OPENEMR_POD = Pod("openemr", "openemr", {"app": "openemr"}, {"http": (80, "TCP"), "https": (443, "TCP")})
@@ -37,11 +39,11 @@ def container_of(workload):
 
 def backends_at(manifests, address):
     """The pods behind an in-cluster address, and the port number they listen on."""
-    assert semantics.resolve_url(manifests, address) is None, address
-    match = semantics.ADDRESS.search(address)
+    assert resolve_url(manifests, address) is None, address
+    match = ADDRESS.search(address)
     service = next(s for s in manifests.services() if s["metadata"]["name"] == match.group(1))
     port = next(p for p in service["spec"]["ports"] if p["port"] == int(match.group(3)))
-    pods = semantics.service_backends(manifests, service)
+    pods = service_backends(manifests, service)
     assert pods, address
     return [(p, p.ports[port["targetPort"]][0]) for p in pods]
 
@@ -272,7 +274,7 @@ def test_sidecar_tails_files_the_app_really_writes_to_the_shared_volume():
 
 def test_sidecar_pushes_to_loki_through_the_openemr_egress_policy():
     objects = load_tree(DIST / "large")
-    manifests = semantics.Manifests(objects)
+    manifests = Manifests(objects)
     _, config_map = patched_openemr()
     [output] = yaml.safe_load(config_map["data"]["fluent-bit.yaml"])["pipeline"]["outputs"]
     policy = one(objects, "NetworkPolicy", "openemr-to-monitoring")
@@ -297,12 +299,12 @@ def scrape_targets(manifests):
     """(monitor, pod, port number) for every target a rendered monitor makes Prometheus scrape."""
     targets = []
     for monitor in manifests.of_kind("ServiceMonitor"):
-        services, _ = semantics._selected_services(manifests, monitor)
+        services, _ = _selected_services(manifests, monitor)
         for service in services:
             for endpoint in monitor["spec"]["endpoints"]:
                 port = next(p for p in service["spec"]["ports"] if p["name"] == endpoint["port"])
                 targets += [(monitor["metadata"]["name"], p, p.ports[port["targetPort"]][0])
-                            for p in semantics.service_backends(manifests, service)]
+                            for p in service_backends(manifests, service)]
     for monitor in manifests.of_kind("PodMonitor"):
         for p in manifests.pods():
             if p.namespace == monitor["metadata"]["namespace"] and matches(monitor["spec"]["selector"], p.labels):
@@ -318,7 +320,7 @@ def test_prometheus_reaches_every_scrape_target(manifests):
     prometheus = pod(manifests, "prometheus")
     blocked = [(name, p.owner, number) for name, p, number in targets if not flow_allowed(manifests, prometheus, p, number)]
     assert blocked == []
-    assert flow_allowed(manifests, prometheus, Address(semantics.NODE_ADDRESS), 10250)  # kubelet
+    assert flow_allowed(manifests, prometheus, Address(NODE_ADDRESS), 10250)  # kubelet
 
 
 COLLECTION_FLOWS = [("otebpf", "tempo-push", 4318), ("fluent-bit", "loki-push", 3100)]
@@ -352,7 +354,7 @@ def test_nothing_outside_the_namespace_reaches_alertmanager_or_grafana(manifests
 # --- metrics catalog ---------------------------------------------------------------------------------
 
 def test_every_monitor_scrapes_a_catalogued_component(manifests):
-    assert semantics.check_monitors_catalogued(manifests) == []
+    assert check_monitors_catalogued(manifests) == []
     monitors = manifests.of_kind("ServiceMonitor", "PodMonitor")
     renamed = copy.deepcopy(monitors[0])
     renamed["metadata"]["name"] = "uncatalogued-exporter"

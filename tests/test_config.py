@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
 from conftest import DIST, clean_env, run_main, tree_bytes
 from stackgen.validate import load_tree
 

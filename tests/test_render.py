@@ -7,7 +7,6 @@ import subprocess
 
 import pytest
 import yaml
-
 from conftest import DIST, OVERLAYS, ROOT, clean_env, run_main, tree_bytes
 from stackgen.validate import load_tree
 

@@ -8,7 +8,6 @@ import subprocess
 
 import pytest
 import yaml
-
 from alert_cases import CASES
 from conftest import DIST, ROOT
 from stackgen import catalog

@@ -2,10 +2,19 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import DIST, OVERLAYS
-from stackgen import budget, semantics
-from stackgen.semantics import Address, flow_allowed
+from stackgen import budget
+from stackgen.checks.addresses import check_urls, grafana_datasource_urls, in_cluster_addresses, resolve_url
+from stackgen.checks.references import (
+    check_autoscalers,
+    check_disruption_budgets,
+    check_labels,
+    check_monitors_selected,
+    check_service_monitor_ports,
+)
+from stackgen.checks.security import check_pod_security
+from stackgen.flows import Address, flow_allowed
+from stackgen.manifests import Pod
 from stackgen.validate import load_tree
 
 COMPONENTS = ("prometheus-operator", "prometheus", "alertmanager", "grafana", "kube-state-metrics", "node-exporter",
@@ -75,15 +84,15 @@ def test_namespace_enforces_privileged_only_for_node_agents_and_warns_restricted
 
 
 def test_every_monitor_is_selected_and_every_port_exists(manifests):
-    assert semantics.check_monitors_selected(manifests) == []
-    assert semantics.check_service_monitor_ports(manifests) == []
+    assert check_monitors_selected(manifests) == []
+    assert check_service_monitor_ports(manifests) == []
     prometheus = one(manifests.objects, "Prometheus")
     assert prometheus["spec"]["serviceMonitorSelector"] == {"matchLabels": {"monitoring.openemr.io/prometheus": "main"}}
     assert prometheus["spec"]["ruleSelector"] == prometheus["spec"]["serviceMonitorSelector"]
 
 
 def test_every_hpa_targets_something_scalable_with_requests(manifests):
-    assert semantics.check_autoscalers(manifests) == []
+    assert check_autoscalers(manifests) == []
     kinds = {h["spec"]["scaleTargetRef"]["kind"] for h in by_kind(manifests.objects, "HorizontalPodAutoscaler")}
     assert kinds <= {"Alertmanager", "Prometheus", "Deployment"}
     alertmanager = one(manifests.objects, "Alertmanager")
@@ -91,7 +100,7 @@ def test_every_hpa_targets_something_scalable_with_requests(manifests):
 
 
 def test_pdbs_only_where_more_than_one_replica_is_possible(manifests):
-    assert semantics.check_disruption_budgets(manifests) == []
+    assert check_disruption_budgets(manifests) == []
     protected = {p["metadata"]["name"] for p in by_kind(manifests.objects, "PodDisruptionBudget")}
     scalable = {h["metadata"]["name"] for h in by_kind(manifests.objects, "HorizontalPodAutoscaler")}
     multi = {o["metadata"]["labels"]["app.kubernetes.io/name"] for o in manifests.objects
@@ -100,8 +109,8 @@ def test_pdbs_only_where_more_than_one_replica_is_possible(manifests):
 
 
 def test_security_defaults_hold_for_every_container(manifests):
-    assert semantics.check_pod_security(manifests) == []
-    assert semantics.check_labels(manifests) == []
+    assert check_pod_security(manifests) == []
+    assert check_labels(manifests) == []
 
 
 def test_no_secret_value_is_rendered(objects):
@@ -118,16 +127,16 @@ def test_no_secret_value_is_rendered(objects):
 
 
 def test_grafana_datasources_resolve_to_rendered_service_ports(manifests):
-    urls = semantics.grafana_datasource_urls(manifests)
+    urls = grafana_datasource_urls(manifests)
     assert len(urls) == 5  # CloudWatch and X-Ray are AWS APIs, reached through Grafana's IRSA role
-    assert [semantics.resolve_url(manifests, u) for u in urls] == [None] * 5
+    assert [resolve_url(manifests, u) for u in urls] == [None] * 5
 
 
 def test_every_in_cluster_address_resolves_to_a_rendered_service_port(manifests):
-    addresses = semantics.in_cluster_addresses(manifests)
+    addresses = in_cluster_addresses(manifests)
     kinds = {where.split("/")[0] for where, _ in addresses}
     assert {"ConfigMap", "Prometheus"} <= kinds
-    assert semantics.check_urls(manifests) == []
+    assert check_urls(manifests) == []
 
 
 def test_grafana_single_replica_on_its_volume(objects):
@@ -165,7 +174,7 @@ def test_other_flow_is_denied(manifests, source, destination, port):
 def test_gossip_dns_and_api_flows(manifests):
     alertmanager = pod(manifests, "alertmanager")
     assert flow_allowed(manifests, alertmanager, alertmanager, 9094, "UDP")
-    dns = semantics.Pod("coredns", "kube-system", {"k8s-app": "kube-dns"}, {"dns": (53, "UDP")})
+    dns = Pod("coredns", "kube-system", {"k8s-app": "kube-dns"}, {"dns": (53, "UDP")})
     for name in ("grafana", "prometheus", "alertmanager", "kube-state-metrics", "prometheus-operator"):
         assert flow_allowed(manifests, pod(manifests, name), dns, 53, "UDP")
     api = Address("10.100.0.1")
@@ -173,7 +182,7 @@ def test_gossip_dns_and_api_flows(manifests):
         assert flow_allowed(manifests, pod(manifests, name), api, 443)
     assert not flow_allowed(manifests, pod(manifests, "grafana"), api, 6443)
     assert not flow_allowed(manifests, pod(manifests, "kube-state-metrics"), Address("52.216.0.10"), 80)
-    outsider = semantics.Pod("openemr", "openemr", {"app": "openemr"}, {})
+    outsider = Pod("openemr", "openemr", {"app": "openemr"}, {})
     assert not flow_allowed(manifests, outsider, alertmanager, 9093)
     assert not flow_allowed(manifests, outsider, pod(manifests, "grafana"), 3000)
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import copy
 
 import pytest
-
 from conftest import DIST
-from stackgen import semantics, validate
+from stackgen import validate
+from stackgen.checks import check_all
 
 CRDS_PRESENT = validate.CRD_DIR.is_dir()
 
@@ -39,7 +39,7 @@ def test_core_kinds_are_validated_strictly(objects):
 def _mutated(objects, kind, name, mutate):
     objects = copy.deepcopy(objects)
     mutate(next(o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name))
-    return semantics.check_all(objects)
+    return check_all(objects)
 
 
 def test_checker_catches_a_monitor_prometheus_does_not_select(objects):
@@ -76,7 +76,7 @@ def test_checker_catches_hpas_on_things_that_cannot_scale(objects):
                {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}]}}
     statefulset = dict(hpa, spec={**hpa["spec"], "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "alertmanager-main"}})
     grafana = dict(hpa, spec={**hpa["spec"], "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "grafana"}})
-    problems = semantics.check_all(objects + [statefulset, grafana])
+    problems = check_all(objects + [statefulset, grafana])
     assert any("StatefulSet/alertmanager-main: target not rendered" in p for p in problems)
     assert any("Deployment/grafana: .spec.replicas is rendered" in p for p in problems)
     assert any("Deployment/grafana: replicas would share one ReadWriteOnce volume" in p for p in problems)

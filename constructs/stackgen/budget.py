@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stackgen.config import cpu_millicores, memory_bytes
+from pydantic import Field
+
+from stackgen.settings import Cpu, Memory, Model, cpu_millicores, memory_bytes
+
+
+class Budget(Model):
+    """What the overlay may request in total (the seed's node budget); synthesis refuses more."""
+    nodes: int = Field(2, ge=1)
+    cpu: Cpu = "4"
+    memory: Memory = "8Gi"
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from stackgen.config import StackConfig
 from stackgen.lib.meta import Identity
 from stackgen.lib.netpol import Peer, pods
 from stackgen.lib.workload import Port
 from stackgen.names import selector
 from stackgen.versions import Image
+
+if TYPE_CHECKING:  # the overlay's model imports every component's; this only annotates
+    from stackgen.config import StackConfig
 
 
 @dataclass(frozen=True)

@@ -18,15 +18,16 @@ from stackgen.components.grafana import Grafana
 from stackgen.components.kube_state_metrics import KubeStateMetrics
 from stackgen.components.loki import Loki
 from stackgen.components.mimir import Mimir
-from stackgen.components.tempo import Tempo
 from stackgen.components.node_exporter import NodeExporter
 from stackgen.components.openemr import OpenEmrSide
 from stackgen.components.otebpf import Otebpf
 from stackgen.components.prometheus import Prometheus
 from stackgen.components.prometheus_operator import PrometheusOperator
 from stackgen.components.rules import Rules
-from stackgen.config import ConfigError, LoadedConfig, cpu_millicores, memory_bytes
+from stackgen.components.tempo import Tempo
+from stackgen.config import ConfigError, LoadedConfig
 from stackgen.context import Context
+from stackgen.settings import cpu_millicores, memory_bytes
 
 # Files in the order kustomize applies them: namespace first.
 COMPONENTS = [

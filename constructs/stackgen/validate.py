@@ -17,7 +17,7 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
-from stackgen import semantics
+from stackgen import checks, manifests
 
 SUPPORTED_KUBERNETES = ("1.29.0", "1.37.0")
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +50,7 @@ def _strict(schema: dict) -> dict:
                 walk(value)
     walk(schema)
     # The API server accepts these on every object; CRD schemas do not list them.
-    schema["properties"].update({"apiVersion": {"type": "string"}, "kind": {"type": "string"},
+    schema.setdefault("properties", {}).update({"apiVersion": {"type": "string"}, "kind": {"type": "string"},
                                  "metadata": {"type": "object"}})
     return schema
 
@@ -66,15 +66,18 @@ _CrdLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loade
 def crd_schemas() -> dict[tuple[str, str], dict]:
     schemas = {}
     for path in sorted(CRD_DIR.glob("*/*.yaml")):
-        crd = yaml.load(path.read_text(), Loader=_CrdLoader)
-        group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
-        for version in crd["spec"]["versions"]:
-            schemas[(f"{group}/{version['name']}", kind)] = _strict(version["schema"]["openAPIV3Schema"])
+        # One CRD a file, or several in one stream (ECK ships all-crds.yaml).
+        for crd in yaml.load_all(path.read_text(), Loader=_CrdLoader):
+            if not crd or crd.get("kind") != "CustomResourceDefinition":
+                continue
+            group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+            for version in crd["spec"]["versions"]:
+                schemas[(f"{group}/{version['name']}", kind)] = _strict(version["schema"]["openAPIV3Schema"])
     return schemas
 
 
 def schema_problems(obj: dict, kubernetes_versions: tuple[str, ...]) -> list[str]:
-    where = semantics.ref(obj)
+    where = manifests.ref(obj)
     if obj["apiVersion"].startswith(CUSTOM_GROUPS):
         if not CRD_DIR.is_dir():
             return []
@@ -115,7 +118,7 @@ def validate_overlay(directory: Path, kubernetes_versions: tuple[str, ...] = SUP
     problems = kustomization_problems(directory)
     for obj in objects:
         problems += schema_problems(obj, kubernetes_versions)
-    problems += semantics.check_all(objects)
+    problems += checks.check_all(objects)
     for version in kubernetes_versions:
         problems += kubeconform_problems(directory, version)
     return [f"{directory.name}: {p}" for p in problems]

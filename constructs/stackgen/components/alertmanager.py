@@ -13,17 +13,69 @@ from __future__ import annotations
 
 import cdk8s_plus_37.k8s as k
 import yaml
-from constructs import Construct
+from pydantic import Field, model_validator
 
+from constructs import Construct
 from imports.com.coreos import monitoring as m
 from stackgen import versions
-from stackgen.config import Alerting, SecretKeyRef
+from stackgen.components.rules import AlertThresholds
 from stackgen.context import Context
 from stackgen.lib import operated
 from stackgen.lib.monitors import Endpoint, service_monitor
 from stackgen.lib.netpol import Policy, cidrs, component_policy, rule
 from stackgen.lib.scaling import ScaleTarget, replicas_and_scaling
 from stackgen.lib.workload import Port, service, service_account
+from stackgen.settings import Duration, Memory, Model, Resources, SecretKeyRef, sized
+
+
+class AlertmanagerConfig(Model):
+    storage_size: Memory = "5Gi"
+    retention: Duration = "120h"
+    resources: Resources = sized("25m", "64Mi", "100m", "128Mi")
+
+
+class Channel(Model):
+    """A receiver channel. Turned on, it needs the Secret key holding its credential; the value itself
+    never appears in git or dist/ (Alertmanager reads it from the mounted file)."""
+    enabled: bool = True
+    secret: SecretKeyRef | None = None
+
+    @model_validator(mode="after")
+    def _secret_when_enabled(self) -> "Channel":
+        if self.enabled and self.secret is None:
+            raise ValueError("secret=None must name the Secret (name, key) holding the credential while "
+                             "enabled is true; or set enabled: false")
+        return self
+
+
+class Slack(Channel):
+    secret: SecretKeyRef | None = SecretKeyRef(name="alertmanager-slack", key="api-url")
+    critical_channel: str = Field("#alerts-critical", pattern=r"^#[a-z0-9_-]{1,80}$")
+    warning_channel: str = Field("#alerts-warnings", pattern=r"^#[a-z0-9_-]{1,80}$")
+
+
+class PagerDuty(Channel):
+    secret: SecretKeyRef | None = SecretKeyRef(name="alertmanager-pagerduty", key="routing-key")
+    url: str = Field("https://events.pagerduty.com/v2/enqueue", pattern=r"^https://")
+
+
+class Email(Channel):
+    secret: SecretKeyRef | None = SecretKeyRef(name="alertmanager-smtp", key="password")
+    to: str = Field("oncall@example.org", pattern=r"^[^@\s]+@[^@\s]+$")
+    sender: str = Field("alertmanager@example.org", pattern=r"^[^@\s]+@[^@\s]+$")
+    smarthost: str = Field("smtp.example.org:587", pattern=r"^[A-Za-z0-9.-]+:[0-9]{1,5}$")
+    username: str = "alertmanager@example.org"
+
+
+class Alerting(Model):
+    slack: Slack = Slack()
+    pagerduty: PagerDuty = PagerDuty()
+    email: Email = Email()
+    # Links in notifications: where reviewers' runbooks and the team's Grafana are reached from outside.
+    runbook_url: str = Field("https://git.example.org/observability/docs/runbooks.md", pattern=r"^https://")
+    grafana_url: str = Field("https://grafana.example.org", pattern=r"^https://")
+    thresholds: AlertThresholds = AlertThresholds()
+
 
 WEB = Port("web", 9093)
 RELOADER = Port("reloader-web", 8080)

@@ -2,12 +2,27 @@
 from __future__ import annotations
 
 import cdk8s_plus_37.k8s as k
-from constructs import Construct
 
+from constructs import Construct
 from stackgen.context import Context
-from stackgen.names import PART_OF
 from stackgen.lib.netpol import NAMESPACE_NAME_LABEL, Policy, network_policy, pods, rule
 from stackgen.lib.workload import Port
+from stackgen.names import PART_OF
+from stackgen.settings import DnsLabel, Model
+
+
+class Storage(Model):
+    class_name: DnsLabel = "gp3-monitoring-encrypted"
+    # Customer-managed KMS key (ARN or id); empty means the account's default EBS key.
+    kms_key_id: str = ""
+
+
+class Network(Model):
+    # Where the Kubernetes API server is reached from pods (EKS: the cluster endpoint ENIs).
+    kube_api_cidrs: list[str] = ["0.0.0.0/0"]
+    # Node addresses: node-exporter and the kubelet listen on the host network.
+    node_cidrs: list[str] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+
 
 DNS_PORTS = [Port("dns", 53, "UDP"), Port("dns-tcp", 53, "TCP")]
 KUBE_DNS = {"k8s-app": "kube-dns"}

@@ -10,19 +10,47 @@ the buffer, so that both survive a restart of the pod. No hostNetwork, no hostPI
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import cdk8s_plus_37.k8s as k
 import yaml
-from constructs import Construct
 
+from constructs import Construct
 from stackgen import versions
 from stackgen.components import loki
-from stackgen.config import StackConfig
 from stackgen.context import Context
 from stackgen.lib.monitors import Endpoint, pod_monitor
 from stackgen.lib.netpol import Policy, cidrs, component_policy, rule
 from stackgen.lib.rbac import Grant, cluster_role
-from stackgen.lib.workload import (ContainerSpec, HostAccess, HttpProbe, PodSpec, Port, checksum, daemon_set,
-                                   service_account)
+from stackgen.lib.workload import (
+    ContainerSpec,
+    HostAccess,
+    HttpProbe,
+    PodSpec,
+    Port,
+    checksum,
+    daemon_set,
+    service_account,
+)
+from stackgen.settings import FluentSize, Model, Resources, sized
+
+if TYPE_CHECKING:  # the overlay's model imports every component's; this only annotates
+    from stackgen.config import StackConfig
+
+
+class FluentBitSidecar(Model):
+    """Optional: ship OpenEMR's own log files (Apache access/error, PHP errors) from a sidecar."""
+    enabled: bool = False
+    resources: Resources = sized("10m", "32Mi", "100m", "96Mi")
+
+
+class FluentBitConfig(Model):
+    """Container logs of every node to Loki, with a filesystem buffer for Loki outages."""
+    resources: Resources = sized("25m", "64Mi", "250m", "192Mi")
+    # How much may wait on each node's disk while Loki is unreachable; beyond it the oldest chunks go.
+    buffer_limit: FluentSize = "2G"
+    sidecar: FluentBitSidecar = FluentBitSidecar()
+
 
 HTTP = Port("http", 2020)
 KUBE_API = Port("https", 443)

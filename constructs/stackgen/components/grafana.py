@@ -6,20 +6,62 @@ external database (`grafana.database`) it keeps no local state and an HPA may sc
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Literal
+
 import cdk8s_plus_37.k8s as k
 import yaml
-from constructs import Construct
+from pydantic import Field
 
+from constructs import Construct
 from stackgen import versions
 from stackgen.components import loki, mimir, tempo
-from stackgen.config import StackConfig
 from stackgen.context import Context
 from stackgen.lib.backend import IRSA_ANNOTATION, service_url
 from stackgen.lib.monitors import Endpoint, service_monitor
 from stackgen.lib.netpol import Policy, cidrs, component_policy, rule
 from stackgen.lib.scaling import ScaleTarget, replicas_and_scaling
-from stackgen.lib.workload import (ContainerSpec, HttpProbe, PodSpec, Port, checksum, deployment, empty_dir, quantity,
-                                   service, service_account)
+from stackgen.lib.workload import (
+    ContainerSpec,
+    HttpProbe,
+    PodSpec,
+    Port,
+    checksum,
+    deployment,
+    empty_dir,
+    quantity,
+    service,
+    service_account,
+)
+from stackgen.settings import DnsLabel, Memory, Model, Resources, RoleArn, SecretKeyRef, role, sized
+
+if TYPE_CHECKING:  # the overlay's model imports every component's; this only annotates
+    from stackgen.config import StackConfig
+
+
+class GrafanaDatabase(Model):
+    """An external database lets Grafana run more than one replica."""
+    type: Literal["postgres"] = "postgres"
+    host: str = Field(pattern=r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$", description="host or host:port")
+    name: str = "grafana"
+    user: str = "grafana"
+    password_secret: SecretKeyRef
+    ssl_mode: Literal["disable", "require", "verify-ca", "verify-full"] = "require"
+
+
+class GrafanaAdminSecret(Model):
+    name: DnsLabel = "grafana-admin"
+    user_key: str = "admin-user"
+    password_key: str = "admin-password"
+
+
+class GrafanaConfig(Model):
+    storage_size: Memory = "20Gi"
+    # Grafana's own IRSA role: CloudWatch and X-Ray read access.
+    role_arn: RoleArn = role("grafana")
+    admin_secret: GrafanaAdminSecret = GrafanaAdminSecret()
+    database: GrafanaDatabase | None = None
+    resources: Resources = sized("100m", "256Mi", "500m", "512Mi")
+
 
 HTTP = Port("http", 3000)
 PROMETHEUS = Port("web", 9090)

@@ -6,13 +6,18 @@ Secrets and ConfigMaps are deliberately left out (names and labels of Secrets ar
 from __future__ import annotations
 
 from constructs import Construct
-
 from stackgen import versions
 from stackgen.context import Context
 from stackgen.lib.monitors import Endpoint, service_monitor
 from stackgen.lib.netpol import Policy, cidrs, component_policy, rule
 from stackgen.lib.rbac import Grant, cluster_role
 from stackgen.lib.workload import ContainerSpec, HttpProbe, PodSpec, Port, deployment, service, service_account
+from stackgen.settings import Model, Resources, sized
+
+
+class KubeStateMetricsConfig(Model):
+    resources: Resources = sized("50m", "128Mi", "200m", "256Mi")
+
 
 HTTP = Port("http-metrics", 8080)
 TELEMETRY = Port("telemetry", 8081)

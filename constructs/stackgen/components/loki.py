@@ -6,13 +6,41 @@ query scheduler, ruler) are ring members with volumes, scaled by configuration.
 """
 from __future__ import annotations
 
-from constructs import Construct
+from typing import TYPE_CHECKING, Literal
 
+from pydantic import Field
+
+from constructs import Construct
 from stackgen import versions
-from stackgen.config import StackConfig
 from stackgen.context import Context
 from stackgen.lib.backend import Backend, BackendSpec, Target, join_members, service_url
 from stackgen.lib.workload import Port
+from stackgen.settings import Bucket, Duration, Memory, Model, Resources, RingBackend, RoleArn, role, sized
+
+if TYPE_CHECKING:  # the overlay's model imports every component's; this only annotates
+    from stackgen.config import StackConfig
+
+
+class LokiResources(Model):
+    single: Resources = sized("100m", "256Mi", "1", "1Gi")
+    read: Resources = sized("50m", "128Mi", "1", "512Mi")
+    write: Resources = sized("100m", "256Mi", "1", "1Gi")
+    backend: Resources = sized("50m", "128Mi", "500m", "512Mi")
+
+
+class LokiConfig(RingBackend):
+    topology: Literal["single-binary", "simple-scalable"] = "single-binary"
+    retention: Duration = "720h"
+    bucket: Bucket = "openemr-monitoring-loki"
+    role_arn: RoleArn = role("loki")
+    write_replicas: int = Field(2, ge=1, le=20)
+    backend_replicas: int = Field(2, ge=1, le=20)
+    volume_size: Memory = "10Gi"
+    resources: LokiResources = LokiResources()
+
+    def ring_members(self) -> list[tuple[str, str, int]]:
+        return [("ingesting", "write_replicas", 1 if self.topology == "single-binary" else self.write_replicas)]
+
 
 HTTP = Port("http", 3100)
 

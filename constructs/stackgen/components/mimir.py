@@ -6,13 +6,48 @@ Tempo's metrics-generator write to the distributor's /api/v1/push; Grafana reads
 """
 from __future__ import annotations
 
-from constructs import Construct
+from typing import TYPE_CHECKING, Literal
 
+from pydantic import Field
+
+from constructs import Construct
 from stackgen import versions
-from stackgen.config import StackConfig
 from stackgen.context import Context
 from stackgen.lib.backend import Backend, BackendSpec, Target, join_members, service_url
 from stackgen.lib.workload import Port
+from stackgen.settings import Bucket, Duration, Memory, Model, Resources, RingBackend, RoleArn, role, sized
+
+if TYPE_CHECKING:  # the overlay's model imports every component's; this only annotates
+    from stackgen.config import StackConfig
+
+
+class MimirResources(Model):
+    single: Resources = sized("200m", "512Mi", "1", "2Gi")
+    distributor: Resources = sized("100m", "128Mi", "1", "512Mi")
+    ingester: Resources = sized("150m", "512Mi", "1", "2Gi")
+    querier: Resources = sized("100m", "256Mi", "1", "1Gi")
+    query_frontend: Resources = sized("50m", "64Mi", "500m", "256Mi")
+    query_scheduler: Resources = sized("25m", "64Mi", "250m", "128Mi")
+    store_gateway: Resources = sized("50m", "128Mi", "500m", "1Gi")
+    compactor: Resources = sized("50m", "128Mi", "1", "1Gi")
+
+
+class MimirConfig(RingBackend):
+    topology: Literal["monolithic", "distributed"] = "monolithic"
+    retention: Duration = "365d"
+    blocks_bucket: Bucket = "openemr-monitoring-mimir-blocks"
+    ruler_bucket: Bucket = "openemr-monitoring-mimir-ruler"
+    role_arn: RoleArn = role("mimir")
+    ingester_replicas: int = Field(2, ge=1, le=20)
+    store_gateway_replicas: int = Field(1, ge=1, le=20)
+    volume_size: Memory = "20Gi"
+    resources: MimirResources = MimirResources()
+
+    def ring_members(self) -> list[tuple[str, str, int]]:
+        single = self.topology == "monolithic"
+        return [("ingester", "ingester_replicas", 1 if single else self.ingester_replicas),
+                ("store-gateway", "store_gateway_replicas", 1 if single else self.store_gateway_replicas)]
+
 
 HTTP = Port("http", 8080)
 PUSH_PATH = "/api/v1/push"

@@ -8,13 +8,27 @@ it listens on the node's own address only, and Prometheus reaches it through `ne
 from __future__ import annotations
 
 import cdk8s_plus_37.k8s as k
-from constructs import Construct
 
+from constructs import Construct
 from stackgen import versions
 from stackgen.context import Context
 from stackgen.lib.monitors import Endpoint, service_monitor
-from stackgen.lib.workload import (ContainerSpec, HostAccess, HttpProbe, PodSpec, Port, daemon_set, service,
-                                   service_account)
+from stackgen.lib.workload import (
+    ContainerSpec,
+    HostAccess,
+    HttpProbe,
+    PodSpec,
+    Port,
+    daemon_set,
+    service,
+    service_account,
+)
+from stackgen.settings import Model, Resources, sized
+
+
+class NodeExporterConfig(Model):
+    resources: Resources = sized("25m", "32Mi", "100m", "64Mi")
+
 
 METRICS = Port("metrics", 9100)
 HOST_PATHS = {"root": ("/", "/host/root"), "proc": ("/proc", "/host/proc"), "sys": ("/sys", "/host/sys")}

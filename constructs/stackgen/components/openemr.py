@@ -14,21 +14,48 @@ DaemonSet reads its container logs from the node. Two things are optional:
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import cdk8s
 import cdk8s_plus_37.k8s as k
-from constructs import Construct
+from pydantic import Field
 
+from constructs import Construct
 from stackgen import versions
 from stackgen.components import loki
 from stackgen.components.cluster import DNS_PORTS, KUBE_DNS
-from stackgen.components.fluent_bit import COMMAND, CONFIG_DIR, CONFIG_FILE, HTTP, config_text, loki_output, \
-    service_section, tail_input
-from stackgen.config import StackConfig
+from stackgen.components.fluent_bit import (
+    COMMAND,
+    CONFIG_DIR,
+    CONFIG_FILE,
+    HTTP,
+    config_text,
+    loki_output,
+    service_section,
+    tail_input,
+)
 from stackgen.context import Context
 from stackgen.lib.meta import Identity
 from stackgen.lib.netpol import Policy, component_policy, pods, rule
 from stackgen.lib.workload import ContainerSpec, HttpProbe, Port, checksum, empty_dir
+from stackgen.settings import DnsLabel, LabelValue, Model
+
+if TYPE_CHECKING:  # the overlay's model imports every component's; this only annotates
+    from stackgen.config import StackConfig
+
+
+class OpenEmrConfig(Model):
+    """The application being observed (it lives in `app_namespace`); nothing here is rendered into it
+    except the optional sidecar patch and the policy for its traffic to the stack."""
+    deployment: DnsLabel = "openemr"
+    container: DnsLabel = "openemr"
+    pod_labels: dict[str, LabelValue] = {"app": "openemr"}
+    # The image's APACHE_LOG_DIR: Apache writes access.log and error.log here (through rotatelogs).
+    log_dir: str = Field("/var/log/apache2", pattern=r"^/[A-Za-z0-9._/-]+$")
+    # Render an egress NetworkPolicy for OpenEMR's traffic to the stack. Only allow rules: meant for an
+    # app namespace that already denies egress by default (otherwise it would isolate OpenEMR's egress).
+    egress_policy: bool = True
+
 
 SIDECAR_DIR = "openemr-sidecar"
 LOG_FILES = ("access.log", "error.log", "php_errors.log")

@@ -12,20 +12,41 @@ needed: it serves Go context propagation only, and OpenEMR is PHP.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import cdk8s_plus_37.k8s as k
 import yaml
-from constructs import Construct
 
+from constructs import Construct
 from stackgen import versions
 from stackgen.components import tempo
-from stackgen.config import StackConfig
 from stackgen.context import Context
 from stackgen.lib.backend import service_url
 from stackgen.lib.monitors import Endpoint, pod_monitor
 from stackgen.lib.netpol import Policy, cidrs, component_policy, rule
 from stackgen.lib.rbac import Grant, cluster_role
-from stackgen.lib.workload import (ContainerSpec, HostAccess, HttpProbe, PodSpec, Port, checksum, daemon_set,
-                                   empty_dir, service_account)
+from stackgen.lib.workload import (
+    ContainerSpec,
+    HostAccess,
+    HttpProbe,
+    PodSpec,
+    Port,
+    checksum,
+    daemon_set,
+    empty_dir,
+    service_account,
+)
+from stackgen.settings import Model, Resources, sized
+
+if TYPE_CHECKING:  # the overlay's model imports every component's; this only annotates
+    from stackgen.config import StackConfig
+
+
+class OtebpfConfig(Model):
+    """eBPF auto-instrumentation of the OpenEMR pods: traces to Tempo, HTTP RED metrics to Prometheus."""
+    enabled: bool = True
+    resources: Resources = sized("50m", "128Mi", "500m", "512Mi")
+
 
 METRICS = Port("metrics", 9400)
 INTERNAL = Port("int-metrics", 9401)

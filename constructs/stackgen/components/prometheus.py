@@ -7,20 +7,45 @@ scale subresource (.spec.shards); the shard count is then left out of the CR so 
 """
 from __future__ import annotations
 
-from constructs import Construct
+from typing import TYPE_CHECKING
 
+from pydantic import Field, model_validator
+
+from constructs import Construct
 from imports.com.coreos import monitoring as m
 from stackgen import versions
 from stackgen.components import mimir
-from stackgen.config import StackConfig
 from stackgen.context import Context
-from stackgen.names import SELECTION_LABEL
 from stackgen.lib import operated
 from stackgen.lib.monitors import Endpoint, service_monitor
 from stackgen.lib.netpol import Policy, cidrs, component_policy, rule
 from stackgen.lib.rbac import Grant, cluster_role
 from stackgen.lib.scaling import ScaleTarget, replicas_and_scaling
 from stackgen.lib.workload import Port, service, service_account
+from stackgen.names import SELECTION_LABEL
+from stackgen.settings import ByteSize, Duration, Memory, Model, Resources, memory_bytes, sized
+
+if TYPE_CHECKING:  # the overlay's model imports every component's; this only annotates
+    from stackgen.config import StackConfig
+
+
+class PrometheusConfig(Model):
+    replicas: int = Field(1, ge=1, le=5, description="HA copies of every shard")
+    retention: Duration = "30d"
+    retention_size: ByteSize = "90GB"
+    scrape_interval: Duration = "30s"
+    evaluation_interval: Duration = "30s"
+    storage_size: Memory = "100Gi"
+    resources: Resources = sized("300m", "1Gi", "1", "2Gi")
+
+    @model_validator(mode="after")
+    def _retention_size_fits_volume(self) -> "Prometheus":
+        # Size-based retention must trigger before the volume is full, with room for the WAL.
+        if memory_bytes(self.retention_size) > 0.9 * memory_bytes(self.storage_size):
+            raise ValueError(
+                f"retention_size={self.retention_size} must be <= 90% of storage_size ({self.storage_size})")
+        return self
+
 
 WEB = Port("web", 9090)
 RELOADER = Port("reloader-web", 8080)

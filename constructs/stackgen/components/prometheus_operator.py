@@ -3,14 +3,20 @@ and scrape configuration. Version matches the pinned CRDs (dist/crds)."""
 from __future__ import annotations
 
 from constructs import Construct
-
 from stackgen import versions
 from stackgen.context import Context
 from stackgen.lib.monitors import Endpoint, service_monitor
 from stackgen.lib.netpol import Policy, cidrs, component_policy, rule
 from stackgen.lib.rbac import Grant, cluster_role
-from stackgen.lib.workload import (ContainerSpec, HttpProbe, PodSpec, Port, deployment, service,
-                                   service_account)
+from stackgen.lib.workload import ContainerSpec, HttpProbe, PodSpec, Port, deployment, service, service_account
+from stackgen.settings import Model, Resources, sized
+
+
+class PrometheusOperatorConfig(Model):
+    resources: Resources = sized("50m", "64Mi", "200m", "256Mi")
+    # Applied by the operator to the config-reloader sidecar it adds to Prometheus and Alertmanager pods.
+    reloader_resources: Resources = sized("10m", "32Mi", "50m", "64Mi")
+
 
 HTTP = Port("http", 8080)
 KUBE_API = Port("https", 443)

@@ -8,13 +8,28 @@ Nothing for components EKS does not expose (etcd, scheduler, controller-manager,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pydantic import Field
 
 from constructs import Construct
-
 from imports.com.coreos import monitoring as m
 from stackgen import versions
-from stackgen.config import StackConfig
 from stackgen.context import Context
+from stackgen.settings import Duration, Model, Ratio
+
+if TYPE_CHECKING:  # the overlay's model imports every component's; this only annotates
+    from stackgen.config import StackConfig
+
+
+class AlertThresholds(Model):
+    """The seed's alert thresholds (ALERT_* variables)."""
+    cpu: Ratio = 0.8
+    memory: Ratio = 0.9
+    error_rate: Ratio = 0.05
+    latency_seconds: float = Field(2, gt=0, le=120)
+    for_duration: Duration = "5m"
+
 
 # Adds the pod's node to a per-pod alert, so that a node-down alert can inhibit it.
 ON_NODE = "* on (namespace, pod) group_left (node) max by (namespace, pod, node) (kube_pod_info)"
@@ -57,7 +72,7 @@ def _openemr(stack: StackConfig) -> list:
               f"The 95th percentile of request duration of {{{{ $labels.k8s_deployment_name }}}} is above "
               f"{t.latency_seconds:g}s.", t.for_duration),
         Alert("OpenEMRNoTraffic",
-              f'absent(openemr:http_server_requests:rate5m) or sum without () (openemr:http_server_requests:rate5m) == 0',
+              'absent(openemr:http_server_requests:rate5m) or sum without () (openemr:http_server_requests:rate5m) == 0',
               "warning", "No HTTP requests to OpenEMR are seen",
               "OTeBPF reports no request to OpenEMR (not even the kubelet's probes): OpenEMR is down or its "
               "instrumentation broke.", "15m"),

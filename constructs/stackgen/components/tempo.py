@@ -6,14 +6,55 @@ metrics-generator as ring members with volumes, compactor.
 """
 from __future__ import annotations
 
-from constructs import Construct
+from typing import TYPE_CHECKING, Literal
 
+from pydantic import Field
+
+from constructs import Construct
 from stackgen import versions
 from stackgen.components import mimir
-from stackgen.config import StackConfig, duration_seconds
 from stackgen.context import Context
 from stackgen.lib.backend import GRPC, Backend, BackendSpec, Target, join_members
 from stackgen.lib.workload import Port
+from stackgen.settings import (
+    Bucket,
+    Duration,
+    Memory,
+    Model,
+    Resources,
+    RingBackend,
+    RoleArn,
+    duration_seconds,
+    role,
+    sized,
+)
+
+if TYPE_CHECKING:  # the overlay's model imports every component's; this only annotates
+    from stackgen.config import StackConfig
+
+
+class TempoResources(Model):
+    single: Resources = sized("100m", "256Mi", "1", "1Gi")
+    distributor: Resources = sized("50m", "64Mi", "500m", "256Mi")
+    ingester: Resources = sized("100m", "256Mi", "1", "1Gi")
+    querier: Resources = sized("50m", "128Mi", "500m", "512Mi")
+    query_frontend: Resources = sized("25m", "64Mi", "500m", "256Mi")
+    compactor: Resources = sized("50m", "128Mi", "500m", "512Mi")
+    metrics_generator: Resources = sized("50m", "128Mi", "500m", "512Mi")
+
+
+class TempoConfig(RingBackend):
+    topology: Literal["monolithic", "distributed"] = "monolithic"
+    retention: Duration = "90d"
+    bucket: Bucket = "openemr-monitoring-tempo"
+    role_arn: RoleArn = role("tempo")
+    ingester_replicas: int = Field(2, ge=1, le=20)
+    volume_size: Memory = "10Gi"
+    resources: TempoResources = TempoResources()
+
+    def ring_members(self) -> list[tuple[str, str, int]]:
+        return [("ingester", "ingester_replicas", 1 if self.topology == "monolithic" else self.ingester_replicas)]
+
 
 HTTP = Port("http", 3200)
 OTLP_GRPC = Port("otlp-grpc", 4317)

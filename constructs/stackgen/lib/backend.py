@@ -12,15 +12,25 @@ from dataclasses import dataclass, field
 
 import cdk8s_plus_37.k8s as k
 import yaml
-from constructs import Construct
 
-from stackgen.config import Resources
+from constructs import Construct
 from stackgen.context import Context
 from stackgen.lib.monitors import Endpoint, service_monitor
 from stackgen.lib.netpol import Peer, Policy, cidrs, component_policy, rule
 from stackgen.lib.scaling import ScaleTarget, disruption_budget, replicas_and_scaling
-from stackgen.lib.workload import (ContainerSpec, HttpProbe, PodSpec, Port, checksum, deployment, empty_dir,
-                                   service, service_account, stateful_set)
+from stackgen.lib.workload import (
+    ContainerSpec,
+    HttpProbe,
+    PodSpec,
+    Port,
+    checksum,
+    deployment,
+    empty_dir,
+    service,
+    service_account,
+    stateful_set,
+)
+from stackgen.settings import Resources
 from stackgen.versions import Image
 
 GRPC = Port("grpc", 9095)

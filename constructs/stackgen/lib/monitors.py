@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from constructs import Construct
-
 from imports.com.coreos import monitoring as m
 from stackgen.lib.meta import Identity
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import cdk8s_plus_37.k8s as k
-from constructs import Construct
 
+from constructs import Construct
 from stackgen.lib.meta import Identity
 from stackgen.lib.workload import Port, int_or_string
 

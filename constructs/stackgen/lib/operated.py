@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 
 from imports.com.coreos import monitoring as m
-from stackgen.config import Resources
+from stackgen.settings import Resources
 
 
 def _types(kind: str, suffix: str):

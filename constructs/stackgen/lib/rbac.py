@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import cdk8s_plus_37.k8s as k
-from constructs import Construct
 
+from constructs import Construct
 from stackgen.lib.meta import Identity
 
 READ = ("get", "list", "watch")

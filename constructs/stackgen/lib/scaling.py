@@ -9,11 +9,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import cdk8s_plus_37.k8s as k
-from constructs import Construct
 
-from stackgen.config import Autoscaling, ReplicaRange
+from constructs import Construct
 from stackgen.lib.meta import Identity
 from stackgen.lib.workload import int_or_string
+from stackgen.settings import Model, Percent, ReplicaRange
+
+
+class Autoscaling(Model):
+    """HPA settings. With `enabled: false` every component runs at its min_replicas, no HPA."""
+    enabled: bool = True
+    cpu_target: Percent = 70
+    memory_target: Percent = 80
+    # Grafana stays at one replica while it keeps its SQLite database on one RWO volume.
+    grafana: ReplicaRange = ReplicaRange(min_replicas=1, max_replicas=1)
+    # The stateless parts of Loki, Tempo and Mimir (read path, distributors, queriers). Their stateful
+    # parts scale by configuration; the single-process topologies have nothing to autoscale.
+    loki: ReplicaRange = ReplicaRange(min_replicas=1, max_replicas=1)
+    tempo: ReplicaRange = ReplicaRange(min_replicas=1, max_replicas=1)
+    mimir: ReplicaRange = ReplicaRange(min_replicas=1, max_replicas=1)
+    # Prometheus scales by shards (the CR's scale subresource). Each shard scrapes only part of the
+    # targets, so queries and rules on one shard see part of the data: sharding is opt-in.
+    prometheus: ReplicaRange = ReplicaRange(min_replicas=1, max_replicas=1)
+    alertmanager: ReplicaRange = ReplicaRange(min_replicas=1, max_replicas=3)
 
 
 @dataclass(frozen=True)

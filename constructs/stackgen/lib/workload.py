@@ -11,11 +11,11 @@ import hashlib
 from dataclasses import dataclass, field
 
 import cdk8s_plus_37.k8s as k
-from constructs import Construct
 
-from stackgen.config import Resources
+from constructs import Construct
 from stackgen.lib.meta import Identity
 from stackgen.names import HOST_ACCESS_ANNOTATION
+from stackgen.settings import Resources
 
 RUNTIME_DEFAULT = k.SeccompProfile(type="RuntimeDefault")
 

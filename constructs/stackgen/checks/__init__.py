@@ -1,0 +1,26 @@
+"""Every check `validate` runs over one rendered overlay, beyond the schemas."""
+from __future__ import annotations
+
+from stackgen.checks.addresses import check_urls
+from stackgen.checks.references import (
+    check_autoscalers,
+    check_disruption_budgets,
+    check_labels,
+    check_monitors_catalogued,
+    check_monitors_selected,
+    check_network_policies,
+    check_port_names,
+    check_service_monitor_ports,
+    check_services,
+)
+from stackgen.checks.security import check_pod_security
+from stackgen.manifests import Manifests
+
+ALL_CHECKS = [check_monitors_selected, check_service_monitor_ports, check_services, check_urls,
+              check_autoscalers, check_disruption_budgets, check_network_policies, check_pod_security, check_labels,
+              check_port_names, check_monitors_catalogued]
+
+
+def check_all(objects: list[dict]) -> list[str]:
+    manifests = Manifests(objects)
+    return [problem for check in ALL_CHECKS for problem in check(manifests)]

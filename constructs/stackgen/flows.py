@@ -1,0 +1,79 @@
+"""NetworkPolicy evaluation: would the rendered policies let one pod (or address) reach another?"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from stackgen.manifests import Manifests, Pod, matches
+
+# Where a host-network pod is reached: any node address inside the default node CIDRs.
+NODE_ADDRESS = "10.0.0.10"
+
+
+@dataclass(frozen=True)
+class Address:
+    """A destination outside the pod network (API server, a node, the internet)."""
+    ip: str
+
+
+def _peer_matches(m: Manifests, peer: dict, policy_namespace: str, other: Pod | Address) -> bool:
+    if "ipBlock" in peer:
+        if not isinstance(other, Address):
+            return False
+        block = peer["ipBlock"]
+        address = ipaddress.ip_address(other.ip)
+        return address in ipaddress.ip_network(block["cidr"]) and not any(
+            address in ipaddress.ip_network(e) for e in block.get("except", []))
+    if isinstance(other, Address):
+        return False
+    if "namespaceSelector" in peer:
+        if not matches(peer["namespaceSelector"], m.namespace_labels(other.namespace)):
+            return False
+    elif other.namespace != policy_namespace:
+        return False
+    return matches(peer.get("podSelector", {}), other.labels)
+
+
+def _port_matches(rule_ports: list[dict] | None, number: int, protocol: str, pod: Pod | None) -> bool:
+    if not rule_ports:
+        return True
+    for port in rule_ports:
+        if port.get("protocol", "TCP") != protocol:
+            continue
+        value = port.get("port")
+        if value is None or value == number or (isinstance(value, str) and pod and pod.ports.get(value, (None,))[0] == number):
+            return True
+    return False
+
+
+def _allowed_by(m: Manifests, pod: Pod, direction: str, other: Pod | Address, number: int, protocol: str,
+                destination: Pod | None) -> bool:
+    policy_type, rules_key, peers_key = {"Ingress": ("Ingress", "ingress", "from"),
+                                         "Egress": ("Egress", "egress", "to")}[direction]
+    policies = [p for p in m.of_kind("NetworkPolicy") if p["metadata"]["namespace"] == pod.namespace
+                and policy_type in p["spec"].get("policyTypes", ["Ingress"])
+                and matches(p["spec"]["podSelector"], pod.labels)]
+    if not policies:
+        return True
+    for policy in policies:
+        for rule in policy["spec"].get(rules_key) or []:
+            peers = rule.get(peers_key)
+            peer_ok = not peers or any(_peer_matches(m, peer, pod.namespace, other) for peer in peers)
+            if peer_ok and _port_matches(rule.get("ports"), number, protocol, destination):
+                return True
+    return False
+
+
+def flow_allowed(m: Manifests, source: Pod, destination: Pod | Address, port: int, protocol: str = "TCP") -> bool:
+    """Would the rendered NetworkPolicies let `source` open `port` on `destination`?
+
+    Host-network pods are not subject to NetworkPolicies; as a destination they are their node's address.
+    """
+    if isinstance(destination, Pod) and destination.host_network:
+        destination = Address(NODE_ADDRESS)
+    if not source.host_network and not _allowed_by(m, source, "Egress", destination, port, protocol,
+                                                   destination if isinstance(destination, Pod) else None):
+        return False
+    if isinstance(destination, Pod):
+        return _allowed_by(m, destination, "Ingress", source, port, protocol, destination)
+    return True
