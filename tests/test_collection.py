@@ -128,8 +128,8 @@ def test_fluent_bit_reads_every_container_log_with_kubernetes_metadata(objects):
     [source] = pipeline["inputs"]
     assert source["name"] == "tail" and source["path"] == "/var/log/containers/*.log"
     assert "cri" in source["multiline.parser"]
-    [kubernetes] = pipeline["filters"]
-    assert kubernetes["name"] == "kubernetes" and kubernetes["match"] == source["tag"]
+    kubernetes = next(f for f in pipeline["filters"] if f["name"] == "kubernetes")
+    assert kubernetes["match"] == source["tag"]
     mounts = {m["mountPath"]: m for m in container_of(daemon)["volumeMounts"]}
     assert mounts["/var/log"]["readOnly"] is True
     # Toleration of every taint: a node whose logs nobody reads is a node without logs.
@@ -141,7 +141,8 @@ def test_fluent_bit_pushes_to_lokis_push_api_with_the_labels_asked_for(manifests
     assert output["name"] == "loki" and output["uri"] == "/loki/api/v1/push"
     labels = dict(pair.strip().split("=", 1) for pair in output["labels"].split(","))
     assert set(labels) == {"job", "cluster", "namespace", "pod", "container", "app"}
-    assert labels["namespace"] == "$kubernetes['namespace_name']" and labels["app"] == "$kubernetes['labels']['app']"
+    # From the log file's name (available without the API); only `app` needs the pod's metadata.
+    assert labels["namespace"] == "$k8s_namespace" and labels["app"] == "$kubernetes['labels']['app']"
     source = pod(manifests, "fluent-bit")
     for loki, number in backends_at(manifests, f"{output['host']}:{output['port']}"):
         assert loki.labels["app.kubernetes.io/name"] in ("loki", "loki-write")
@@ -253,7 +254,7 @@ def test_sidecar_tails_files_the_app_really_writes_to_the_shared_volume():
     # Apache writes ${APACHE_LOG_DIR}/{access,error}.log (the image sets APACHE_LOG_DIR=/var/log/apache2).
     apache = ["/var/log/apache2/access.log", "/var/log/apache2/error.log"]
     php_error_log = next(line.split("=", 1)[1].strip() for line in ini.splitlines() if line.startswith("error_log"))
-    tailed = [p.strip() for p in fluent_bit["pipeline"]["inputs"][0]["path"].split(",")]
+    tailed = [p.strip() for source in fluent_bit["pipeline"]["inputs"] for p in source["path"].split(",")]
     assert set(tailed) == {*apache, php_error_log}
     shared = {volume_at(app, path) for path in tailed} | {volume_at(sidecar, path) for path in tailed}
     assert len(shared) == 1 and None not in shared
@@ -269,7 +270,9 @@ def test_sidecar_tails_files_the_app_really_writes_to_the_shared_volume():
     mount_of = {m["name"]: m["mountPath"] for m in sidecar["volumeMounts"]}
     command = sidecar["command"][-1].split("=", 1)[1]
     assert command.startswith(mount_of["fluent-bit-sidecar-config"] + "/")
-    assert fluent_bit["pipeline"]["inputs"][0]["db"].startswith(mount_of["fluent-bit-buffer"] + "/")
+    databases = [source["db"] for source in fluent_bit["pipeline"]["inputs"]]
+    assert all(db.startswith(mount_of["fluent-bit-buffer"] + "/") for db in databases)
+    assert len(set(databases)) == len(databases)  # db.locking: one input per offsets database
 
 
 def test_sidecar_pushes_to_loki_through_the_openemr_egress_policy():

@@ -31,7 +31,8 @@ def check_pod_security(m: Manifests) -> list[str]:
                 "seccomp RuntimeDefault": (context.get("seccompProfile") or pod_context.get("seccompProfile") or {}).get("type") == "RuntimeDefault",
                 "cpu/memory requests and limits": all(
                     r in (container.get("resources") or {}).get(kind, {}) for kind in ("requests", "limits") for r in ("cpu", "memory")),
-                "readiness and liveness probes": "readinessProbe" in container and "livenessProbe" in container,
+                "a readiness probe": "readinessProbe" in container,
+                "a liveness probe that does not wait for peers": not _liveness_on_readiness(container),
                 "image pinned to a tag": re.search(r":[^:/]+$", container["image"]) is not None and not container["image"].endswith(":latest"),
             }
             problems += [f"{where}: missing {name}" for name, ok in expectations.items() if not ok]
@@ -42,3 +43,9 @@ def check_pod_security(m: Manifests) -> list[str]:
         if context.get("runAsNonRoot") is not True or (context.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
             problems.append(f"{ref(cr)}: pod securityContext must be non-root with seccomp RuntimeDefault")
     return problems
+
+
+# dskit's /ready (Loki, Tempo, Mimir) reports the ring and peers; a liveness probe there restarts pods that
+# are healthy but still joining.
+def _liveness_on_readiness(container: dict) -> bool:
+    return ((container.get("livenessProbe") or {}).get("httpGet") or {}).get("path") == "/ready"

@@ -16,7 +16,7 @@ import cdk8s_plus_37.k8s as k
 import yaml
 
 from constructs import Construct
-from stackgen import versions
+from stackgen import forms, versions
 from stackgen.components import loki
 from stackgen.context import Context
 from stackgen.lib.monitors import Endpoint, pod_monitor
@@ -53,6 +53,7 @@ class FluentBitConfig(Model):
 
 
 HTTP = Port("http", 2020)
+ADDRESS_FORMS = {"service.http_listen": forms.LISTEN_HOST, "pipeline.outputs[].host": forms.HOSTNAME}
 KUBE_API = Port("https", 443)
 METRICS_PATH = "/api/v2/metrics/prometheus"
 CONFIG_DIR = "/fluent-bit/etc/stackgen"
@@ -94,27 +95,65 @@ def loki_output(stack: StackConfig, match: str, labels: dict[str, str], label_ke
     return output
 
 
+# The kubelet names each container's log file <pod>_<namespace>_<container>-<container id>.log. These
+# labels come from that name, so they survive an unreachable API server and pods already gone (whose
+# last lines explain a crash): at 4.2.0 the kubernetes filter adds nothing at all when its lookup fails.
+CONTAINER_PATH_PARSER = {
+    "name": "k8s_container_path", "format": "regex",
+    "regex": r"^/var/log/containers/(?<k8s_pod>[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*)"
+             r"_(?<k8s_namespace>[^_]+)_(?<k8s_container>.+)-(?<k8s_container_id>[a-z0-9]{64})\.log$",
+}
+# Continuation lines of a PHP error (stack trace, "thrown in", chained "Next") or an Apache error entry.
+TRACE_CONTINUATION = r"/^(?:Stack trace:|#\d+ |\s+thrown in |Next |PHP Stack trace:|PHP +\d+\. |\s+)/"
+PHP_ERROR_START = r"\[\d{2}-[A-Za-z]{3}-\d{4} \d{2}:\d{2}:\d{2}[^\]]*\] "
+APACHE_ERROR_START = r"\[[A-Z][a-z]{2} [A-Z][a-z]{2} \d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)? \d{4}\] "
+PHP_MESSAGE_START = r"PHP (?:Fatal error|Parse error|Warning|Notice|Deprecated|Catchable fatal error|Recoverable fatal error):"
+
+
+def multiline_parser(name: str, start: str) -> dict:
+    """Join a first line matching `start` with the trace lines that follow (flush_timeout in ms)."""
+    return {"name": name, "type": "regex", "flush_timeout": 2000, "rules": [
+        {"state": "start_state", "regex": f"/^(?:{start})/", "next_state": "cont"},
+        {"state": "cont", "regex": TRACE_CONTINUATION, "next_state": "cont"}]}
+
+
+# OpenEMR's container output mixes Apache's error log, PHP's errors and access lines: one parser whose
+# continuation rule lists only trace shapes, so an access line is never glued onto a trace.
+APP_MULTILINE = multiline_parser("openemr_php_apache", f"{PHP_ERROR_START}|{APACHE_ERROR_START}|{PHP_MESSAGE_START}")
+
+
 def node_config(stack: StackConfig) -> dict:
     kube = "$kubernetes"
     return {
         "service": service_section(f"{STATE_DIR}/buffer"),
+        "parsers": [CONTAINER_PATH_PARSER],
+        "multiline_parsers": [APP_MULTILINE],
         "pipeline": {
             "inputs": [{**tail_input("kube.*", "/var/log/containers/*.log", f"{STATE_DIR}/tail.db"),
                         # containerd (EKS) writes CRI format; docker kept for self-managed nodes.
-                        "multiline.parser": "cri, docker"}],
-            "filters": [{"name": "kubernetes", "match": "kube.*", "kube_tag_prefix": "kube.var.log.containers.",
-                         "merge_log": "on", "keep_log": "off", "labels": "on", "annotations": "off",
-                         "k8s-logging.parser": "on", "k8s-logging.exclude": "on"}],
+                        "multiline.parser": "cri, docker", "path_key": "log_file"}],
+            "filters": [
+                # First: joined records are re-emitted from the start of the pipeline, so filters placed
+                # before this one would run twice. Its buffer is kept on disk like every other chunk.
+                {"name": "multiline", "match": f"kube.var.log.containers.*_{stack.app_namespace}_*",
+                 "multiline.key_content": "log", "multiline.parser": APP_MULTILINE["name"],
+                 "emitter_storage.type": "filesystem", "emitter_mem_buf_limit": "16M"},
+                {"name": "parser", "match": "kube.*", "key_name": "log_file", "parser": CONTAINER_PATH_PARSER["name"],
+                 "reserve_data": "on", "preserve_key": "off"},
+                # No fluentbit.io/parser annotations: the stack loads only the parsers above.
+                {"name": "kubernetes", "match": "kube.*", "kube_tag_prefix": "kube.var.log.containers.",
+                 "merge_log": "on", "keep_log": "off", "labels": "on", "annotations": "off",
+                 "k8s-logging.parser": "off", "k8s-logging.exclude": "on"}],
             "outputs": [loki_output(stack, "kube.*", {
-                "job": "fluent-bit", "cluster": stack.cluster_name,
-                "namespace": f"{kube}['namespace_name']", "pod": f"{kube}['pod_name']",
-                "container": f"{kube}['container_name']", "app": f"{kube}['labels']['app']"})],
+                "job": "fluent-bit", "cluster": stack.cluster_name, "namespace": "$k8s_namespace",
+                "pod": "$k8s_pod", "container": "$k8s_container", "app": f"{kube}['labels']['app']"})],
         },
     }
 
 
 def config_text(config: dict) -> str:
-    return yaml.safe_dump(config, sort_keys=False)
+    # Never fold long values (label lists, parser regexes) over lines: reviewers read them as written.
+    return yaml.safe_dump(config, sort_keys=False, width=100_000)
 
 
 class FluentBit(Construct):

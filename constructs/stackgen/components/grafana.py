@@ -13,7 +13,7 @@ import yaml
 from pydantic import Field
 
 from constructs import Construct
-from stackgen import versions
+from stackgen import forms, versions
 from stackgen.components import loki, mimir, tempo
 from stackgen.context import Context
 from stackgen.lib.backend import IRSA_ANNOTATION, service_url
@@ -64,6 +64,8 @@ class GrafanaConfig(Model):
 
 
 HTTP = Port("http", 3000)
+ADDRESS_FORMS = {"datasources[].url": forms.HTTP_URL,
+                 "datasources[].jsonData.derivedFields[].url": forms.GRAFANA_VALUE_LINK}
 PROMETHEUS = Port("web", 9090)
 ALERTMANAGER = Port("web", 9093)
 ADMIN_DIR = "/etc/grafana/admin"

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from constructs import Construct
-from stackgen import versions
+from stackgen import forms, versions
 from stackgen.context import Context
-from stackgen.lib.backend import Backend, BackendSpec, Target, join_members, service_url
+from stackgen.lib.backend import MEMBERLIST_FORMS, Backend, BackendSpec, Target, join_members, service_url
 from stackgen.lib.workload import Port
 from stackgen.settings import Bucket, Duration, Memory, Model, Resources, RingBackend, RoleArn, role, sized
 
@@ -58,6 +58,9 @@ def push_service(stack: StackConfig) -> str:
 
 
 PUSH_PATH = "/loki/api/v1/push"
+# No scheduler or frontend address: with neither set, Loki discovers query schedulers through their
+# ring (and setting one would turn that off). The read path builds its index from S3 itself.
+ADDRESS_FORMS = {**MEMBERLIST_FORMS, "common.compactor_address": forms.HTTP_BASE_URL}
 
 
 def loki_config(stack: StackConfig) -> dict:

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from constructs import Construct
-from stackgen import versions
+from stackgen import forms, versions
 from stackgen.context import Context
-from stackgen.lib.backend import Backend, BackendSpec, Target, join_members, service_url
+from stackgen.lib.backend import MEMBERLIST_FORMS, Backend, BackendSpec, Target, join_members, service_url
 from stackgen.lib.workload import Port
 from stackgen.settings import Bucket, Duration, Memory, Model, Resources, RingBackend, RoleArn, role, sized
 
@@ -53,6 +53,8 @@ HTTP = Port("http", 8080)
 PUSH_PATH = "/api/v1/push"
 QUERY_PATH = "/prometheus"
 MEMBERLIST = {"kvstore": {"store": "memberlist"}}
+# No frontend_worker or scheduler address: in ring discovery mode Mimir refuses to start with one.
+ADDRESS_FORMS = {**MEMBERLIST_FORMS, "common.storage.s3.endpoint": forms.S3_ENDPOINT}
 
 
 def distributed(stack: StackConfig) -> bool:

@@ -25,12 +25,15 @@ from stackgen import versions
 from stackgen.components import loki
 from stackgen.components.cluster import DNS_PORTS, KUBE_DNS
 from stackgen.components.fluent_bit import (
+    APACHE_ERROR_START,
     COMMAND,
     CONFIG_DIR,
     CONFIG_FILE,
     HTTP,
+    PHP_ERROR_START,
     config_text,
     loki_output,
+    multiline_parser,
     service_section,
     tail_input,
 )
@@ -69,16 +72,28 @@ LOGS_VOLUME, CONFIG_VOLUME, BUFFER_VOLUME, PHP_VOLUME = ("openemr-logs", "fluent
                                                         "fluent-bit-buffer", "openemr-php-logging")
 
 
+# One tail input per file: a tail input applies one multiline parser to every file of its path.
+SIDECAR_MULTILINE = {"error.log": multiline_parser("apache_error", APACHE_ERROR_START),
+                     "php_errors.log": multiline_parser("php_error", PHP_ERROR_START)}
+
+
 def sidecar_config(stack: StackConfig) -> dict:
     log_dir, app = stack.openemr.log_dir, stack.openemr
     labels = {"job": "openemr-files", "cluster": stack.cluster_name, "namespace": stack.app_namespace,
               "pod": "${POD_NAME}", "container": app.container, "app": app.pod_labels.get("app", app.deployment)}
-    source = {**tail_input("openemr.files", ", ".join(f"{log_dir}/{name}" for name in LOG_FILES),
-                           f"{BUFFER_DIR}/tail.db"), "path_key": "log_file"}
+    inputs = []
+    for name in LOG_FILES:
+        stem = name.removesuffix(".log")
+        # Each input its own offsets database: db.locking gives an input exclusive access to its file.
+        source = {**tail_input(f"openemr.{stem}", f"{log_dir}/{name}", f"{BUFFER_DIR}/tail-{stem}.db"),
+                  "path_key": "log_file"}
+        if name in SIDECAR_MULTILINE:
+            source["multiline.parser"] = SIDECAR_MULTILINE[name]["name"]
+        inputs.append(source)
     output = {**loki_output(stack, "openemr.*", labels, label_keys="$log_file"),
               "storage.total_limit_size": SIDECAR_BUFFER}
-    return {"service": service_section(f"{BUFFER_DIR}/chunks"),
-            "pipeline": {"inputs": [source], "outputs": [output]}}
+    return {"service": service_section(f"{BUFFER_DIR}/chunks"), "multiline_parsers": list(SIDECAR_MULTILINE.values()),
+            "pipeline": {"inputs": inputs, "outputs": [output]}}
 
 
 def php_ini(stack: StackConfig) -> str:

@@ -18,7 +18,7 @@ import cdk8s_plus_37.k8s as k
 import yaml
 
 from constructs import Construct
-from stackgen import versions
+from stackgen import forms, versions
 from stackgen.components import tempo
 from stackgen.context import Context
 from stackgen.lib.backend import service_url
@@ -50,6 +50,8 @@ class OtebpfConfig(Model):
 
 METRICS = Port("metrics", 9400)
 INTERNAL = Port("int-metrics", 9401)
+# OBI uses the signal-specific endpoint as written (scheme, host and the /v1/traces path).
+ADDRESS_FORMS = {"otel_traces_export.endpoint": forms.HTTP_URL}
 KUBE_API = Port("https", 443)
 CONFIG_DIR = "/etc/otebpf"
 TRACES_PATH = "/v1/traces"

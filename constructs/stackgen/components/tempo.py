@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from constructs import Construct
-from stackgen import versions
+from stackgen import forms, versions
 from stackgen.components import mimir
 from stackgen.context import Context
-from stackgen.lib.backend import GRPC, Backend, BackendSpec, Target, join_members
+from stackgen.lib.backend import GRPC, MEMBERLIST_FORMS, Backend, BackendSpec, Target, join_members
 from stackgen.lib.workload import Port
 from stackgen.settings import (
     Bucket,
@@ -60,6 +60,16 @@ HTTP = Port("http", 3200)
 OTLP_GRPC = Port("otlp-grpc", 4317)
 OTLP_HTTP = Port("otlp-http", 4318)
 MEMBERLIST = {"kvstore": {"store": "memberlist"}}
+ADDRESS_FORMS = {
+    **MEMBERLIST_FORMS,
+    # The querier's DNS watcher resolves every A record of the name (one connection per frontend), so
+    # the name is the headless discovery Service, which also lists frontends that are not ready yet.
+    "querier.frontend_worker.frontend_address": forms.GRPC_HOST_PORT,
+    "metrics_generator.storage.remote_write[].url": forms.HTTP_URL,
+    "storage.trace.s3.endpoint": forms.S3_ENDPOINT,
+    "distributor.receivers.otlp.protocols.grpc.endpoint": forms.LISTEN_ALL,
+    "distributor.receivers.otlp.protocols.http.endpoint": forms.LISTEN_ALL,
+}
 
 
 def distributed(stack: StackConfig) -> bool:
@@ -106,7 +116,7 @@ def tempo_config(stack: StackConfig) -> dict:
         }},
     }
     if distributed(stack):
-        frontends = f"dns:///tempo-query-frontend-discovery.{namespace}.svc.cluster.local:{GRPC.number}"
+        frontends = f"tempo-query-frontend-discovery.{namespace}.svc.cluster.local:{GRPC.number}"
         config["querier"] = {"frontend_worker": {"frontend_address": frontends}}
     return config
 

@@ -14,6 +14,7 @@ import cdk8s_plus_37.k8s as k
 import yaml
 
 from constructs import Construct
+from stackgen import forms
 from stackgen.context import Context
 from stackgen.lib.monitors import Endpoint, service_monitor
 from stackgen.lib.netpol import Peer, Policy, cidrs, component_policy, rule
@@ -44,6 +45,10 @@ IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 
 def memberlist_service(backend: str) -> str:
     return f"{backend}-memberlist"
+
+
+# Every member of every backend joins the gossip ring the same way.
+MEMBERLIST_FORMS = {"memberlist.join_members[]": forms.DNS_DISCOVERY}
 
 
 def join_members(backend: str, namespace: str) -> list[str]:
@@ -118,7 +123,11 @@ class Backend(Construct):
             mounts=[k.VolumeMount(name="config", mount_path="/etc/config", read_only=True),
                     k.VolumeMount(name="data", mount_path=spec.data_dir),
                     k.VolumeMount(name="tmp", mount_path="/tmp")],
-            readiness=HttpProbe("/ready", spec.http.name), liveness=HttpProbe("/ready", spec.http.name))
+            # /ready waits for the ring, WAL replay and peers (a query-frontend for its first querier, Loki's
+            # read path for a scheduler, a compactor for a stable ring): it must never restart a pod. No
+            # liveness probe, as upstream renders none: Loki's chart (`livenessProbe: {}`), mimir-distributed
+            # and Tempo's jsonnet; Tempo's Helm chart's liveness on /ready is what restarts slow starters.
+            readiness=HttpProbe("/ready", spec.http.name), liveness=None)
         volumes = [k.Volume(name="config", config_map=k.ConfigMapVolumeSource(name=config_map)), empty_dir("tmp")]
         if not target.volume:
             volumes.append(empty_dir("data", "2Gi"))

@@ -1,7 +1,8 @@
 """Secure workloads, written once: restricted security contexts, requests and limits, probes, spread.
 
 Every container gets: non-root, read-only root filesystem, no privilege escalation, all capabilities
-dropped, seccomp RuntimeDefault, requests and limits, readiness and liveness probes. A component that
+dropped, seccomp RuntimeDefault, requests and limits, a readiness probe, and a liveness probe where the
+upstream project recommends one (on an endpoint that reflects the process alone, never its peers). A component that
 needs host access asks for it explicitly through `host_access` and says why at the call site.
 """
 from __future__ import annotations
@@ -102,7 +103,8 @@ class ContainerSpec:
     resources: Resources
     ports: list[Port]
     readiness: HttpProbe
-    liveness: HttpProbe
+    # None where the upstream project renders none; the caller says why next to it.
+    liveness: HttpProbe | None
     args: list[str] = field(default_factory=list)
     env: list[k.EnvVar] = field(default_factory=list)
     mounts: list[k.VolumeMount] = field(default_factory=list)
@@ -121,7 +123,7 @@ class ContainerSpec:
                    for p in self.ports],
             resources=resource_requirements(self.resources),
             readiness_probe=_probe(self.readiness, initial_delay=5, failure_threshold=3),
-            liveness_probe=_probe(self.liveness, initial_delay=30, failure_threshold=6),
+            liveness_probe=_probe(self.liveness, initial_delay=30, failure_threshold=6) if self.liveness else None,
             security_context=container_security_context(host_access, self.uid),
             volume_mounts=self.mounts or None,
             termination_message_policy="FallbackToLogsOnError",
