@@ -4,6 +4,7 @@
     python main.py --overlay clinic     render one overlay, keep the others as they are
     python main.py validate             validate dist/ (schemas, CRDs, cross-references)
     python main.py alerts               print the alert list (README) from dist/hospital's rules
+    python main.py security             print the justified security findings (README) from dist/
 
 Environment variables of the seed (ENABLE_AUTOSCALING, GRAFANA_MAX_REPLICAS, PROMETHEUS_RETENTION, ...)
 override the overlays for this run; every override applied is printed.
@@ -84,9 +85,18 @@ def alerts(args: argparse.Namespace) -> int:
     return 0
 
 
+def security(args: argparse.Namespace) -> int:
+    from stackgen.lib.security_findings import report
+    from stackgen.validate import load_tree
+
+    dist = Path(args.dist)
+    print(report({d.name: load_tree(d) for d in sorted(dist.iterdir()) if d.is_dir() and d.name != "crds"}), end="")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", nargs="?", default="synth", choices=["synth", "validate", "alerts"])
+    parser.add_argument("command", nargs="?", default="synth", choices=["synth", "validate", "alerts", "security"])
     parser.add_argument("--overlay", action="append", help="render only this overlay (repeatable)")
     parser.add_argument("--dist", default=os.environ.get("STACKGEN_DIST", str(ROOT / "dist")),
                         help="output directory (default: dist, or $STACKGEN_DIST)")
@@ -94,7 +104,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--kubernetes-version", action="append",
                         help="validate against this Kubernetes version (repeatable; default: oldest and newest supported)")
     args = parser.parse_args(argv)
-    return {"synth": synth, "validate": validate, "alerts": alerts}[args.command](args)
+    return {"synth": synth, "validate": validate, "alerts": alerts, "security": security}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ def stale_timestamp_case(metric, selector, labels):
 
 
 MON = 'namespace="monitoring"'
+AGENTS = 'namespace="monitoring-agents"'
 CASES = {
     "OpenEMRHighErrorRate": case({HTTP % "500": rising(10), HTTP % "200": rising(90)},
                                  {HTTP % "500": rising(1), HTTP % "200": rising(99)}, "15m", OPENEMR),
@@ -218,11 +219,11 @@ CASES = {
                                      {'fluentbit_output_dropped_records_total{instance="n1",name="loki.0"}': "0x25"},
                                      "8m", {"instance": "n1", "name": "loki.0"}),
     "CollectorNotRunning": case(
-        {f'kube_daemonset_status_desired_number_scheduled{{{MON},daemonset="fluent-bit"}}': "2x20",
-         f'kube_daemonset_status_number_ready{{{MON},daemonset="fluent-bit"}}': "1x20"},
-        {f'kube_daemonset_status_desired_number_scheduled{{{MON},daemonset="fluent-bit"}}': "2x20",
-         f'kube_daemonset_status_number_ready{{{MON},daemonset="fluent-bit"}}': "2x20"},
-        "15m", {"namespace": "monitoring", "daemonset": "fluent-bit"}),
+        {f'kube_daemonset_status_desired_number_scheduled{{{AGENTS},daemonset="fluent-bit"}}': "2x20",
+         f'kube_daemonset_status_number_ready{{{AGENTS},daemonset="fluent-bit"}}': "1x20"},
+        {f'kube_daemonset_status_desired_number_scheduled{{{AGENTS},daemonset="fluent-bit"}}': "2x20",
+         f'kube_daemonset_status_number_ready{{{AGENTS},daemonset="fluent-bit"}}': "2x20"},
+        "15m", {"namespace": "monitoring-agents", "daemonset": "fluent-bit"}),
     "GrafanaDown": case({f'up{{{MON},job="grafana"}}': "0x20"}, {f'up{{{MON},job="grafana"}}': "1x20"}, "10m",
                         {"namespace": "monitoring", "job": "grafana"}),
 }

@@ -93,7 +93,7 @@ def test_otebpf_metrics_ports_are_the_ones_it_serves(objects):
 
 
 def test_otebpf_cluster_role_only_reads(objects):
-    role = one(objects, "ClusterRole", "monitoring-otebpf")
+    role = one(objects, "ClusterRole", "monitoring-agents-otebpf")
     assert {verb for rule in role["rules"] for verb in rule["verbs"]} <= {"get", "list", "watch"}
     assert not any("secrets" in rule["resources"] for rule in role["rules"])
 
@@ -209,11 +209,13 @@ def sidecar_files(overlay_name):
 
 def patched_openemr():
     files = sidecar_files("large")
-    [kustomization], [config_map], [patch] = (files[n] for n in (
-        "kustomization.yaml", "fluent-bit-sidecar.yaml", "deployment-patch.yaml"))
+    assert set(files) == {"kustomization.yaml", "fluent-bit-sidecar.yaml"}
+    [kustomization], [config_map] = files["kustomization.yaml"], files["fluent-bit-sidecar.yaml"]
     assert kustomization["kind"] == "Component" and kustomization["resources"] == ["fluent-bit-sidecar.yaml"]
-    assert kustomization["patches"] == [{"path": "deployment-patch.yaml",
-                                         "target": {"kind": "Deployment", "name": "openemr"}}]
+    [entry] = kustomization["patches"]
+    assert entry["target"] == {"kind": "Deployment", "name": "openemr"}
+    patch = yaml.safe_load(entry["patch"])
+    assert patch["kind"] == "Deployment" and patch["metadata"]["name"] == "openemr"
     assert "selector" not in patch["spec"], "the patch must not replace OpenEMR's own selector"
     return strategic_merge(openemr_deployment(), patch), config_map
 

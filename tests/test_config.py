@@ -12,7 +12,7 @@ BAD_OVERLAYS = {
     "min-above-max": ("autoscaling:\n  alertmanager: {min_replicas: 3, max_replicas: 2}\n",
                       "autoscaling.alertmanager.max_replicas=2 must be >= min_replicas (3)"),
     "unknown-key": ("prometheus:\n  retenton: 30d\n", "prometheus.retenton: unknown key; allowed here: evaluation_interval"),
-    "unknown-section": ("grafanna: {}\n", "grafanna: unknown key; allowed here: alerting, alertmanager, app_namespace"),
+    "unknown-section": ("grafanna: {}\n", "grafanna: unknown key; allowed here: agents_namespace, alerting, alertmanager"),
     "channel-without-secret": ("alerting:\n  pagerduty: {secret: null}\n",
                                "alerting.pagerduty.secret=None must name the Secret (name, key)"),
     "relative-log-dir": ("openemr: {log_dir: var/log}\n", "openemr.log_dir='var/log' must match"),
@@ -36,6 +36,17 @@ BAD_OVERLAYS = {
     "bad-role-arn": ("tempo: {role_arn: tempo-role}\n", "tempo.role_arn='tempo-role' must be an IAM role ARN"),
     "bad-topology": ("loki: {topology: distributed}\n",
                      "loki.topology='distributed' Input should be 'single-binary' or 'simple-scalable'"),
+    # Namespaces: each has its own Pod Security level, so none may be shared.
+    "agents-in-the-stacks-namespace": ("agents_namespace: monitoring\n",
+                                       "agents_namespace=monitoring must differ from namespace (monitoring)"),
+    "app-in-the-stacks-namespace": ("app_namespace: monitoring\n",
+                                    "app_namespace=monitoring must differ from namespace (monitoring)"),
+    "app-in-the-agents-namespace": ("app_namespace: monitoring-agents\n",
+                                    "app_namespace=monitoring-agents must differ from agents_namespace"),
+    # Zero where the program needs a positive duration: a scrape loop without pause, a retention that never deletes.
+    "zero-scrape-interval": ("prometheus:\n  scrape_interval: 0s\n",
+                             "prometheus.scrape_interval='0s' must be greater than zero"),
+    "zero-log-retention": ("loki:\n  retention: 0h\n", "loki.retention='0h' must be greater than zero"),
 }
 
 
@@ -85,7 +96,7 @@ def _objects(path):
 def test_environment_overrides_apply_and_are_printed(tmp_path):
     out = tmp_path / "dist"
     env = clean_env(PROMETHEUS_RETENTION="7d", ALERTMANAGER_MAX_REPLICAS="5", HPA_MEMORY_TARGET="75",
-                    MONITORING_NAMESPACE="observability")
+                    MONITORING_NAMESPACE="observability", AGENTS_NAMESPACE="observability-agents")
     result = run_main("--overlay", "hospital", "--dist", str(out), env=env)
     assert result.returncode == 0, result.stderr
     assert "override hospital: PROMETHEUS_RETENTION sets prometheus.retention = '7d' (overlay: '30d')" in result.stdout
@@ -97,7 +108,7 @@ def test_environment_overrides_apply_and_are_printed(tmp_path):
     assert hpa["spec"]["maxReplicas"] == 5
     assert {m["resource"]["name"]: m["resource"]["target"]["averageUtilization"] for m in hpa["spec"]["metrics"]} == \
         {"cpu": 70, "memory": 75}
-    assert {o["metadata"].get("namespace") for o in objects} == {None, "observability"}
+    assert {o["metadata"].get("namespace") for o in objects} == {None, "observability", "observability-agents"}
 
 
 def test_disabling_autoscaling_removes_every_hpa_and_pins_replicas(tmp_path):

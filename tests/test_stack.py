@@ -69,11 +69,20 @@ def test_cluster_scoped_objects_are_identical_across_overlays():
     assert all(name.startswith("monitoring-") for kind, name in reference if kind != "StorageClass")
 
 
-def test_namespace_enforces_privileged_only_for_node_agents_and_warns_restricted(objects):
-    labels = one(objects, "Namespace")["metadata"]["labels"]
-    assert labels["pod-security.kubernetes.io/warn"] == "restricted"
-    assert labels["pod-security.kubernetes.io/audit"] == "restricted"
+def test_stack_enforces_restricted_and_only_the_agents_namespace_allows_host_access(objects):
+    namespaces = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Namespace"}
+    assert set(namespaces) == {"monitoring", "monitoring-agents"}
+    stack, agents = (namespaces[n]["metadata"]["labels"] for n in ("monitoring", "monitoring-agents"))
+    assert {mode: stack[f"pod-security.kubernetes.io/{mode}"] for mode in ("enforce", "audit", "warn")} == \
+        {"enforce": "restricted", "audit": "restricted", "warn": "restricted"}
+    assert stack["pod-security.kubernetes.io/enforce-version"] == "latest"
+    # No warn label on the agents' namespace: applying the stack raises no Pod Security warning at all.
+    assert agents["pod-security.kubernetes.io/enforce"] == "privileged" and "pod-security.kubernetes.io/warn" not in agents
+    assert agents["pod-security.kubernetes.io/audit"] == "baseline"
+    assert "node" in namespaces["monitoring-agents"]["metadata"]["annotations"]["pod-security.kubernetes.io/reason"]
     workloads = [o for o in objects if o["kind"] in ("Deployment", "DaemonSet", "StatefulSet")]
+    assert {o["metadata"]["name"] for o in workloads if o["metadata"]["namespace"] == "monitoring-agents"} == \
+        {"node-exporter", "otebpf", "fluent-bit"}
     host = {o["metadata"]["name"] for o in workloads
             if o["spec"]["template"]["spec"].get("hostNetwork") or o["spec"]["template"]["spec"].get("hostPID")
             or any("hostPath" in v for v in o["spec"]["template"]["spec"].get("volumes", []))}

@@ -43,6 +43,8 @@ class Aws(Model):
 class StackConfig(Model):
     cluster_name: DnsLabel = "openemr-eks"
     namespace: DnsLabel = "monitoring"
+    # The node agents (names.AGENTS): host access is allowed here and nowhere else.
+    agents_namespace: DnsLabel = "monitoring-agents"
     app_namespace: DnsLabel = "openemr"
     instance: DnsLabel = "main"
     budget: Budget = Budget()
@@ -63,6 +65,18 @@ class StackConfig(Model):
     otebpf: OtebpfConfig = OtebpfConfig()
     fluent_bit: FluentBitConfig = FluentBitConfig()
     alerting: Alerting = Alerting()
+
+    @model_validator(mode="after")
+    def _namespaces_are_distinct(self) -> "StackConfig":
+        # Each has its own Pod Security level: sharing one would give the stack host access, or the app ours.
+        seen: dict[str, str] = {}
+        for key in ("namespace", "agents_namespace", "app_namespace"):
+            value = getattr(self, key)
+            if value in seen:
+                raise ValueError(f"{key}={value} must differ from {seen[value]} ({value}): the stack, its node "
+                                 "agents and the application each need a namespace of their own")
+            seen[value] = key
+        return self
 
     @model_validator(mode="after")
     def _grafana_scales_only_with_external_database(self) -> "StackConfig":
@@ -119,6 +133,7 @@ ENV_OVERRIDES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "ALERT_LATENCY_THRESHOLD_SECONDS": ("alerting.thresholds.latency_seconds", _number),
     "ALERT_FOR_DURATION": ("alerting.thresholds.for_duration", str),
     "MONITORING_NAMESPACE": ("namespace", str),
+    "AGENTS_NAMESPACE": ("agents_namespace", str),
     "OPENEMR_NAMESPACE": ("app_namespace", str),
     **{
         f"{component.upper()}_{bound.upper()}_REPLICAS": (f"autoscaling.{component}.{bound}_replicas", _int)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from stackgen.lib.meta import Identity
 from stackgen.lib.netpol import Peer, pods
 from stackgen.lib.workload import Port
-from stackgen.names import selector
+from stackgen.names import AGENTS, selector
 from stackgen.versions import Image
 
 if TYPE_CHECKING:  # the overlay's model imports every component's; this only annotates
@@ -33,13 +33,17 @@ class Context:
     def namespace(self) -> str:
         return self.config.namespace
 
+    def namespace_of(self, name: str) -> str:
+        """Node agents live apart from the stack (see names.AGENTS)."""
+        return self.config.agents_namespace if name in AGENTS else self.config.namespace
+
     def identity(self, name: str, component: str, image: Image) -> Identity:
         return Identity(name=name, component=component, version=image.version,
-                        instance=self.config.instance, namespace=self.config.namespace)
+                        instance=self.config.instance, namespace=self.namespace_of(name))
 
     def pods_of(self, name: str) -> Peer:
         """The pods of one of the stack's components (same selector every component uses)."""
-        return pods(selector(name, self.config.instance), self.namespace)
+        return pods(selector(name, self.config.instance), self.namespace_of(name))
 
     def app_pods(self) -> Peer:
         """OpenEMR's pods, in the application's namespace."""

@@ -9,6 +9,11 @@ SELECTION_LABEL = "monitoring.openemr.io/prometheus"
 HOST_ACCESS_ANNOTATION = "monitoring.openemr.io/host-access"
 
 
+# The node agents that need the host. They run in their own namespace (`agents_namespace`), which
+# enforces Pod Security `privileged`, so that the stack's namespace can enforce `restricted`.
+AGENTS = ("node-exporter", "otebpf", "fluent-bit")
+
+
 def selector(name: str, instance: str) -> dict[str, str]:
     """Labels that select a component's pods: stable across upgrades (no version)."""
     return {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": instance}

@@ -11,6 +11,7 @@ import cdk8s
 import yaml
 
 from stackgen import budget, versions
+from stackgen.checks.pod_security import check_pod_security_admission
 from stackgen.components.alertmanager import Alertmanager
 from stackgen.components.cluster import EncryptedStorageClass, Namespace, NetworkBaseline
 from stackgen.components.fluent_bit import FluentBit
@@ -27,6 +28,7 @@ from stackgen.components.rules import Rules
 from stackgen.components.tempo import Tempo
 from stackgen.config import ConfigError, LoadedConfig
 from stackgen.context import Context
+from stackgen.manifests import Manifests
 from stackgen.settings import cpu_millicores, memory_bytes
 
 # Files in the order kustomize applies them: namespace first.
@@ -99,7 +101,15 @@ def render_overlay(loaded: LoadedConfig) -> RenderedOverlay:
     rendered = RenderedOverlay(loaded.name, {name: chart.to_json() for name, (chart, _) in charts.items()},
                                ctx.extra_files)
     _check_budget(loaded, rendered)
+    _check_admission(loaded, rendered)
     return rendered
+
+
+def _check_admission(loaded: LoadedConfig, rendered: RenderedOverlay) -> None:
+    """Refuse an overlay whose pods the namespaces' Pod Security admission would reject."""
+    rejected = check_pod_security_admission(Manifests(rendered.manifests))
+    if rejected:
+        raise ConfigError("\n".join(f"{loaded.source}: {problem}" for problem in rejected))
 
 
 def _check_budget(loaded: LoadedConfig, rendered: RenderedOverlay) -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 # Formats accepted by the Prometheus CRD (same patterns as its openAPIV3Schema).
 DURATION_PATTERN = r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
@@ -143,3 +144,14 @@ class RingBackend(Model):
 
 
 Ratio = Annotated[float, Field(gt=0, le=1)]
+
+
+def _positive(duration: str) -> str:
+    if duration_seconds(duration) <= 0:
+        raise PydanticCustomError("positive_duration", "must be greater than zero (a duration such as 30s, 5m, 12h or 15d)")
+    return duration
+
+
+# Where zero means "never" or "always" to the program (a retention that never deletes, a scrape loop
+# with no pause), the configuration must name a real duration.
+PositiveDuration = Annotated[Duration, AfterValidator(_positive)]

@@ -8,12 +8,16 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Image:
+    """An image at an exact tag; with a digest (`sha256:...`) it is pulled by digest, the tag kept for
+    readers. To pin one: `docker buildx imagetools inspect <repository>:<tag>` (or `crane digest`) prints
+    the digest of the multi-arch index; set it here, re-run synth, and review the diff."""
     repository: str
     tag: str
+    digest: str = ""
 
     @property
     def ref(self) -> str:
-        return f"{self.repository}:{self.tag}"
+        return f"{self.repository}:{self.tag}" + (f"@{self.digest}" if self.digest else "")
 
     @property
     def version(self) -> str:

@@ -25,12 +25,12 @@ from stackgen.lib.monitors import Endpoint, service_monitor
 from stackgen.lib.netpol import Policy, cidrs, component_policy, rule
 from stackgen.lib.scaling import ScaleTarget, replicas_and_scaling
 from stackgen.lib.workload import Port, service, service_account
-from stackgen.settings import Duration, Memory, Model, Resources, SecretKeyRef, sized
+from stackgen.settings import Memory, Model, PositiveDuration, Resources, SecretKeyRef, sized
 
 
 class AlertmanagerConfig(Model):
     storage_size: Memory = "5Gi"
-    retention: Duration = "120h"
+    retention: PositiveDuration = "120h"
     resources: Resources = sized("25m", "64Mi", "100m", "128Mi")
 
 

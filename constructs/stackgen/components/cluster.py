@@ -32,21 +32,31 @@ def _labels(component: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": component, "app.kubernetes.io/part-of": PART_OF}
 
 
+POD_SECURITY = "pod-security.kubernetes.io"
+AGENTS_REASON = ("node agents read the host: node-exporter (hostNetwork, read-only hostPath /, /proc, /sys), "
+                 "OTeBPF (hostPID, eBPF capabilities), Fluent Bit (root to read hostPath /var/log); each pod says why "
+                 "in monitoring.openemr.io/host-access")
+
+
 class Namespace(Construct):
-    """node-exporter needs host access, so the namespace enforces `privileged`; `restricted` is still
-    audited and warned about, so any pod other than the documented exceptions shows up at apply time."""
+    """Two namespaces. The stack's enforces Pod Security `restricted` with no exception. The node agents'
+    enforces `privileged` (they need the host; the reason is on the Namespace and on each pod) and audits
+    `baseline`, so that applying the stack raises no warning while the audit log still shows them."""
 
     def __init__(self, scope: Construct, ctx: Context):
         super().__init__(scope, "namespace")
-        k.KubeNamespace(self, "namespace", metadata=k.ObjectMeta(
-            name=ctx.namespace,
-            labels={
-                **_labels("monitoring-namespace"),
-                NAMESPACE_NAME_LABEL: ctx.namespace,
-                "pod-security.kubernetes.io/enforce": "privileged",
-                "pod-security.kubernetes.io/audit": "restricted",
-                "pod-security.kubernetes.io/warn": "restricted",
-            }))
+        self._namespace(ctx.config.namespace, "monitoring-namespace",
+                        {"enforce": "restricted", "audit": "restricted", "warn": "restricted"})
+        self._namespace(ctx.config.agents_namespace, "monitoring-agents-namespace",
+                        {"enforce": "privileged", "audit": "baseline"},
+                        annotations={f"{POD_SECURITY}/reason": AGENTS_REASON})
+
+    def _namespace(self, name: str, component: str, levels: dict[str, str], annotations: dict | None = None) -> None:
+        labels = {**_labels(component), NAMESPACE_NAME_LABEL: name}
+        for mode, level in levels.items():
+            labels[f"{POD_SECURITY}/{mode}"] = level
+            labels[f"{POD_SECURITY}/{mode}-version"] = "latest"
+        k.KubeNamespace(self, name, metadata=k.ObjectMeta(name=name, labels=labels, annotations=annotations))
 
 
 class EncryptedStorageClass(Construct):
@@ -71,13 +81,16 @@ class EncryptedStorageClass(Construct):
 
 
 class NetworkBaseline(Construct):
-    """Deny all traffic in the namespace, then allow DNS; components add their own flows."""
+    """Deny all traffic in both namespaces, then allow DNS; components add their own flows."""
 
     def __init__(self, scope: Construct, ctx: Context):
         super().__init__(scope, "network-baseline")
-        def meta(name: str) -> k.ObjectMeta:
-            return k.ObjectMeta(name=name, namespace=ctx.namespace, labels=_labels("network-policy"))
+        for namespace in (ctx.config.namespace, ctx.config.agents_namespace):
+            scope = Construct(self, namespace)
 
-        network_policy(self, meta("default-deny"), {}, Policy())
-        network_policy(self, meta("allow-dns"), {}, Policy(egress=[rule([pods(KUBE_DNS, "kube-system")], DNS_PORTS)]),
-                       policy_types=("Egress",))
+            def meta(name: str) -> k.ObjectMeta:
+                return k.ObjectMeta(name=name, namespace=namespace, labels=_labels("network-policy"))
+
+            network_policy(scope, meta("default-deny"), {}, Policy())
+            network_policy(scope, meta("allow-dns"), {}, Policy(egress=[rule([pods(KUBE_DNS, "kube-system")], DNS_PORTS)]),
+                           policy_types=("Egress",))

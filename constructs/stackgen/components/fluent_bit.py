@@ -172,7 +172,7 @@ class FluentBit(Construct):
             # Liveness only asks whether the process serves; during a Loki outage it keeps buffering.
             readiness=HttpProbe("/api/v1/health", HTTP.name), liveness=HttpProbe("/", HTTP.name))
         pod = PodSpec(
-            identity, [container], uid=0, api_access=True, tolerate_all_taints=True,
+            identity, [container], uid=0, api_access="the kubernetes filter reads pod metadata (labels) for each log file", tolerate_all_taints=True,
             volumes=[k.Volume(name="config", config_map=k.ConfigMapVolumeSource(name="fluent-bit-config")),
                      k.Volume(name="varlog", host_path=k.HostPathVolumeSource(path="/var/log", type="Directory")),
                      k.Volume(name="state", host_path=k.HostPathVolumeSource(path=STATE_DIR,

@@ -70,7 +70,9 @@ PROMETHEUS = Port("web", 9090)
 ALERTMANAGER = Port("web", 9093)
 ADMIN_DIR = "/etc/grafana/admin"
 DB_PASSWORD_DIR = "/etc/grafana/database"
-GRAFANA_UID = 472
+# Not the image's 472: any uid works, since everything Grafana writes is on its volumes (fsGroup-owned);
+# a uid >= 10000 cannot collide with a host user.
+GRAFANA_UID = 10472
 XRAY_PLUGIN = versions.GRAFANA_XRAY_PLUGIN.repository
 
 

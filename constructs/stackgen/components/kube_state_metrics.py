@@ -71,7 +71,7 @@ class KubeStateMetrics(Construct):
             readiness=HttpProbe("/readyz", TELEMETRY.name), liveness=HttpProbe("/livez", HTTP.name))
         service_account(self, identity)
         cluster_role(self, identity, grants())
-        deployment(self, PodSpec(identity, [container], uid=65534, api_access=True), replicas=1)
+        deployment(self, PodSpec(identity, [container], uid=65534, api_access="watches the objects it exports as metrics"), replicas=1)
         service(self, identity, [HTTP, TELEMETRY])
         # honorLabels keeps the namespace/pod labels of the objects described, not of the exporter.
         service_monitor(self, identity, [Endpoint(HTTP.name, honor_labels=True), Endpoint(TELEMETRY.name)])

@@ -15,7 +15,7 @@ from stackgen import forms, versions
 from stackgen.context import Context
 from stackgen.lib.backend import MEMBERLIST_FORMS, Backend, BackendSpec, Target, join_members, service_url
 from stackgen.lib.workload import Port
-from stackgen.settings import Bucket, Duration, Memory, Model, Resources, RingBackend, RoleArn, role, sized
+from stackgen.settings import Bucket, Memory, Model, PositiveDuration, Resources, RingBackend, RoleArn, role, sized
 
 if TYPE_CHECKING:  # the overlay's model imports every component's; this only annotates
     from stackgen.config import StackConfig
@@ -30,7 +30,7 @@ class LokiResources(Model):
 
 class LokiConfig(RingBackend):
     topology: Literal["single-binary", "simple-scalable"] = "single-binary"
-    retention: Duration = "720h"
+    retention: PositiveDuration = "720h"
     bucket: Bucket = "openemr-monitoring-loki"
     role_arn: RoleArn = role("loki")
     write_replicas: int = Field(2, ge=1, le=20)

@@ -15,7 +15,7 @@ from stackgen import forms, versions
 from stackgen.context import Context
 from stackgen.lib.backend import MEMBERLIST_FORMS, Backend, BackendSpec, Target, join_members, service_url
 from stackgen.lib.workload import Port
-from stackgen.settings import Bucket, Duration, Memory, Model, Resources, RingBackend, RoleArn, role, sized
+from stackgen.settings import Bucket, Memory, Model, PositiveDuration, Resources, RingBackend, RoleArn, role, sized
 
 if TYPE_CHECKING:  # the overlay's model imports every component's; this only annotates
     from stackgen.config import StackConfig
@@ -34,7 +34,7 @@ class MimirResources(Model):
 
 class MimirConfig(RingBackend):
     topology: Literal["monolithic", "distributed"] = "monolithic"
-    retention: Duration = "365d"
+    retention: PositiveDuration = "365d"
     blocks_bucket: Bucket = "openemr-monitoring-mimir-blocks"
     ruler_bucket: Bucket = "openemr-monitoring-mimir-ruler"
     role_arn: RoleArn = role("mimir")

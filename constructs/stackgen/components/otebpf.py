@@ -97,7 +97,7 @@ class Otebpf(Construct):
             readiness=HttpProbe("/internal/metrics", INTERNAL.name),
             liveness=HttpProbe("/internal/metrics", INTERNAL.name))
         pod = PodSpec(
-            identity, [container], uid=0, api_access=True, tolerate_all_taints=True,
+            identity, [container], uid=0, api_access="adds Kubernetes attributes (pod, deployment, namespace) to spans and metrics", tolerate_all_taints=True,
             volumes=[k.Volume(name="config", config_map=k.ConfigMapVolumeSource(name="otebpf-config")),
                      empty_dir("tmp")],
             annotations={"checksum/config": checksum(text)},

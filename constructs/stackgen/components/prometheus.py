@@ -23,7 +23,7 @@ from stackgen.lib.rbac import Grant, cluster_role
 from stackgen.lib.scaling import ScaleTarget, replicas_and_scaling
 from stackgen.lib.workload import Port, service, service_account
 from stackgen.names import SELECTION_LABEL
-from stackgen.settings import ByteSize, Duration, Memory, Model, Resources, memory_bytes, sized
+from stackgen.settings import ByteSize, Memory, Model, PositiveDuration, Resources, memory_bytes, sized
 
 if TYPE_CHECKING:  # the overlay's model imports every component's; this only annotates
     from stackgen.config import StackConfig
@@ -31,10 +31,10 @@ if TYPE_CHECKING:  # the overlay's model imports every component's; this only an
 
 class PrometheusConfig(Model):
     replicas: int = Field(1, ge=1, le=5, description="HA copies of every shard")
-    retention: Duration = "30d"
+    retention: PositiveDuration = "30d"
     retention_size: ByteSize = "90GB"
-    scrape_interval: Duration = "30s"
-    evaluation_interval: Duration = "30s"
+    scrape_interval: PositiveDuration = "30s"
+    evaluation_interval: PositiveDuration = "30s"
     storage_size: Memory = "100Gi"
     resources: Resources = sized("300m", "1Gi", "1", "2Gi")
 

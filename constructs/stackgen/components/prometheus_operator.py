@@ -21,18 +21,23 @@ class PrometheusOperatorConfig(Model):
 HTTP = Port("http", 8080)
 KUBE_API = Port("https", 443)
 
+# Least privilege for what the operator does (no wildcard verbs): it reconciles its custom resources
+# and their status, and owns the StatefulSets, Secrets, ConfigMaps and Services it generates.
+OWNS = ("get", "list", "watch", "create", "update", "patch", "delete")
 GRANTS = [
     Grant(("monitoring.coreos.com",), (
-        "alertmanagers", "alertmanagers/finalizers", "alertmanagers/status", "alertmanagerconfigs",
-        "prometheuses", "prometheuses/finalizers", "prometheuses/status",
-        "prometheusagents", "prometheusagents/finalizers", "prometheusagents/status",
-        "thanosrulers", "thanosrulers/finalizers", "thanosrulers/status",
-        "scrapeconfigs", "scrapeconfigs/status", "servicemonitors", "servicemonitors/status",
-        "podmonitors", "podmonitors/status", "probes", "probes/status", "prometheusrules",
-        "prometheusrules/status"), ("*",)),
-    Grant(("apps",), ("statefulsets",), ("*",)),
+        "alertmanagers", "alertmanagerconfigs", "prometheuses", "prometheusagents", "thanosrulers", "scrapeconfigs",
+        "servicemonitors", "podmonitors", "probes", "prometheusrules"), ("get", "list", "watch", "update", "patch")),
+    Grant(("monitoring.coreos.com",), (
+        "alertmanagers/status", "prometheuses/status", "prometheusagents/status", "thanosrulers/status",
+        "scrapeconfigs/status", "servicemonitors/status", "podmonitors/status", "probes/status",
+        "prometheusrules/status"), ("get", "update", "patch")),
+    Grant(("monitoring.coreos.com",), (
+        "alertmanagers/finalizers", "prometheuses/finalizers", "prometheusagents/finalizers",
+        "thanosrulers/finalizers"), ("update",)),
+    Grant(("apps",), ("statefulsets",), OWNS),
     # Generated configuration (Prometheus config, rule files, web config) lives in Secrets/ConfigMaps.
-    Grant(("",), ("configmaps", "secrets"), ("*",)),
+    Grant(("",), ("configmaps", "secrets"), OWNS),
     Grant(("",), ("pods",), ("list", "delete")),
     # The governing Services of the StatefulSets and the kubelet Service/Endpoints (--kubelet-service).
     Grant(("",), ("services", "services/finalizers", "endpoints"), ("get", "create", "update", "delete")),
@@ -68,7 +73,7 @@ class PrometheusOperator(Construct):
             readiness=HttpProbe("/healthz", HTTP.name), liveness=HttpProbe("/healthz", HTTP.name))
         service_account(self, identity)
         cluster_role(self, identity, GRANTS)
-        deployment(self, PodSpec(identity, [container], uid=65534, api_access=True), replicas=1)
+        deployment(self, PodSpec(identity, [container], uid=65534, api_access="reconciles its custom resources into StatefulSets, Secrets and Services"), replicas=1)
         service(self, identity, [HTTP])
         service_monitor(self, identity, [Endpoint(HTTP.name)])
         ctx.scraped(identity, [HTTP])

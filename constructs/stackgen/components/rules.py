@@ -181,7 +181,7 @@ def _error_ratio(metric: str) -> str:
 
 
 def _stack(stack: StackConfig) -> list:
-    ns = stack.namespace
+    ns, agents_ns = stack.namespace, stack.agents_namespace
     agents = ["fluent-bit", *(["otebpf"] if stack.otebpf.enabled else [])]
     daemonsets = "|".join(agents)
     return [
@@ -251,8 +251,8 @@ def _stack(stack: StackConfig) -> list:
         Alert("FluentBitDroppingRecords", "increase(fluentbit_output_dropped_records_total[10m]) > 0", "critical",
               "Fluent Bit on {{ $labels.instance }} drops log records",
               "Log records are lost: the audit trail has a gap.", "0m"),
-        Alert("CollectorNotRunning", f'kube_daemonset_status_desired_number_scheduled{{namespace="{ns}", '
-              f'daemonset=~"{daemonsets}"}} - kube_daemonset_status_number_ready{{namespace="{ns}", '
+        Alert("CollectorNotRunning", f'kube_daemonset_status_desired_number_scheduled{{namespace="{agents_ns}", '
+              f'daemonset=~"{daemonsets}"}} - kube_daemonset_status_number_ready{{namespace="{agents_ns}", '
               f'daemonset=~"{daemonsets}"}} > 0', "warning",
               "{{ $labels.daemonset }} is not running on {{ $value }} node(s)",
               "Nodes without the collector send no traces, RED metrics or logs.", "10m"),

@@ -18,9 +18,9 @@ from stackgen.lib.backend import GRPC, MEMBERLIST_FORMS, Backend, BackendSpec, T
 from stackgen.lib.workload import Port
 from stackgen.settings import (
     Bucket,
-    Duration,
     Memory,
     Model,
+    PositiveDuration,
     Resources,
     RingBackend,
     RoleArn,
@@ -45,7 +45,7 @@ class TempoResources(Model):
 
 class TempoConfig(RingBackend):
     topology: Literal["monolithic", "distributed"] = "monolithic"
-    retention: Duration = "90d"
+    retention: PositiveDuration = "90d"
     bucket: Bucket = "openemr-monitoring-tempo"
     role_arn: RoleArn = role("tempo")
     ingester_replicas: int = Field(2, ge=1, le=20)

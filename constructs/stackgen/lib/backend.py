@@ -41,6 +41,8 @@ HTTPS = Port("https", 443)
 RING_LABEL = "monitoring.openemr.io/ring"
 UID = 10001
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+NO_LIVENESS = ("as upstream (Loki and mimir-distributed charts, Tempo jsonnet) no liveness probe: /ready waits for "
+               "the ring and peers and must not restart a pod that is still joining")
 
 
 def memberlist_service(backend: str) -> str:
@@ -127,7 +129,7 @@ class Backend(Construct):
             # read path for a scheduler, a compactor for a stable ring): it must never restart a pod. No
             # liveness probe, as upstream renders none: Loki's chart (`livenessProbe: {}`), mimir-distributed
             # and Tempo's jsonnet; Tempo's Helm chart's liveness on /ready is what restarts slow starters.
-            readiness=HttpProbe("/ready", spec.http.name), liveness=None)
+            readiness=HttpProbe("/ready", spec.http.name), liveness=None, no_liveness=NO_LIVENESS)
         volumes = [k.Volume(name="config", config_map=k.ConfigMapVolumeSource(name=config_map)), empty_dir("tmp")]
         if not target.volume:
             volumes.append(empty_dir("data", "2Gi"))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import cdk8s_plus_37.k8s as k
 
 from constructs import Construct
+from stackgen.lib import security_findings
 from stackgen.lib.meta import Identity
 from stackgen.names import HOST_ACCESS_ANNOTATION
 from stackgen.settings import Resources
@@ -103,13 +104,18 @@ class ContainerSpec:
     resources: Resources
     ports: list[Port]
     readiness: HttpProbe
-    # None where the upstream project renders none; the caller says why next to it.
+    # None where the upstream project renders none; `no_liveness` then says why (rendered for reviewers).
     liveness: HttpProbe | None
     args: list[str] = field(default_factory=list)
     env: list[k.EnvVar] = field(default_factory=list)
     mounts: list[k.VolumeMount] = field(default_factory=list)
     command: list[str] = field(default_factory=list)
     uid: int | None = None
+    no_liveness: str = ""
+
+    def __post_init__(self) -> None:
+        if self.liveness is None and not self.no_liveness:
+            raise ValueError(f"container {self.name}: a container without a liveness probe must say why")
 
     def render(self, host_access: HostAccess | None = None) -> k.Container:
         return k.Container(
@@ -147,8 +153,8 @@ class PodSpec:
     containers: list[ContainerSpec]
     uid: int
     fs_group: int | None = None
-    # Only pods that talk to the Kubernetes API get a token mounted.
-    api_access: bool = False
+    # Only pods that talk to the Kubernetes API get a token mounted: what they call it for.
+    api_access: str = ""
     volumes: list[k.Volume] = field(default_factory=list)
     may_scale_out: bool = False
     # Host access for node agents, with the reason rendered on the pod.
@@ -169,7 +175,7 @@ class PodSpec:
                                   annotations=annotations or None),
             spec=k.PodSpec(
                 service_account_name=self.service_account or self.identity.name,
-                automount_service_account_token=self.api_access,
+                automount_service_account_token=bool(self.api_access),
                 security_context=pod_security_context(self.uid, self.fs_group, bool(access and access.run_as_root)),
                 containers=[c.render(access) for c in self.containers],
                 volumes=self.volumes or None,
@@ -183,11 +189,17 @@ class PodSpec:
         )
 
 
+def justified(pod: PodSpec) -> dict[str, str]:
+    """The peer suite's (checkov's) findings this workload keeps on purpose, each with its reason, as
+    the `checkov.io/skip<N>` annotations it reads on the object itself."""
+    return security_findings.annotations(security_findings.justified(pod))
+
+
 def deployment(scope: Construct, pod: PodSpec, *, replicas: int | None, recreate: bool = False) -> k.KubeDeployment:
     """`replicas=None` leaves the count to an HPA (a rendered count would fight it on every apply)."""
     identity = pod.identity
     return k.KubeDeployment(
-        scope, "deployment", metadata=identity.meta(),
+        scope, "deployment", metadata=identity.meta(annotations=justified(pod)),
         spec=k.DeploymentSpec(
             replicas=replicas,
             revision_history_limit=5,
@@ -204,7 +216,7 @@ def stateful_set(scope: Construct, pod: PodSpec, *, replicas: int, service_name:
     its own volume for WAL and local data."""
     identity = pod.identity
     return k.KubeStatefulSet(
-        scope, "statefulset", metadata=identity.meta(),
+        scope, "statefulset", metadata=identity.meta(annotations=justified(pod)),
         spec=k.StatefulSetSpec(
             replicas=replicas,
             service_name=service_name,
@@ -223,7 +235,7 @@ def stateful_set(scope: Construct, pod: PodSpec, *, replicas: int, service_name:
 def daemon_set(scope: Construct, pod: PodSpec) -> k.KubeDaemonSet:
     identity = pod.identity
     return k.KubeDaemonSet(
-        scope, "daemonset", metadata=identity.meta(),
+        scope, "daemonset", metadata=identity.meta(annotations=justified(pod)),
         spec=k.DaemonSetSpec(
             selector=k.LabelSelector(match_labels=identity.selector),
             update_strategy=k.DaemonSetUpdateStrategy(
