@@ -12,12 +12,28 @@ override the overlays for this run; every override applied is printed.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+# jsii's generated bindings check the type of every argument at run time inside `if __debug__:` blocks,
+# which costs about a third of a render; they are meant for development, so synth runs optimized.
+# The tests set STACKGEN_TYPECHECK=1 and keep those checks on.
+# `cdk8s synth` runs `python main.py` (cdk8s.yaml): outside `pipenv run`, that python may lack the
+# project's packages, so the project's own environment (.venv, as the README sets it up) takes over.
+if __name__ == "__main__":
+    python = sys.executable
+    if importlib.util.find_spec("cdk8s") is None and (ROOT / ".venv" / "bin" / "python").exists():
+        python = str(ROOT / ".venv" / "bin" / "python")
+    typecheck = bool(os.environ.get("STACKGEN_TYPECHECK"))
+    if python != sys.executable or (__debug__ and not typecheck):
+        os.execv(python, [python, *([] if typecheck else ["-O"]), *sys.argv])
+# Keep compiled bytecode even where PYTHONDONTWRITEBYTECODE is set: the generated CRD bindings are
+# 100,000 lines, and compiling them costs more than rendering every overlay.
+sys.dont_write_bytecode = False
 # constructs/ is a source root (it must not shadow the `constructs` library); imports/ holds bindings.
 sys.path[:0] = [str(ROOT / "constructs"), str(ROOT)]
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")

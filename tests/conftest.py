@@ -23,6 +23,9 @@ from stackgen.manifests import Manifests  # noqa: E402
 
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ENV_OVERRIDES and k != "STACKGEN_DIST"}
+    # Renders in the tests keep jsii's run-time type checks on (synth runs optimized without them), and
+    # `cdk8s synth` (app: python main.py) finds this environment's python first, as under `pipenv run`.
+    env.update(STACKGEN_TYPECHECK="1", PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
     env.update(extra)
     return env
 

@@ -42,7 +42,8 @@ def drop_java_getter_properties(node):
 
 
 def main() -> int:
-    config = yaml.safe_load(CONFIG.read_text())
+    original = CONFIG.read_text()
+    config = yaml.safe_load(original)
     crd_files = [ROOT / path for path in config["imports"]]
     documents = []
     for path in crd_files:
@@ -58,6 +59,8 @@ def main() -> int:
             ["npx", "--no-install", "cdk8s", "import", str(combined), "-l", "python", "-o", "imports"],
             cwd=ROOT, env=env, check=True,
         )
+    # `cdk8s import` appends the (temporary) combined file to cdk8s.yaml's imports: keep the pinned list.
+    CONFIG.write_text(original)
     return 0
 
 
