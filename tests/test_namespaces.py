@@ -140,3 +140,20 @@ def test_cluster_scoped_objects_are_identical_in_every_overlay():
     first, *others = (cluster_scoped(overlay) for overlay in OVERLAYS)
     for other in others:
         assert {key: other[key] for key in first.keys() & other.keys()} == {key: first[key] for key in first.keys() & other.keys()}
+
+
+def test_every_pod_of_the_stack_runs_with_a_high_uid(objects):
+    """No uid a host user could have; root only for the agents, in their own namespace."""
+    for obj in objects:
+        if obj["kind"] in ("Deployment", "StatefulSet", "DaemonSet"):
+            spec = obj["spec"]["template"]["spec"]
+        elif obj["kind"] in ("Prometheus", "Alertmanager"):
+            spec = obj["spec"]
+        else:
+            continue
+        uids = [spec["securityContext"].get("runAsUser")] + [
+            (c.get("securityContext") or {}).get("runAsUser") for c in spec.get("containers", [])]
+        uids = [uid for uid in uids if uid is not None]
+        assert uids, obj["metadata"]["name"]
+        if obj["metadata"]["namespace"] == STACK:
+            assert min(uids) >= 10000, (obj["metadata"]["name"], uids)

@@ -30,9 +30,10 @@ def resources(kind: str, resources: Resources):
 
 
 def security_context(kind: str):
-    """Non-root with seccomp; the operator itself sets the restricted container securityContext."""
+    """Non-root with seccomp; the operator itself sets the restricted container securityContext. The
+    images' own user, nobody (65534): a uid >= 10000 no host user has; data volumes are fsGroup-owned."""
     return _types(kind, "SecurityContext")(
-        run_as_non_root=True, run_as_user=1000, run_as_group=2000, fs_group=2000,
+        run_as_non_root=True, run_as_user=65534, run_as_group=65534, fs_group=65534,
         seccomp_profile=_types(kind, "SecurityContextSeccompProfile")(type="RuntimeDefault"))
 
 
