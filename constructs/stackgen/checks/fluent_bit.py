@@ -62,7 +62,7 @@ def config_problems(config: dict) -> list[str]:
 def _reference_problems(config: dict) -> list[str]:
     """Parsers and multiline parsers a plugin names must be defined in the file (or built in)."""
     defined = {p["name"] for p in config.get("parsers", [])}
-    multiline = {p["name"] for p in config.get("multiline_parsers", [])} | set(cat_builtin_multiline())
+    multiline = {p["name"] for p in config.get("multiline_parsers", [])} | set(catalog()["builtin_multiline_parsers"])
     problems = []
     for plugin in [p for section in config.get("pipeline", {}).values() for p in section]:
         for name in str(plugin.get("multiline.parser", "")).replace(" ", "").split(","):
@@ -74,10 +74,6 @@ def _reference_problems(config: dict) -> list[str]:
         if "parser" in parser and parser["parser"] not in defined:
             problems.append(f"multiline parser {parser['name']}: parser {parser['parser']!r} is not defined")
     return problems
-
-
-def cat_builtin_multiline() -> list[str]:
-    return catalog()["builtin_multiline_parsers"]
 
 
 def check_fluent_bit_keys(m: Manifests) -> list[str]:
