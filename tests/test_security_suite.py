@@ -62,3 +62,20 @@ def test_readme_lists_every_justified_finding():
     readme = (ROOT / "README.md").read_text()
     listed = readme.split("<!-- security:begin -->\n", 1)[1].split("<!-- security:end -->", 1)[0]
     assert listed == report({overlay: load_tree(DIST / overlay) for overlay in OVERLAYS})
+
+
+def test_a_digest_in_versions_is_rendered_and_drops_the_digest_finding():
+    from stackgen.lib.security_findings import DIGEST, justified
+    from stackgen.lib.workload import ContainerSpec, HttpProbe, PodSpec
+    from stackgen.settings import Resources
+    from stackgen.versions import Image
+
+    image = Image("quay.io/prometheus/prometheus", "v3.9.1", "sha256:" + "a" * 64)
+    assert image.ref == "quay.io/prometheus/prometheus:v3.9.1@sha256:" + "a" * 64
+    resources = Resources(cpu_request="10m", memory_request="16Mi", cpu_limit="10m", memory_limit="16Mi")
+
+    def pod(ref):
+        container = ContainerSpec("c", ref, resources, [], HttpProbe("/", "http"), HttpProbe("/", "http"))
+        return PodSpec(None, [container], uid=65534)
+    assert DIGEST not in justified(pod(image.ref))
+    assert DIGEST in justified(pod(Image("quay.io/prometheus/prometheus", "v3.9.1").ref))
