@@ -109,15 +109,22 @@ class OpenEmrSide(Construct):
     def __init__(self, scope: Construct, ctx: Context):
         super().__init__(scope, "openemr")
         stack = ctx.config
-        if not stack.fluent_bit.sidecar.enabled:
-            return
-        if stack.openemr.egress_policy:
-            identity = _app_identity(ctx, "openemr-to-monitoring")
-            component_policy(self, identity, Policy(egress=[
-                rule([pods(KUBE_DNS, "kube-system")], DNS_PORTS),
-                rule([ctx.pods_of(loki.push_service(stack))], [loki.HTTP])]), pod_selector=stack.openemr.pod_labels,
-                policy_types=("Egress",))
-        ctx.extra_files[SIDECAR_DIR] = sidecar_component(ctx)
+        if stack.fluent_bit.sidecar.enabled:
+            ctx.extra_files[SIDECAR_DIR] = sidecar_component(ctx)
+
+
+def egress_policy(ctx: Context) -> list[dict]:
+    """OpenEMR's egress to Loki's push port (and DNS). It lives in the app's namespace, so it goes with
+    the app (in the Component), never in the monitoring overlay: that must apply before OpenEMR exists."""
+    stack = ctx.config
+    if not stack.openemr.egress_policy:
+        return []
+    chart = cdk8s.Chart(cdk8s.App(), "egress", disable_resource_name_hashes=True)
+    component_policy(chart, _app_identity(ctx, "openemr-to-monitoring"), Policy(egress=[
+        rule([pods(KUBE_DNS, "kube-system")], DNS_PORTS),
+        rule([ctx.pods_of(loki.push_service(stack))], [loki.HTTP])]), pod_selector=stack.openemr.pod_labels,
+        policy_types=("Egress",))
+    return chart.to_json()
 
 
 def sidecar_component(ctx: Context) -> dict[str, list[dict]]:
@@ -155,8 +162,10 @@ def sidecar_component(ctx: Context) -> dict[str, list[dict]]:
     del deployment["spec"]["selector"]
     # Inline, not a file of its own: a partial Deployment in a file reads as a whole one to manifest
     # scanners (checkov would judge OpenEMR's container by the few fields the patch adds).
+    policy = egress_policy(ctx)
+    files = {"fluent-bit-sidecar.yaml": [config_object], **({"network-policy.yaml": policy} if policy else {})}
     kustomization = {"apiVersion": "kustomize.config.k8s.io/v1alpha1", "kind": "Component",
-                     "resources": ["fluent-bit-sidecar.yaml"],
+                     "resources": list(files),
                      "patches": [{"patch": yaml.safe_dump(deployment, sort_keys=True, width=120),
                                   "target": {"kind": "Deployment", "name": stack.openemr.deployment}}]}
-    return {"kustomization.yaml": [kustomization], "fluent-bit-sidecar.yaml": [config_object]}
+    return {"kustomization.yaml": [kustomization], **files}
