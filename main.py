@@ -5,6 +5,9 @@
     python main.py validate             validate dist/ (schemas, CRDs, cross-references)
     python main.py alerts               print the alert list (README) from dist/hospital's rules
     python main.py security             print the justified security findings (README) from dist/
+    python main.py diff [--base REF] [--json]
+                                        what a fresh render changes against dist/ (or REF's), object by
+                                        object; exit 1 when dist/ is stale
 
 Environment variables of the seed (ENABLE_AUTOSCALING, GRAFANA_MAX_REPLICAS, PROMETHEUS_RETENTION, ...)
 override the overlays for this run; every override applied is printed.
@@ -41,27 +44,32 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 from stackgen.config import ConfigError, load_overlay  # noqa: E402
 
 
+def render(args: argparse.Namespace, names: list[str] | None = None) -> list:
+    """Load, check and render the overlays. Raises ConfigError on bad input."""
+    overlays = Path(args.overlays)
+    available = sorted(p.stem for p in overlays.glob("*.yaml"))
+    loaded = []
+    for name in names or available:
+        path = overlays / f"{name}.yaml"
+        if not path.exists():
+            raise ConfigError(f"overlay {name!r} does not exist; available: {', '.join(available)}")
+        loaded.append(load_overlay(path, dict(os.environ), source=f"{overlays.name}/{name}.yaml"))
+    for overlay in loaded:
+        for o in overlay.overrides:
+            print(f"override {overlay.name}: {o.variable} sets {o.path} = {o.new!r} (overlay: {o.old!r})")
+        if not overlay.config.otebpf.enabled:
+            print(f"note {overlay.name}: OTeBPF is off: no OpenEMR traces or HTTP RED metrics, Tempo admits no "
+                  "OTLP sender, and the alert rules on OpenEMR's HTTP metrics are not rendered")
+    from stackgen.render import render_overlay  # loads the jsii runtime: only for valid input
+
+    return [render_overlay(overlay) for overlay in loaded]
+
 
 def synth(args: argparse.Namespace) -> int:
-    overlays = Path(args.overlays)
-    names = args.overlay or sorted(p.stem for p in overlays.glob("*.yaml"))
-    try:
-        loaded = []
-        for name in names:
-            path = overlays / f"{name}.yaml"
-            if not path.exists():
-                available = ", ".join(sorted(p.stem for p in overlays.glob("*.yaml")))
-                raise ConfigError(f"overlay {name!r} does not exist; available: {available}")
-            loaded.append(load_overlay(path, dict(os.environ), source=f"{overlays.name}/{name}.yaml"))
-        for overlay in loaded:
-            for o in overlay.overrides:
-                print(f"override {overlay.name}: {o.variable} sets {o.path} = {o.new!r} (overlay: {o.old!r})")
-            if not overlay.config.otebpf.enabled:
-                print(f"note {overlay.name}: OTeBPF is off: no OpenEMR traces or HTTP RED metrics, Tempo admits no "
-                      "OTLP sender, and the alert rules on OpenEMR's HTTP metrics are not rendered")
-        from stackgen.render import publish, render_overlay  # loads the jsii runtime: only for valid input
+    from stackgen.render import publish
 
-        rendered = [render_overlay(overlay) for overlay in loaded]
+    try:
+        rendered = render(args, args.overlay)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         print("dist/ was left unchanged.", file=sys.stderr)
@@ -72,6 +80,32 @@ def synth(args: argparse.Namespace) -> int:
     for overlay in rendered:
         print(f"rendered dist/{overlay.name}: {len(overlay.manifests)} objects")
     return 0
+
+
+def diff(args: argparse.Namespace) -> int:
+    """Render into a scratch directory and compare, object by object, with dist/ (or a git ref's)."""
+    import contextlib
+    import io
+    import tempfile
+
+    from stackgen import diff as objdiff
+    from stackgen.render import publish
+
+    dist = Path(args.dist)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            rendered = render(args)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as scratch:
+        fresh = Path(scratch) / "dist"
+        publish(fresh, rendered, keep_others=False)
+        new = objdiff.working_tree(fresh)
+    old = objdiff.git_tree(args.base, dist) if args.base else objdiff.working_tree(dist)
+    changes = objdiff.compare(old, new)
+    print(objdiff.as_json(changes) if args.json else objdiff.markdown(changes), end="")
+    return 0 if all(d.empty for d in changes) else 1
 
 
 def _mirror_for_cdk8s_cli(dist: Path) -> None:
@@ -112,15 +146,18 @@ def security(args: argparse.Namespace) -> int:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", nargs="?", default="synth", choices=["synth", "validate", "alerts", "security"])
+    parser.add_argument("command", nargs="?", default="synth", choices=["synth", "validate", "alerts", "security", "diff"])
     parser.add_argument("--overlay", action="append", help="render only this overlay (repeatable)")
     parser.add_argument("--dist", default=os.environ.get("STACKGEN_DIST", str(ROOT / "dist")),
                         help="output directory (default: dist, or $STACKGEN_DIST)")
     parser.add_argument("--overlays", default=str(ROOT / "overlays"), help="overlay directory (default: overlays)")
     parser.add_argument("--kubernetes-version", action="append",
                         help="validate against this Kubernetes version (repeatable; default: oldest and newest supported)")
+    parser.add_argument("--base", help="diff: compare with dist/ as committed at this git ref (default: the working tree)")
+    parser.add_argument("--json", action="store_true", help="diff: JSON instead of Markdown")
     args = parser.parse_args(argv)
-    return {"synth": synth, "validate": validate, "alerts": alerts, "security": security}[args.command](args)
+    commands = {"synth": synth, "validate": validate, "alerts": alerts, "security": security, "diff": diff}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

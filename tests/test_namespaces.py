@@ -11,7 +11,7 @@ from stackgen import render
 from stackgen.checks.pod_security import check_pod_security_admission, operator_pod_spec, restricted_violations
 from stackgen.config import ConfigError, LoadedConfig, StackConfig
 from stackgen.flows import Address, flow_allowed
-from stackgen.manifests import Manifests, Pod
+from stackgen.manifests import Pod
 from stackgen.validate import load_tree
 
 STACK, AGENTS = "monitoring", "monitoring-agents"
