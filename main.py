@@ -103,8 +103,11 @@ def diff(args: argparse.Namespace) -> int:
         publish(fresh, rendered, keep_others=False)
         new = objdiff.working_tree(fresh)
     old = objdiff.git_tree(args.base, dist) if args.base else objdiff.working_tree(dist)
-    changes = objdiff.compare(old, new)
-    print(objdiff.as_json(changes) if args.json else objdiff.markdown(changes), end="")
+    changes, costs = objdiff.compare(old, new), objdiff.cost_deltas(old, new)
+    if args.json:
+        print(objdiff.as_json(changes, {overlay: {"cost": delta} for overlay, delta in costs.items()}), end="")
+    else:
+        print(objdiff.markdown(changes, objdiff.cost_lines(costs)), end="")
     return 0 if all(d.empty for d in changes) else 1
 
 

@@ -38,27 +38,29 @@ class Requests:
 NOTHING = Requests(0, 0)
 
 
-def _of(resources: dict | None) -> Requests:
-    requests = (resources or {}).get("requests", {})
-    return Requests(cpu_millicores(str(requests.get("cpu", "0"))), memory_bytes(str(requests.get("memory", "0"))))
+def _of(resources: dict | None, kind: str = "requests") -> Requests:
+    values = (resources or {}).get(kind, {})
+    return Requests(cpu_millicores(str(values.get("cpu", "0"))), memory_bytes(str(values.get("memory", "0"))))
 
 
-def _pod(spec: dict) -> Requests:
+def pod_requests(spec: dict, kind: str = "requests") -> Requests:
+    """Requests (or limits, `kind="limits"`) of one pod: every container and init container."""
     total = NOTHING
     for container in spec.get("containers", []) + spec.get("initContainers", []):
-        total = total + _of(container.get("resources"))
+        total = total + _of(container.get("resources"), kind)
     return total
 
 
-def _reloader(manifests: list[dict]) -> Requests:
+def reloader_requests(manifests: list[dict], which: str = "request") -> Requests:
+    """What the operator gives the config-reloader sidecar of each Prometheus/Alertmanager pod (its flags)."""
     flags = {}
     for obj in manifests:
         if obj["kind"] == "Deployment" and obj["metadata"]["name"] == "prometheus-operator":
             for arg in obj["spec"]["template"]["spec"]["containers"][0].get("args", []):
                 name, _, value = arg.partition("=")
                 flags[name] = value
-    return Requests(cpu_millicores(flags.get("--config-reloader-cpu-request", "0")),
-                    memory_bytes(flags.get("--config-reloader-memory-request", "0")))
+    return Requests(cpu_millicores(flags.get(f"--config-reloader-cpu-{which}", "0")),
+                    memory_bytes(flags.get(f"--config-reloader-memory-{which}", "0")))
 
 
 def _hpa_minimum(manifests: list[dict], kind: str, name: str) -> int | None:
@@ -71,15 +73,15 @@ def _hpa_minimum(manifests: list[dict], kind: str, name: str) -> int | None:
 
 def total_requests(manifests: list[dict], nodes: int) -> dict[str, Requests]:
     """Requests per workload (`Kind/name`) at minimum scale."""
-    reloader = _reloader(manifests)
+    reloader = reloader_requests(manifests)
     totals: dict[str, Requests] = {}
     for obj in manifests:
         kind, name, spec = obj["kind"], obj["metadata"]["name"], obj.get("spec", {})
         minimum = _hpa_minimum(manifests, kind, name)
         if kind in ("Deployment", "StatefulSet"):
-            totals[f"{kind}/{name}"] = _pod(spec["template"]["spec"]) * (minimum or spec.get("replicas", 1))
+            totals[f"{kind}/{name}"] = pod_requests(spec["template"]["spec"]) * (minimum or spec.get("replicas", 1))
         elif kind == "DaemonSet":
-            totals[f"{kind}/{name}"] = _pod(spec["template"]["spec"]) * nodes
+            totals[f"{kind}/{name}"] = pod_requests(spec["template"]["spec"]) * nodes
         elif kind == "Prometheus":
             pods = spec.get("replicas", 1) * (minimum or spec.get("shards", 1))
             totals[f"{kind}/{name}"] = (_of(spec.get("resources")) + reloader) * pods

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ValidationError, model_validator
 
 from stackgen.budget import Budget
+from stackgen.capacity import CapacityConfig
 from stackgen.components.alertmanager import Alerting, AlertmanagerConfig
 from stackgen.components.cluster import Network, Storage
 from stackgen.components.fluent_bit import FluentBitConfig
@@ -48,6 +49,8 @@ class StackConfig(Model):
     app_namespace: DnsLabel = "openemr"
     instance: DnsLabel = "main"
     budget: Budget = Budget()
+    # What CAPACITY.md prices the overlay at, and the ingest its object-storage estimate assumes.
+    capacity: CapacityConfig = CapacityConfig()
     storage: Storage = Storage()
     network: Network = Network()
     autoscaling: Autoscaling = Autoscaling()

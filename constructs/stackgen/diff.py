@@ -148,7 +148,8 @@ def markdown(diffs: list[OverlayDiff], extra: dict[str, list[str]] | None = None
         lines += [f"- added `{key}`" for key in diff.added] + [f"- removed `{key}`" for key in diff.removed]
         for change in diff.changed:
             lines.append(f"- changed `{change.key}`")
-            lines += [f"  - `{path}`: `{_short(a)}` -> `{_short(b)}`" for path, a, b in change.fields]
+            if not change.key.endswith(".md"):  # a report: its numbers are summed up below
+                lines += [f"  - `{path}`: `{_short(a)}` -> `{_short(b)}`" for path, a, b in change.fields]
         lines += (extra or {}).get(diff.overlay, [])
         lines.append("")
     return "\n".join(lines)
@@ -159,3 +160,24 @@ def as_json(diffs: list[OverlayDiff], extra: dict[str, object] | None = None) ->
                         "changed": [{"object": c.key, "fields": [{"path": p, "old": a, "new": b} for p, a, b in c.fields]}
                                     for c in d.changed], **((extra or {}).get(d.overlay) or {})}
                        for d in diffs if not d.empty], indent=2, sort_keys=True, default=str) + "\n"
+
+
+def cost_deltas(old_tree: dict[str, str], new_tree: dict[str, str]) -> dict[str, dict[str, float]]:
+    """overlay -> monthly estimates (CAPACITY.md) before and after, at minimum and maximum scale."""
+    from stackgen.capacity import monthly_totals
+
+    found = {}
+    for path in sorted(set(old_tree) | set(new_tree)):
+        if path.endswith("/CAPACITY.md"):
+            before, after = (monthly_totals(tree.get(path, "")) or (0.0, 0.0) for tree in (old_tree, new_tree))
+            if before != after:
+                found[path.split("/")[0]] = {"min_before": before[0], "min_after": after[0],
+                                             "max_before": before[1], "max_after": after[1]}
+    return found
+
+
+def cost_lines(deltas: dict[str, dict[str, float]]) -> dict[str, list[str]]:
+    return {overlay: [f"- monthly estimate: ${d['min_before']:.2f} -> ${d['min_after']:.2f} at minimum scale "
+                      f"({d['min_after'] - d['min_before']:+.2f}), ${d['max_before']:.2f} -> ${d['max_after']:.2f} "
+                      f"at maximum ({d['max_after'] - d['max_before']:+.2f})"]
+            for overlay, d in deltas.items()}

@@ -10,7 +10,7 @@ from pathlib import Path
 import cdk8s
 import yaml
 
-from stackgen import budget, versions
+from stackgen import budget, capacity, versions
 from stackgen.checks.pod_security import check_pod_security_admission
 from stackgen.components.alertmanager import Alertmanager
 from stackgen.components.cluster import EncryptedStorageClass, Namespace, NetworkBaseline
@@ -84,6 +84,8 @@ class RenderedOverlay:
     files: dict[str, list[dict]]
     # Not part of the overlay's kustomization: e.g. the OpenEMR sidecar Component its app team includes.
     extras: dict[str, dict[str, list[dict]]] = field(default_factory=dict)
+    # Files for reviewers beside the manifests (CAPACITY.md), not applied.
+    reports: dict[str, str] = field(default_factory=dict)
 
     @property
     def manifests(self) -> list[dict]:
@@ -102,6 +104,7 @@ def render_overlay(loaded: LoadedConfig) -> RenderedOverlay:
                                ctx.extra_files)
     _check_budget(loaded, rendered)
     _check_admission(loaded, rendered)
+    rendered.reports["CAPACITY.md"] = capacity.report(loaded.name, loaded.config, rendered.manifests)
     return rendered
 
 
@@ -133,6 +136,8 @@ def write_overlay(root: Path, rendered: RenderedOverlay) -> None:
     kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
                      "resources": resources}
     (directory / "kustomization.yaml").write_text(header + yaml.safe_dump(kustomization, sort_keys=False))
+    for file_name, text in rendered.reports.items():
+        (directory / file_name).write_text(text)
     for subdirectory, files in rendered.extras.items():
         (directory / subdirectory).mkdir()
         for file_name, objects in files.items():
