@@ -3,6 +3,9 @@ optional sidecar for OpenEMR's log files, the policies between them, and the met
 from __future__ import annotations
 
 import copy
+import os
+import shutil
+import subprocess
 
 import kubernetes_validate
 import pytest
@@ -380,3 +383,19 @@ def test_catalog_lists_the_otebpf_http_metrics_and_tempo_span_metrics():
         catalog.component_series("otebpf")
     assert "traces_spanmetrics_calls_total" in catalog.component_series("tempo-span-metrics")
     assert "http_server_request_duration_seconds_total" not in catalog.all_series()
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl absent")
+def test_the_app_kustomization_takes_the_sidecar_component(tmp_path):
+    """The real kustomize applies the Component's inline patch to OpenEMR's own Deployment."""
+    (tmp_path / "deployment.yaml").write_text(yaml.safe_dump(openemr_deployment()))
+    component = os.path.relpath(DIST / "large" / SIDECAR_DIR, tmp_path)
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump({"resources": ["deployment.yaml"],
+                                                                 "components": [component]}))
+    result = subprocess.run(["kubectl", "kustomize", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    built = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(result.stdout) if d}
+    deployment, expected = built[("Deployment", "openemr")], patched_openemr()[0]
+    assert {c["name"] for c in deployment["spec"]["template"]["spec"]["containers"]} == \
+        {c["name"] for c in expected["spec"]["template"]["spec"]["containers"]}
+    assert ("NetworkPolicy", "openemr-to-monitoring") in built and ("ConfigMap", "openemr-fluent-bit") in built

@@ -40,17 +40,19 @@ def test_cdk8s_synth_renders_the_same_bytes(fresh_dist, tmp_path):
     assert tree_bytes(out) == tree_bytes(fresh_dist)
 
 
-def test_every_overlay_has_a_complete_kustomization():
+def test_every_overlay_has_a_complete_kustomization_per_stage():
     for name in OVERLAYS:
-        kustomization = yaml.safe_load((DIST / name / "kustomization.yaml").read_text())
-        files = {p.name for p in (DIST / name).glob("*.yaml")} - {"kustomization.yaml"}
-        assert set(kustomization["resources"]) == files
-        assert kustomization["resources"][0] == "namespace.yaml"
+        for stage in (DIST / name, DIST / name / "operators"):
+            kustomization = yaml.safe_load((stage / "kustomization.yaml").read_text())
+            files = {p.name for p in stage.glob("*.yaml")} - {"kustomization.yaml"}
+            assert set(kustomization["resources"]) == files
+        operators = yaml.safe_load((DIST / name / "operators" / "kustomization.yaml").read_text())
+        assert operators["resources"][0] == "namespace.yaml"
 
 
 def test_crds_are_referenced_at_the_operator_tag_not_vendored():
     kustomization = yaml.safe_load((DIST / "crds" / "kustomization.yaml").read_text())
-    operator = yaml.safe_load_all((DIST / "clinic" / "prometheus-operator.yaml").read_text())
+    operator = yaml.safe_load_all((DIST / "clinic" / "operators" / "prometheus-operator.yaml").read_text())
     image = next(o for o in operator if o["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["image"]
     tag = image.rsplit(":", 1)[1]
     assert len(kustomization["resources"]) == 10
@@ -60,9 +62,11 @@ def test_crds_are_referenced_at_the_operator_tag_not_vendored():
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not on PATH")
 def test_kubectl_kustomize_builds_each_overlay(overlay, objects):
-    result = subprocess.run(["kubectl", "kustomize", str(DIST / overlay)], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    built = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    built = []
+    for stage in (DIST / overlay / "operators", DIST / overlay):
+        result = subprocess.run(["kubectl", "kustomize", str(stage)], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        built += [doc for doc in yaml.safe_load_all(result.stdout) if doc]
     assert sorted((o["kind"], o["metadata"]["name"]) for o in built) == \
         sorted((o["kind"], o["metadata"]["name"]) for o in objects)
 

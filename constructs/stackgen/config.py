@@ -23,6 +23,7 @@ from stackgen.capacity import CapacityConfig
 from stackgen.components.alertmanager import Alerting, AlertmanagerConfig
 from stackgen.components.cluster import Network, Storage
 from stackgen.components.fluent_bit import FluentBitConfig
+from stackgen.components.flux import FluxConfig
 from stackgen.components.grafana import GrafanaConfig
 from stackgen.components.kube_state_metrics import KubeStateMetricsConfig
 from stackgen.components.loki import LokiConfig
@@ -68,6 +69,7 @@ class StackConfig(Model):
     otebpf: OtebpfConfig = OtebpfConfig()
     fluent_bit: FluentBitConfig = FluentBitConfig()
     alerting: Alerting = Alerting()
+    flux: FluxConfig = FluxConfig()
 
     @model_validator(mode="after")
     def _namespaces_are_distinct(self) -> "StackConfig":

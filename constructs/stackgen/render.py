@@ -12,6 +12,7 @@ import yaml
 
 from stackgen import budget, capacity, versions
 from stackgen.checks.pod_security import check_pod_security_admission
+from stackgen.components import flux
 from stackgen.components.alertmanager import Alertmanager
 from stackgen.components.cluster import EncryptedStorageClass, Namespace, NetworkBaseline
 from stackgen.components.fluent_bit import FluentBit
@@ -51,6 +52,12 @@ COMPONENTS = [
     ("prometheus", Prometheus),  # last: its egress is built from every other component's targets
 ]
 
+# Applied before the stack (dist/<overlay>/operators/): the namespaces with their network baseline, and
+# the operators, so that the stack's custom resources find a running operator (see dist/flux/).
+OPERATORS_DIR = "operators"
+FLUX_DIR = "flux"
+OPERATOR_STAGE = ("namespace", "network-baseline", "prometheus-operator")
+
 KIND_ORDER = [
     "Namespace", "StorageClass", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding",
     "ConfigMap", "Secret", "PersistentVolumeClaim", "Service", "Deployment", "DaemonSet", "StatefulSet",
@@ -73,9 +80,10 @@ def _order(obj: dict) -> tuple:
     return rank, kind, metadata.get("namespace", ""), metadata.get("name", "")
 
 
-def to_yaml(objects: list[dict]) -> str:
+def to_yaml(objects: list[dict], ordered: bool = True) -> str:
+    """`ordered=False` keeps the given order (Flux stages read in the order they apply)."""
     return "---\n".join(yaml.dump(obj, Dumper=DUMPER, sort_keys=True, default_flow_style=False, width=120)
-                        for obj in sorted(objects, key=_order))
+                        for obj in (sorted(objects, key=_order) if ordered else objects))
 
 
 @dataclass
@@ -86,6 +94,8 @@ class RenderedOverlay:
     extras: dict[str, dict[str, list[dict]]] = field(default_factory=dict)
     # Files for reviewers beside the manifests (CAPACITY.md), not applied.
     reports: dict[str, str] = field(default_factory=dict)
+    # The Flux Kustomizations that deliver it (dist/flux/<overlay>.yaml).
+    delivery: list[dict] = field(default_factory=list)
 
     @property
     def manifests(self) -> list[dict]:
@@ -105,6 +115,7 @@ def render_overlay(loaded: LoadedConfig) -> RenderedOverlay:
     _check_budget(loaded, rendered)
     _check_admission(loaded, rendered)
     rendered.reports["CAPACITY.md"] = capacity.report(loaded.name, loaded.config, rendered.manifests)
+    rendered.delivery = flux.kustomizations(loaded.name, loaded.config, rendered.manifests)
     return rendered
 
 
@@ -124,18 +135,25 @@ def _check_budget(loaded: LoadedConfig, rendered: RenderedOverlay) -> None:
             f"budget.memory={limit.memory} ({limit.nodes} nodes); lower resources or replicas, or raise the budget")
 
 
-def write_overlay(root: Path, rendered: RenderedOverlay) -> None:
-    directory = root / rendered.name
+def _write_stage(directory: Path, header: str, files: dict[str, list[dict]]) -> None:
     directory.mkdir(parents=True)
-    header = HEADER.format(overlay=rendered.name)
     resources = []
-    for file_name, objects in rendered.files.items():
+    for file_name, objects in files.items():
         if objects:
             (directory / f"{file_name}.yaml").write_text(header + to_yaml(objects))
             resources.append(f"{file_name}.yaml")
     kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
                      "resources": resources}
     (directory / "kustomization.yaml").write_text(header + yaml.safe_dump(kustomization, sort_keys=False))
+
+
+def write_overlay(root: Path, rendered: RenderedOverlay) -> None:
+    """dist/<overlay>/operators/ (applied first) and dist/<overlay>/ (the stack), each a kustomization."""
+    directory = root / rendered.name
+    header = HEADER.format(overlay=rendered.name)
+    first = {name: objects for name, objects in rendered.files.items() if name in OPERATOR_STAGE}
+    _write_stage(directory, header, {name: objects for name, objects in rendered.files.items() if name not in first})
+    _write_stage(directory / OPERATORS_DIR, header, first)
     for file_name, text in rendered.reports.items():
         (directory / file_name).write_text(text)
     for subdirectory, files in rendered.extras.items():
@@ -170,8 +188,11 @@ def publish(dist: Path, rendered: list[RenderedOverlay], keep_others: bool) -> N
             shutil.rmtree(tree / "crds", ignore_errors=True)
         tree.mkdir(exist_ok=True)
         write_crds(tree)
+        (tree / FLUX_DIR).mkdir(exist_ok=True)
         for overlay in rendered:
             write_overlay(tree, overlay)
+            (tree / FLUX_DIR / f"{overlay.name}.yaml").write_text(
+                HEADER.format(overlay=overlay.name) + to_yaml(overlay.delivery, ordered=False))
         previous = staging / "previous"
         if dist.exists():
             os.rename(dist, previous)

@@ -155,3 +155,7 @@ def _positive(duration: str) -> str:
 # Where zero means "never" or "always" to the program (a retention that never deletes, a scrape loop
 # with no pause), the configuration must name a real duration.
 PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
+# Go's time.ParseDuration (Flux's intervals and timeouts): no days, weeks or years.
+GO_DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$"
+GoDuration = Annotated[str, Field(pattern=GO_DURATION_PATTERN)]
+PATTERN_HELP[GO_DURATION_PATTERN] = "must be a Go duration such as 30s, 10m or 1h (no d, w or y)"

@@ -26,9 +26,13 @@ CUSTOM_GROUPS = ("monitoring.coreos.com/", "external-secrets.io/", "kustomize.to
                  "source.toolkit.fluxcd.io/")
 
 
+STAGES = ("", "operators")  # an overlay's kustomizations: the stack, and the operators applied before it
+
+
 def load_tree(directory: Path) -> list[dict]:
+    """Every object an overlay applies: the stack and its operators stage."""
     objects = []
-    for path in sorted(directory.glob("*.yaml")):
+    for path in sorted(p for stage in STAGES for p in (directory / stage).glob("*.yaml")):
         if path.name == "kustomization.yaml":
             continue
         objects += [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
@@ -98,11 +102,16 @@ def schema_problems(obj: dict, kubernetes_versions: tuple[str, ...]) -> list[str
 
 
 def kustomization_problems(directory: Path) -> list[str]:
-    kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
-    listed = set(kustomization["resources"])
-    present = {p.name for p in directory.glob("*.yaml")} - {"kustomization.yaml"}
-    return [f"{directory.name}/kustomization.yaml: lists missing {name}" for name in sorted(listed - present)] + \
-           [f"{directory.name}/kustomization.yaml: does not list {name}" for name in sorted(present - listed)]
+    problems = []
+    for stage in STAGES:
+        where = directory / stage
+        kustomization = yaml.safe_load((where / "kustomization.yaml").read_text())
+        listed = set(kustomization["resources"])
+        present = {p.name for p in where.glob("*.yaml")} - {"kustomization.yaml"}
+        name = f"{directory.name}/{stage}/kustomization.yaml".replace("//", "/")
+        problems += [f"{name}: lists missing {file}" for file in sorted(listed - present)]
+        problems += [f"{name}: does not list {file}" for file in sorted(present - listed)]
+    return problems
 
 
 def kubeconform_problems(directory: Path, version: str) -> list[str]:
@@ -129,6 +138,26 @@ def validate_tree(dist: Path, kubernetes_versions: list[str] | None = None) -> l
     if not CRD_DIR.is_dir():
         print(f"note: {CRD_DIR} is absent: custom resources are not checked against their CRD schemas")
     problems = []
-    for directory in sorted(p for p in dist.iterdir() if p.is_dir() and p.name != "crds"):
+    for directory in sorted(p for p in dist.iterdir() if p.is_dir() and p.name not in ("crds", "flux")):
         problems += validate_overlay(directory, versions)
+    return problems + validate_flux(dist)
+
+
+def validate_flux(dist: Path) -> list[str]:
+    """dist/flux/<overlay>.yaml: valid Kustomizations whose paths exist and whose stages depend in order."""
+    problems = []
+    for path in sorted((dist / "flux").glob("*.yaml")):
+        stages = [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+        # The path prefix (dist/ as the source sees it) is what precedes the CRDs stage's `/crds`.
+        prefix = next((s["spec"]["path"][:-len("/crds")] for s in stages if s["spec"]["path"].endswith("/crds")), "")
+        names = set()
+        for stage in stages:
+            where = f"flux/{path.name}: {stage['metadata']['name']}"
+            problems += [f"flux/{path.name}: {p}" for p in schema_problems(stage, ())]
+            target = dist / stage["spec"]["path"].removeprefix(prefix).lstrip("/")
+            if not (target / "kustomization.yaml").exists():
+                problems.append(f"{where}: path {stage['spec']['path']} has no kustomization.yaml in dist/")
+            missing = [d["name"] for d in stage["spec"].get("dependsOn", []) if d["name"] not in names]
+            problems += [f"{where}: depends on {name}, which is not applied before it" for name in missing]
+            names.add(stage["metadata"]["name"])
     return problems

@@ -1,0 +1,73 @@
+"""dist/flux/<overlay>.yaml: CRDs, then the operators, then the stack, each stage waiting for the last."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+from conftest import DIST, OVERLAYS
+from stackgen.validate import load_tree, schema_problems, validate_flux
+
+STAGES = ("monitoring-crds", "monitoring-operators", "monitoring-stack")
+
+
+def delivery(overlay):
+    return [d for d in yaml.safe_load_all((DIST / "flux" / f"{overlay}.yaml").read_text()) if d]
+
+
+@pytest.mark.parametrize("overlay_name", OVERLAYS)
+def test_stages_apply_crds_then_operators_then_the_stack(overlay_name):
+    stages = delivery(overlay_name)
+    assert [s["metadata"]["name"] for s in stages] == list(STAGES)
+    applied = set()
+    for stage in stages:
+        assert {d["name"] for d in stage["spec"].get("dependsOn", [])} <= applied, stage["metadata"]["name"]
+        assert len(applied) == 0 or stage["spec"]["dependsOn"] == [{"name": STAGES[len(applied) - 1]}]
+        applied.add(stage["metadata"]["name"])
+        assert stage["spec"]["wait"] is True and stage["spec"]["timeout"]
+    crds, operators, stack = stages
+    assert crds["spec"]["prune"] is False, "pruning CRDs would delete every object of their kinds"
+    assert operators["spec"]["prune"] and stack["spec"]["prune"]
+
+
+@pytest.mark.parametrize("overlay_name", OVERLAYS)
+def test_each_stage_applies_what_it_says(overlay_name):
+    crds, operators, stack = delivery(overlay_name)
+    assert crds["spec"]["path"] == "./dist/crds"
+    assert operators["spec"]["path"] == f"./dist/{overlay_name}/operators"
+    assert stack["spec"]["path"] == f"./dist/{overlay_name}"
+    first = {
+        d["kind"] for p in (DIST / overlay_name / "operators").glob("*.yaml") if p.name != "kustomization.yaml"
+        for d in yaml.safe_load_all(p.read_text()) if d}
+    # The namespaces and the operator exist before any custom resource of the stack is applied.
+    assert {"Namespace", "Deployment", "ClusterRole"} <= first
+    later = {d["kind"] for p in (DIST / overlay_name).glob("*.yaml") if p.name != "kustomization.yaml"
+             for d in yaml.safe_load_all(p.read_text()) if d}
+    assert "Namespace" not in later and {"Prometheus", "Alertmanager", "ServiceMonitor"} <= later
+
+
+@pytest.mark.parametrize("overlay_name", OVERLAYS)
+def test_stack_health_checks_are_the_statefulsets_the_operator_creates(overlay_name):
+    *_, stack = delivery(overlay_name)
+    crs = {(o["kind"], o["metadata"]["name"]) for o in load_tree(DIST / overlay_name) if o["kind"] in ("Prometheus", "Alertmanager")}
+    checks = {(c["kind"], c["name"], c["namespace"]) for c in stack["spec"]["healthChecks"]}
+    assert checks == {("StatefulSet", f"{kind.lower()}-{name}", "monitoring") for kind, name in crs}
+
+
+def test_delivery_validates_against_the_pinned_flux_crds():
+    assert validate_flux(DIST) == []
+    broken = copy.deepcopy(delivery("hospital")[2])
+    broken["spec"]["prune"] = "yes"
+    broken["spec"]["healthcheck"] = []
+    problems = schema_problems(broken, ())
+    if not problems:
+        pytest.skip("../shared/crds absent")
+    assert any("prune" in p for p in problems) and any("healthcheck" in p for p in problems)
+
+
+def test_a_stage_whose_path_does_not_exist_is_refused(tmp_path):
+    (tmp_path / "flux").mkdir()
+    stages = delivery("clinic")
+    stages[1]["spec"]["path"] = "./dist/clinic/operatorz"
+    (tmp_path / "flux" / "clinic.yaml").write_text(yaml.safe_dump_all(stages))
+    assert any("operatorz has no kustomization.yaml" in p for p in validate_flux(tmp_path))
