@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from conftest import DIST, clean_env, run_main, tree_bytes
+from conftest import DIST, ROOT, clean_env, run_main, tree_bytes
 from stackgen.validate import load_tree
 
 BAD_OVERLAYS = {
@@ -118,3 +118,34 @@ def test_disabling_autoscaling_removes_every_hpa_and_pins_replicas(tmp_path):
     objects = _objects(out / "hospital")
     assert not [o for o in objects if o["kind"] == "HorizontalPodAutoscaler"]
     assert next(o for o in objects if o["kind"] == "Alertmanager")["spec"]["replicas"] == 2
+
+
+def _render_with(tmp_path, overlay: str, extra: str):
+    overlays = tmp_path / "overlays"
+    shutil.copytree(ROOT / "overlays", overlays)
+    (overlays / f"{overlay}.yaml").write_text((overlays / f"{overlay}.yaml").read_text() + extra)
+    return run_main("--overlays", str(overlays), "--overlay", overlay, "--dist", str(tmp_path / "dist"))
+
+
+def test_alerts_can_be_disabled_and_overridden_per_overlay(tmp_path):
+    result = _render_with(tmp_path, "hospital", "alerting:\n  disabled: [NodeClockSkew]\n  overrides:\n"
+                                                "    OpenEMRHighErrorRate: {for: 10m, severity: warning}\n")
+    assert result.returncode == 0, result.stderr
+    rules = {r["alert"]: r for o in load_tree(tmp_path / "dist" / "hospital") if o["kind"] == "PrometheusRule"
+             for g in o["spec"]["groups"] for r in g["rules"] if "alert" in r}
+    assert "NodeClockSkew" not in rules and "NodeMemoryHigh" in rules
+    assert rules["OpenEMRHighErrorRate"]["for"] == "10m" and rules["OpenEMRHighErrorRate"]["labels"] == {"severity": "warning"}
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ("alerting:\n  disabled: [NodeClockSkw]\n", "alerting.disabled: unknown alert 'NodeClockSkw'; alerts: "),
+    ("alerting:\n  overrides:\n    Nope: {for: 5m}\n", "alerting.overrides.Nope: unknown alert; alerts: "),
+    ("alerting:\n  overrides:\n    Watchdog: {sevrity: info}\n",
+     "alerting.overrides.Watchdog.sevrity: unknown key; allowed here: for, severity"),
+    # OpenEMR's HTTP alerts do not exist without OTeBPF: naming one is an error there.
+    ("otebpf: {enabled: false}\nalerting:\n  disabled: [OpenEMRHighLatency]\n", "unknown alert 'OpenEMRHighLatency'"),
+])
+def test_bad_alert_names_in_overrides_stop_synth(tmp_path, extra, expected):
+    result = _render_with(tmp_path, "clinic", extra)
+    assert result.returncode == 2 and expected in result.stderr, result.stderr
+    assert not (tmp_path / "dist").exists()

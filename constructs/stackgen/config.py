@@ -198,12 +198,14 @@ def _set_path(data: dict, path: str, value: Any) -> None:
 def _allowed_keys(loc: tuple) -> list[str]:
     model: Any = StackConfig
     for part in loc:
+        if part not in model.model_fields:  # a key of a mapping (alerting.overrides.<alert>): same model
+            continue
         annotation = model.model_fields[part].annotation
         candidates = [annotation, *getattr(annotation, "__args__", ())]
         model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
         if model is None:
             return []
-    return sorted(model.model_fields)
+    return sorted(field.alias or name for name, field in model.model_fields.items())
 
 
 def _describe(error: dict, source: str, env_paths: dict[str, str]) -> str:

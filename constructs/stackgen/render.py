@@ -25,7 +25,7 @@ from stackgen.components.openemr import OpenEmrSide
 from stackgen.components.otebpf import Otebpf
 from stackgen.components.prometheus import Prometheus
 from stackgen.components.prometheus_operator import PrometheusOperator
-from stackgen.components.rules import Rules
+from stackgen.components.rules import Rules, override_problems
 from stackgen.components.tempo import Tempo
 from stackgen.config import ConfigError, LoadedConfig
 from stackgen.context import Context
@@ -103,6 +103,9 @@ class RenderedOverlay:
 
 
 def render_overlay(loaded: LoadedConfig) -> RenderedOverlay:
+    problems = override_problems(loaded.config)
+    if problems:
+        raise ConfigError("\n".join(f"{loaded.source}: {problem}" for problem in problems))
     ctx = Context(overlay=loaded.name, config=loaded.config)
     app = cdk8s.App()
     charts = {}

@@ -18,7 +18,7 @@ from pydantic import Field, model_validator
 from constructs import Construct
 from imports.com.coreos import monitoring as m
 from stackgen import versions
-from stackgen.components.rules import AlertThresholds
+from stackgen.components.rules import AlertOverride, AlertThresholds
 from stackgen.context import Context
 from stackgen.lib import operated
 from stackgen.lib.monitors import Endpoint, service_monitor
@@ -75,6 +75,9 @@ class Alerting(Model):
     runbook_url: str = Field("https://git.example.org/observability/docs/runbooks.md", pattern=r"^https://")
     grafana_url: str = Field("https://grafana.example.org", pattern=r"^https://")
     thresholds: AlertThresholds = AlertThresholds()
+    # Alert names (as in the README's list) this overlay does not render, and per-alert changes.
+    disabled: list[str] = []
+    overrides: dict[str, AlertOverride] = {}
 
 
 WEB = Port("web", 9093)

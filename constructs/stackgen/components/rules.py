@@ -7,8 +7,9 @@ Nothing for components EKS does not expose (etcd, scheduler, controller-manager,
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
@@ -29,6 +30,12 @@ class AlertThresholds(Model):
     error_rate: Ratio = 0.05
     latency_seconds: float = Field(2, gt=0, le=120)
     for_duration: Duration = "5m"
+
+
+class AlertOverride(Model):
+    """One alert, changed for this overlay (alerting.overrides.<alert>)."""
+    for_: Duration | None = Field(None, alias="for")
+    severity: Literal["critical", "warning", "info"] | None = None
 
 
 # Adds the pod's node to a per-pod alert, so that a node-down alert can inhibit it.
@@ -262,10 +269,36 @@ def _stack(stack: StackConfig) -> list:
     ]
 
 
-def groups(stack: StackConfig) -> dict[str, list]:
+def _all_groups(stack: StackConfig) -> dict[str, list]:
     areas = {"openemr-pods": _pods(stack), "kubernetes": _kubernetes(stack), "stack": _stack(stack)}
     if stack.otebpf.enabled:  # its HTTP metrics exist only with OTeBPF
         areas = {"openemr-service": _openemr(stack), **areas}
+    return areas
+
+
+def override_problems(stack: StackConfig) -> list[str]:
+    """Alert names in alerting.disabled / alerting.overrides that this overlay does not render."""
+    alerts = {r.name: r for rules in _all_groups(stack).values() for r in rules if isinstance(r, Alert)}
+    known = ", ".join(sorted(alerts))
+    problems = [f"alerting.disabled: unknown alert {name!r}; alerts: {known}"
+                for name in stack.alerting.disabled if name not in alerts]
+    for name in stack.alerting.overrides:
+        if name not in alerts:
+            problems.append(f"alerting.overrides.{name}: unknown alert; alerts: {known}")
+    return problems
+
+
+def _overridden(alert: Alert, override: AlertOverride) -> Alert:
+    return dataclasses.replace(alert, severity=override.severity or alert.severity, for_=override.for_ or alert.for_)
+
+
+def groups(stack: StackConfig) -> dict[str, list]:
+    """The rendered rule groups: every area, less the disabled alerts, with the overrides applied."""
+    alerting, areas = stack.alerting, {}
+    for area, rules in _all_groups(stack).items():
+        kept = [r for r in rules if not (isinstance(r, Alert) and r.name in alerting.disabled)]
+        areas[area] = [_overridden(r, alerting.overrides[r.name]) if isinstance(r, Alert) and r.name in
+                       alerting.overrides else r for r in kept]
     return areas
 
 
