@@ -39,8 +39,31 @@ def stale_timestamp_case(metric, selector, labels):
 
 
 MON = 'namespace="monitoring"'
+
+
+def error_burn(share):
+    """100 requests a minute for almost seven hours, `share` of them answered with a 500."""
+    return {HTTP % "500": rising(share * 100, 400), HTTP % "200": rising((1 - share) * 100, 400)}
+
+
+def slow_burn(share):
+    """100 requests a minute, `share` of them slower than 1s (outside the le="1" bucket)."""
+    return {BUCKET % "1": rising((1 - share) * 100, 400), HTTP % "200": rising(100, 400)}
+
+
+# The default SLOs: 99.5% without a 5xx and 95% within 1s, over 28 days. The quiet case of each page
+# is the firing case of its ticket: a slow burn only opens a ticket, it never pages.
+SLO_CASES = {
+    # 10% errors burn 20x: the 1h/5m pair (13.4x) pages within minutes. 1.5% (3x) stays under both pairs.
+    "OpenEMRErrorsBudgetBurnFast": case(error_burn(0.10), error_burn(0.015), "12m", OPENEMR),
+    # 1.5% errors: over the 1d/2h pair (2.8x), so a ticket; 0.2% (0.4x) spends less than the window allows.
+    "OpenEMRErrorsBudgetBurnSlow": case(error_burn(0.015), error_burn(0.002), "6h20m", OPENEMR),
+    "OpenEMRLatencyBudgetBurnFast": case(slow_burn(0.80), slow_burn(0.15), "12m", OPENEMR),
+    "OpenEMRLatencyBudgetBurnSlow": case(slow_burn(0.15), slow_burn(0.03), "6h20m", OPENEMR),
+}
 AGENTS = 'namespace="monitoring-agents"'
 CASES = {
+    **SLO_CASES,
     "OpenEMRHighErrorRate": case({HTTP % "500": rising(10), HTTP % "200": rising(90)},
                                  {HTTP % "500": rising(1), HTTP % "200": rising(99)}, "15m", OPENEMR),
     "OpenEMRHighLatency": case({BUCKET % "1": rising(10), BUCKET % "5": rising(100), BUCKET % "+Inf": rising(100)},

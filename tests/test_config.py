@@ -47,6 +47,8 @@ BAD_OVERLAYS = {
     "zero-scrape-interval": ("prometheus:\n  scrape_interval: 0s\n",
                              "prometheus.scrape_interval='0s' must be greater than zero"),
     "zero-log-retention": ("loki:\n  retention: 0h\n", "loki.retention='0h' must be greater than zero"),
+    "slo-latency-off-a-bucket": ("alerting:\n  slo: {latency_seconds: 0.8}\n",
+                                 "alerting.slo.latency_seconds=0.8 must be a boundary of OBI's request-duration histogram"),
 }
 
 

@@ -117,7 +117,7 @@ def test_no_expression_uses_a_metric_outside_the_catalog(overlay):
 
 def test_rules_are_selected_and_cover_the_areas(overlay):
     names = {o["metadata"]["name"] for o in load_tree(DIST / overlay) if o["kind"] == "PrometheusRule"}
-    assert names == {"openemr-service", "openemr-pods", "kubernetes", "stack"}
+    assert names == {"openemr-service", "openemr-slo", "openemr-pods", "kubernetes", "stack"}
     severities = {r["labels"]["severity"] for r in alerts(overlay)}
     assert severities == {"critical", "warning", "info"}
 
@@ -128,3 +128,17 @@ def test_readme_lists_the_alerts_as_rendered():
     readme = (ROOT / "README.md").read_text()
     listed = readme.split("<!-- alerts:begin -->\n", 1)[1].split("<!-- alerts:end -->", 1)[0]
     assert listed == alert_table([o for o in load_tree(DIST / "hospital") if o["kind"] == "PrometheusRule"])
+
+
+def test_burn_rate_factors_follow_the_sre_workbook():
+    from stackgen.components.slo import burn_factor
+    # For a 30-day window the workbook's factors: 14.4 (2% in 1h), 6 (5% in 6h), 3 (10% in 1d), 1 (10% in 3d).
+    assert [burn_factor("30d", w, share) for w, share in (("1h", 0.02), ("6h", 0.05), ("1d", 0.1), ("3d", 0.1))] == \
+        [14.4, 6, 3, 1]
+
+
+def test_slo_alerts_page_on_fast_burn_and_ticket_on_slow(overlay):
+    severity = {r["alert"]: r["labels"]["severity"] for r in alerts(overlay) if "BudgetBurn" in r["alert"]}
+    assert severity == {"OpenEMRErrorsBudgetBurnFast": "critical", "OpenEMRErrorsBudgetBurnSlow": "warning",
+                        "OpenEMRLatencyBudgetBurnFast": "critical", "OpenEMRLatencyBudgetBurnSlow": "warning"}
+

@@ -19,6 +19,7 @@ from constructs import Construct
 from imports.com.coreos import monitoring as m
 from stackgen import versions
 from stackgen.components.rules import AlertOverride, AlertThresholds
+from stackgen.components.slo import SloConfig
 from stackgen.context import Context
 from stackgen.lib import operated
 from stackgen.lib.monitors import Endpoint, service_monitor
@@ -75,6 +76,8 @@ class Alerting(Model):
     runbook_url: str = Field("https://git.example.org/observability/docs/runbooks.md", pattern=r"^https://")
     grafana_url: str = Field("https://grafana.example.org", pattern=r"^https://")
     thresholds: AlertThresholds = AlertThresholds()
+    # OpenEMR's objectives and their burn-rate alerts (with OTeBPF).
+    slo: SloConfig = SloConfig()
     # Alert names (as in the README's list) this overlay does not render, and per-alert changes.
     disabled: list[str] = []
     overrides: dict[str, AlertOverride] = {}

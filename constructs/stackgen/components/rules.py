@@ -16,6 +16,7 @@ from pydantic import Field
 from constructs import Construct
 from imports.com.coreos import monitoring as m
 from stackgen import versions
+from stackgen.components import slo
 from stackgen.context import Context
 from stackgen.settings import Duration, Model, Ratio
 
@@ -272,7 +273,7 @@ def _stack(stack: StackConfig) -> list:
 def _all_groups(stack: StackConfig) -> dict[str, list]:
     areas = {"openemr-pods": _pods(stack), "kubernetes": _kubernetes(stack), "stack": _stack(stack)}
     if stack.otebpf.enabled:  # its HTTP metrics exist only with OTeBPF
-        areas = {"openemr-service": _openemr(stack), **areas}
+        areas = {"openemr-service": _openemr(stack), "openemr-slo": slo.rules(stack, Record, Alert), **areas}
     return areas
 
 
