@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import shutil
 
 import pytest
 import yaml
@@ -47,11 +48,32 @@ def test_each_stage_applies_what_it_says(overlay_name):
 
 
 @pytest.mark.parametrize("overlay_name", OVERLAYS)
-def test_stack_health_checks_are_the_statefulsets_the_operator_creates(overlay_name):
+def test_the_stack_is_ready_only_when_the_operator_says_its_resources_are(overlay_name):
+    """With `wait`, Flux ignores healthChecks and would take the CRs (no Ready condition) for ready at once."""
     *_, stack = delivery(overlay_name)
-    crs = {(o["kind"], o["metadata"]["name"]) for o in load_tree(DIST / overlay_name) if o["kind"] in ("Prometheus", "Alertmanager")}
-    checks = {(c["kind"], c["name"], c["namespace"]) for c in stack["spec"]["healthChecks"]}
-    assert checks == {("StatefulSet", f"{kind.lower()}-{name}", "monitoring") for kind, name in crs}
+    assert stack["spec"]["wait"] is True and "healthChecks" not in stack["spec"]
+    kinds = {(o["apiVersion"], o["kind"]) for o in load_tree(DIST / overlay_name) if o["kind"] in ("Prometheus", "Alertmanager")}
+    exprs = {(e["apiVersion"], e["kind"]): e for e in stack["spec"]["healthCheckExprs"]}
+    assert set(exprs) == kinds
+    for expr in exprs.values():
+        assert "'Available'" in expr["current"] and "'Reconciled'" in expr["failed"]
+
+
+def test_health_checks_beside_wait_are_refused(tmp_path):
+    (tmp_path / "flux").mkdir()
+    shutil.copytree(DIST / "clinic", tmp_path / "clinic")
+    shutil.copytree(DIST / "crds", tmp_path / "crds")
+    stages = delivery("clinic")
+    stages[2]["spec"]["healthChecks"] = [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "prometheus-main",
+                                          "namespace": "monitoring"}]
+    (tmp_path / "flux" / "clinic.yaml").write_text(yaml.safe_dump_all(stages))
+    assert any("healthChecks are ignored while wait is true" in p for p in validate_flux(tmp_path))
+
+
+def test_namespaces_are_never_pruned_by_flux():
+    for overlay in OVERLAYS:
+        for ns in (o for o in load_tree(DIST / overlay) if o["kind"] == "Namespace"):
+            assert ns["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/prune"] == "disabled"
 
 
 def test_delivery_validates_against_the_pinned_flux_crds():

@@ -157,6 +157,8 @@ def validate_flux(dist: Path) -> list[str]:
             target = dist / stage["spec"]["path"].removeprefix(prefix).lstrip("/")
             if not (target / "kustomization.yaml").exists():
                 problems.append(f"{where}: path {stage['spec']['path']} has no kustomization.yaml in dist/")
+            if stage["spec"].get("wait") and stage["spec"].get("healthChecks"):
+                problems.append(f"{where}: healthChecks are ignored while wait is true (use healthCheckExprs)")
             missing = [d["name"] for d in stage["spec"].get("dependsOn", []) if d["name"] not in names]
             problems += [f"{where}: depends on {name}, which is not applied before it" for name in missing]
             names.add(stage["metadata"]["name"])

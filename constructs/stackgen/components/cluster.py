@@ -48,10 +48,12 @@ class Namespace(Construct):
         self._namespace(ctx.config.namespace, "monitoring-namespace",
                         {"enforce": "restricted", "audit": "restricted", "warn": "restricted"})
         self._namespace(ctx.config.agents_namespace, "monitoring-agents-namespace",
-                        {"enforce": "privileged", "audit": "baseline"},
-                        annotations={f"{POD_SECURITY}/reason": AGENTS_REASON})
+                        {"enforce": "privileged", "audit": "baseline"}, {f"{POD_SECURITY}/reason": AGENTS_REASON})
 
     def _namespace(self, name: str, component: str, levels: dict[str, str], annotations: dict | None = None) -> None:
+        # Flux never prunes them: a renamed or removed Kustomization must not delete the namespace and,
+        # with it, every volume of monitoring data in it.
+        annotations = {**(annotations or {}), "kustomize.toolkit.fluxcd.io/prune": "disabled"}
         labels = {**_labels(component), NAMESPACE_NAME_LABEL: name}
         for mode, level in levels.items():
             labels[f"{POD_SECURITY}/{mode}"] = level

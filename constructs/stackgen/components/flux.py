@@ -4,9 +4,10 @@ Three stages, each waiting for the one before: the CRDs (never pruned: deleting 
 object of its kind), the operators with the namespaces they run in (dist/<overlay>/operators), then the
 stack (dist/<overlay>). Flux's kustomize-controller always applies server-side (so the large CRDs and
 ConfigMaps are never limited by client-side apply's annotation); `wait` holds each stage until what it
-applied is ready, and the stack's health checks add the StatefulSets the operator creates from the
-Prometheus and Alertmanager resources, which `wait` cannot see. Objects of the application's namespace
-are not here: they come with the application (dist/<overlay>/openemr-sidecar, a Component).
+applied is ready. Flux ignores `healthChecks` when `wait` is on, and it would take the Prometheus and
+Alertmanager resources for ready at once (they have no Ready condition), so the stack says how to read
+them (`healthCheckExprs`): ready when the operator reports them Available. Objects of the application's
+namespace are not here: they come with the application (dist/<overlay>/openemr-sidecar, a Component).
 
 Plain objects rather than typed bindings: importing Flux's CRDs would load one more jsii assembly on
 every synth for three objects; they are validated against the pinned Flux CRDs (../shared/crds/flux-v2.9).
@@ -42,7 +43,7 @@ class FluxConfig(Model):
 
 
 def _kustomization(stack: StackConfig, stage: str, path: str, *, prune: bool, timeout: str,
-                   depends_on: str | None = None, health_checks: list[dict] | None = None,
+                   depends_on: str | None = None, health_exprs: list[dict] | None = None,
                    interval: str | None = None) -> dict:
     flux = stack.flux
     spec = {
@@ -55,8 +56,8 @@ def _kustomization(stack: StackConfig, stage: str, path: str, *, prune: bool, ti
     }
     if depends_on:
         spec["dependsOn"] = [{"name": depends_on}]
-    if health_checks:
-        spec["healthChecks"] = health_checks
+    if health_exprs:
+        spec["healthCheckExprs"] = health_exprs
     return {"apiVersion": API_VERSION, "kind": "Kustomization",
             "metadata": {"name": f"{stack.namespace}-{stage}", "namespace": flux.namespace,
                          "labels": {"app.kubernetes.io/name": f"{stack.namespace}-{stage}",
@@ -64,24 +65,21 @@ def _kustomization(stack: StackConfig, stage: str, path: str, *, prune: bool, ti
             "spec": spec}
 
 
-def operator_statefulsets(manifests: list[dict]) -> list[dict]:
-    """The StatefulSets the operator creates: prometheus-<name>[-shard-N] and alertmanager-<name>."""
-    checks = []
-    for cr in (o for o in manifests if o["kind"] in ("Prometheus", "Alertmanager")):
-        name, namespace = cr["metadata"]["name"], cr["metadata"]["namespace"]
-        base = f"{cr['kind'].lower()}-{name}"
-        shards = cr["spec"].get("shards", 1) if cr["kind"] == "Prometheus" else 1
-        names = [base] + [f"{base}-shard-{n}" for n in range(1, shards)]
-        checks += [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": n, "namespace": namespace} for n in names]
-    return checks
+def _condition(kind: str, status: str) -> str:
+    return f"has(status.conditions) && status.conditions.exists(c, c.type == '{kind}' && c.status == '{status}')"
 
 
-def kustomizations(overlay: str, stack: StackConfig, manifests: list[dict]) -> list[dict]:
+# How Flux reads the operator's resources (CEL): the operator sets Available once every replica runs,
+# and Reconciled=False when it cannot turn the resource into a StatefulSet.
+OPERATED_HEALTH = [{"apiVersion": "monitoring.coreos.com/v1", "kind": kind, "current": _condition("Available", "True"),
+                    "failed": _condition("Reconciled", "False")} for kind in ("Alertmanager", "Prometheus")]
+
+
+def kustomizations(overlay: str, stack: StackConfig) -> list[dict]:
     prefix = stack.flux.path_prefix
     crds = _kustomization(stack, "crds", f"{prefix}/crds", prune=False, timeout=stack.flux.crds_timeout, interval="1h")
     operators = _kustomization(stack, "operators", f"{prefix}/{overlay}/operators", prune=True,
                                timeout=stack.flux.operators_timeout, depends_on=crds["metadata"]["name"])
     stack_stage = _kustomization(stack, "stack", f"{prefix}/{overlay}", prune=True, timeout=stack.flux.stack_timeout,
-                                 depends_on=operators["metadata"]["name"],
-                                 health_checks=operator_statefulsets(manifests))
+                                 depends_on=operators["metadata"]["name"], health_exprs=OPERATED_HEALTH)
     return [crds, operators, stack_stage]

@@ -29,7 +29,7 @@ GRANTS = [
         "alertmanagers", "alertmanagerconfigs", "prometheuses", "prometheusagents", "thanosrulers", "scrapeconfigs",
         "servicemonitors", "podmonitors", "probes", "prometheusrules"), ("get", "list", "watch", "update", "patch")),
     Grant(("monitoring.coreos.com",), (
-        "alertmanagers/status", "prometheuses/status", "prometheusagents/status", "thanosrulers/status",
+        "alertmanagers/status", "alertmanagerconfigs/status", "prometheuses/status", "prometheusagents/status", "thanosrulers/status",
         "scrapeconfigs/status", "servicemonitors/status", "podmonitors/status", "probes/status",
         "prometheusrules/status"), ("get", "update", "patch")),
     Grant(("monitoring.coreos.com",), (
