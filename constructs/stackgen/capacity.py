@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
 from stackgen.budget import Requests, pod_requests, reloader_requests
 from stackgen.settings import Model, duration_seconds, memory_bytes
+
+if TYPE_CHECKING:
+    from stackgen.config import StackConfig
 
 HOURS_PER_MONTH = 730
 AUTO_MODE_FEE = 0.12
@@ -110,7 +113,7 @@ def volumes(manifests: list[dict]) -> dict[str, float]:
     return found
 
 
-def buckets(stack) -> list[tuple[str, str, str, float]]:
+def buckets(stack: StackConfig) -> list[tuple[str, str, str, float]]:
     """(bucket, component, retention, estimated GB held) from the overlay's stated ingest."""
     ingest, day = stack.capacity.ingest, 86400
     samples_per_day = ingest.active_series * day / duration_seconds(stack.prometheus.scrape_interval)
@@ -150,7 +153,7 @@ def _mem(r: Requests) -> str:
     return f"{r.memory_bytes / GIB:.2f}"
 
 
-def report(overlay: str, stack, manifests: list[dict]) -> str:
+def report(overlay: str, stack: StackConfig, manifests: list[dict]) -> str:
     capacity, nodes = stack.capacity, stack.budget.nodes
     items = sorted(workloads(manifests, nodes), key=lambda w: (w.kind, w.name))
     low, high = _sum(items, "min", "requests"), _sum(items, "max", "requests")

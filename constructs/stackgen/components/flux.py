@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from stackgen.config import StackConfig
 
 API_VERSION = "kustomize.toolkit.fluxcd.io/v1"
-SOURCE_API_VERSIONS = {"GitRepository": "source.toolkit.fluxcd.io/v1", "OCIRepository": "source.toolkit.fluxcd.io/v1"}
 
 
 class FluxConfig(Model):
