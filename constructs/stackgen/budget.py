@@ -63,31 +63,55 @@ def reloader_requests(manifests: list[dict], which: str = "request") -> Requests
                     memory_bytes(flags.get(f"--config-reloader-memory-{which}", "0")))
 
 
-def _hpa_minimum(manifests: list[dict], kind: str, name: str) -> int | None:
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    kind: str
+    pods_min: int
+    pods_max: int
+    requests: Requests  # one pod
+    limits: Requests  # one pod
+
+
+def _hpa(manifests: list[dict], kind: str, name: str) -> dict | None:
+    return next((o["spec"] for o in manifests if o["kind"] == "HorizontalPodAutoscaler"
+                 and o["spec"]["scaleTargetRef"]["kind"] == kind and o["spec"]["scaleTargetRef"]["name"] == name), None)
+
+
+def replica_range(obj: dict, manifests: list[dict], nodes: int) -> tuple[int, int]:
+    """Pods of a workload at its minimum and maximum scale (HPA bounds, DaemonSets once per node)."""
+    kind, spec = obj["kind"], obj.get("spec", {})
+    if kind == "DaemonSet":
+        return nodes, nodes
+    hpa = _hpa(manifests, kind, obj["metadata"]["name"])
+    copies = spec.get("replicas", 1) if kind == "Prometheus" else 1
+    scaled = spec.get("shards", 1) if kind == "Prometheus" else spec.get("replicas", 1)
+    low, high = (hpa.get("minReplicas", 1), hpa["maxReplicas"]) if hpa else (scaled, scaled)
+    return copies * low, copies * high
+
+
+def workloads(manifests: list[dict], nodes: int) -> list[Workload]:
+    """Every pod-running object with its per-pod requests and limits and its replica range."""
+    reloader_req, reloader_lim = reloader_requests(manifests, "request"), reloader_requests(manifests, "limit")
+    found = []
     for obj in manifests:
-        target = obj.get("spec", {}).get("scaleTargetRef", {}) if obj["kind"] == "HorizontalPodAutoscaler" else {}
-        if target.get("kind") == kind and target.get("name") == name:
-            return obj["spec"].get("minReplicas", 1)
-    return None
+        kind, spec = obj["kind"], obj.get("spec", {})
+        if kind in ("Deployment", "StatefulSet", "DaemonSet"):
+            pod = spec["template"]["spec"]
+            requests, limits = pod_requests(pod, "requests"), pod_requests(pod, "limits")
+        elif kind in ("Prometheus", "Alertmanager"):
+            pod = {"containers": [{"resources": spec.get("resources", {})}]}
+            requests, limits = pod_requests(pod, "requests") + reloader_req, pod_requests(pod, "limits") + reloader_lim
+        else:
+            continue
+        low, high = replica_range(obj, manifests, nodes)
+        found.append(Workload(obj["metadata"]["name"], kind, low, high, requests, limits))
+    return found
 
 
 def total_requests(manifests: list[dict], nodes: int) -> dict[str, Requests]:
     """Requests per workload (`Kind/name`) at minimum scale."""
-    reloader = reloader_requests(manifests)
-    totals: dict[str, Requests] = {}
-    for obj in manifests:
-        kind, name, spec = obj["kind"], obj["metadata"]["name"], obj.get("spec", {})
-        minimum = _hpa_minimum(manifests, kind, name)
-        if kind in ("Deployment", "StatefulSet"):
-            totals[f"{kind}/{name}"] = pod_requests(spec["template"]["spec"]) * (minimum or spec.get("replicas", 1))
-        elif kind == "DaemonSet":
-            totals[f"{kind}/{name}"] = pod_requests(spec["template"]["spec"]) * nodes
-        elif kind == "Prometheus":
-            pods = spec.get("replicas", 1) * (minimum or spec.get("shards", 1))
-            totals[f"{kind}/{name}"] = (_of(spec.get("resources")) + reloader) * pods
-        elif kind == "Alertmanager":
-            totals[f"{kind}/{name}"] = (_of(spec.get("resources")) + reloader) * (minimum or spec.get("replicas", 1))
-    return totals
+    return {f"{w.kind}/{w.name}": w.requests * w.pods_min for w in workloads(manifests, nodes)}
 
 
 def overall(manifests: list[dict], nodes: int) -> Requests:

@@ -11,12 +11,11 @@ Prices are the seed's pricing facts (CONTEXT.md); the S3 rate is AWS's list pric
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from stackgen.budget import Requests, pod_requests, reloader_requests
+from stackgen.budget import Requests, Workload, replica_range, workloads
 from stackgen.settings import Model, duration_seconds, memory_bytes
 
 if TYPE_CHECKING:
@@ -47,50 +46,6 @@ class CapacityConfig(Model):
     node_type: Literal["t3.small", "t3.medium", "t3.large"] = "t3.medium"
     s3_per_gb_month: float = Field(0.023, gt=0, description="S3 Standard, us-east-1 list price")
     ingest: Ingest = Ingest()
-
-
-@dataclass(frozen=True)
-class Workload:
-    name: str
-    kind: str
-    pods_min: int
-    pods_max: int
-    requests: Requests  # one pod
-    limits: Requests  # one pod
-
-
-def _hpa(manifests: list[dict], kind: str, name: str) -> dict | None:
-    return next((o["spec"] for o in manifests if o["kind"] == "HorizontalPodAutoscaler"
-                 and o["spec"]["scaleTargetRef"]["kind"] == kind and o["spec"]["scaleTargetRef"]["name"] == name), None)
-
-
-def replica_range(obj: dict, manifests: list[dict], nodes: int) -> tuple[int, int]:
-    """Pods of a workload at its minimum and maximum scale (HPA bounds, DaemonSets once per node)."""
-    kind, spec = obj["kind"], obj.get("spec", {})
-    if kind == "DaemonSet":
-        return nodes, nodes
-    hpa = _hpa(manifests, kind, obj["metadata"]["name"])
-    copies = spec.get("replicas", 1) if kind == "Prometheus" else 1
-    scaled = spec.get("shards", 1) if kind == "Prometheus" else spec.get("replicas", 1)
-    return (copies * (hpa["minReplicas"] if hpa else scaled), copies * (hpa["maxReplicas"] if hpa else scaled))
-
-
-def workloads(manifests: list[dict], nodes: int) -> list[Workload]:
-    reloader_req, reloader_lim = reloader_requests(manifests, "request"), reloader_requests(manifests, "limit")
-    found = []
-    for obj in manifests:
-        kind, spec = obj["kind"], obj.get("spec", {})
-        if kind in ("Deployment", "StatefulSet", "DaemonSet"):
-            pod = spec["template"]["spec"]
-            requests, limits = pod_requests(pod, "requests"), pod_requests(pod, "limits")
-        elif kind in ("Prometheus", "Alertmanager"):
-            pod = {"containers": [{"resources": spec.get("resources", {})}]}
-            requests, limits = pod_requests(pod, "requests") + reloader_req, pod_requests(pod, "limits") + reloader_lim
-        else:
-            continue
-        low, high = replica_range(obj, manifests, nodes)
-        found.append(Workload(obj["metadata"]["name"], kind, low, high, requests, limits))
-    return found
 
 
 def volumes(manifests: list[dict]) -> dict[str, float]:

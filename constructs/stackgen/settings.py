@@ -37,6 +37,9 @@ LabelValue = Annotated[str, Field(pattern=LABEL_VALUE_PATTERN, max_length=63)]
 # Fluent Bit's unit sizes (storage.total_limit_size, mem_buf_limit): 500M, 2G.
 FLUENT_SIZE_PATTERN = r"^[0-9]+[KMG]$"
 FluentSize = Annotated[str, Field(pattern=FLUENT_SIZE_PATTERN)]
+# Go's time.ParseDuration (Flux's intervals and timeouts): no days, weeks or years.
+GO_DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$"
+GoDuration = Annotated[str, Field(pattern=GO_DURATION_PATTERN)]
 PATTERN_HELP = {
     DURATION_PATTERN: "must be a duration such as 30s, 5m, 12h, 15d, 1w or 1y",
     BYTE_SIZE_PATTERN: "must be a size such as 512MB, 90GB or 1TB",
@@ -48,6 +51,7 @@ PATTERN_HELP = {
     REGION_PATTERN: "must be an AWS region such as us-east-1",
     LABEL_VALUE_PATTERN: "must be a label value (letters, digits, '-', '_', '.'; at most 63)",
     FLUENT_SIZE_PATTERN: "must be a Fluent Bit size such as 512M or 2G",
+    GO_DURATION_PATTERN: "must be a Go duration such as 30s, 10m or 1h (no d, w or y)",
 }
 
 
@@ -155,7 +159,3 @@ def _positive(duration: str) -> str:
 # Where zero means "never" or "always" to the program (a retention that never deletes, a scrape loop
 # with no pause), the configuration must name a real duration.
 PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
-# Go's time.ParseDuration (Flux's intervals and timeouts): no days, weeks or years.
-GO_DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$"
-GoDuration = Annotated[str, Field(pattern=GO_DURATION_PATTERN)]
-PATTERN_HELP[GO_DURATION_PATTERN] = "must be a Go duration such as 30s, 10m or 1h (no d, w or y)"

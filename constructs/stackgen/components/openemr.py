@@ -113,18 +113,14 @@ class OpenEmrSide(Construct):
             ctx.extra_files[SIDECAR_DIR] = sidecar_component(ctx)
 
 
-def egress_policy(ctx: Context) -> list[dict]:
+def egress_policy(chart: cdk8s.Chart, ctx: Context) -> None:
     """OpenEMR's egress to Loki's push port (and DNS). It lives in the app's namespace, so it goes with
     the app (in the Component), never in the monitoring overlay: that must apply before OpenEMR exists."""
     stack = ctx.config
-    if not stack.openemr.egress_policy:
-        return []
-    chart = cdk8s.Chart(cdk8s.App(), "egress", disable_resource_name_hashes=True)
     component_policy(chart, _app_identity(ctx, "openemr-to-monitoring"), Policy(egress=[
         rule([pods(KUBE_DNS, "kube-system")], DNS_PORTS),
         rule([ctx.pods_of(loki.push_service(stack))], [loki.HTTP])]), pod_selector=stack.openemr.pod_labels,
         policy_types=("Egress",))
-    return chart.to_json()
 
 
 def sidecar_component(ctx: Context) -> dict[str, list[dict]]:
@@ -157,12 +153,13 @@ def sidecar_component(ctx: Context) -> dict[str, list[dict]]:
                 k.Volume(name=CONFIG_VOLUME, config_map=config_map),
                 k.Volume(name=PHP_VOLUME, config_map=k.ConfigMapVolumeSource(
                     name=identity.name, items=[k.KeyToPath(key=PHP_INI_FILE, path=PHP_INI_FILE)]))]))))
-    config_object, deployment = chart.to_json()
+    if stack.openemr.egress_policy:
+        egress_policy(chart, ctx)
+    config_object, deployment, *policy = chart.to_json()
     # A strategic-merge patch names only what it adds: the selector and everything else stay OpenEMR's.
     del deployment["spec"]["selector"]
     # Inline, not a file of its own: a partial Deployment in a file reads as a whole one to manifest
     # scanners (checkov would judge OpenEMR's container by the few fields the patch adds).
-    policy = egress_policy(ctx)
     files = {"fluent-bit-sidecar.yaml": [config_object], **({"network-policy.yaml": policy} if policy else {})}
     kustomization = {"apiVersion": "kustomize.config.k8s.io/v1alpha1", "kind": "Component",
                      "resources": list(files),

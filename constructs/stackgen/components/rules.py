@@ -8,7 +8,6 @@ Nothing for components EKS does not expose (etcd, scheduler, controller-manager,
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
@@ -18,6 +17,7 @@ from imports.com.coreos import monitoring as m
 from stackgen import versions
 from stackgen.components import slo
 from stackgen.context import Context
+from stackgen.lib.alerts import Alert, Record
 from stackgen.settings import Duration, Model, Ratio
 
 if TYPE_CHECKING:  # the overlay's model imports every component's; this only annotates
@@ -41,22 +41,6 @@ class AlertOverride(Model):
 
 # Adds the pod's node to a per-pod alert, so that a node-down alert can inhibit it.
 ON_NODE = "* on (namespace, pod) group_left (node) max by (namespace, pod, node) (kube_pod_info)"
-
-
-@dataclass(frozen=True)
-class Alert:
-    name: str
-    expr: str
-    severity: str
-    summary: str
-    description: str
-    for_: str = "5m"
-
-
-@dataclass(frozen=True)
-class Record:
-    name: str
-    expr: str
 
 
 def _openemr(stack: StackConfig) -> list:
@@ -273,7 +257,7 @@ def _stack(stack: StackConfig) -> list:
 def _all_groups(stack: StackConfig) -> dict[str, list]:
     areas = {"openemr-pods": _pods(stack), "kubernetes": _kubernetes(stack), "stack": _stack(stack)}
     if stack.otebpf.enabled:  # its HTTP metrics exist only with OTeBPF
-        areas = {"openemr-service": _openemr(stack), "openemr-slo": slo.rules(stack, Record, Alert), **areas}
+        areas = {"openemr-service": _openemr(stack), "openemr-slo": slo.rules(stack), **areas}
     return areas
 
 

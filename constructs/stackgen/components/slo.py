@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, model_validator
 
+from stackgen.lib.alerts import Alert, Record
 from stackgen.settings import Model, PositiveDuration, duration_seconds
 
 if TYPE_CHECKING:
-    from stackgen.components.rules import Alert, Record
     from stackgen.config import StackConfig
 
 # OBI's request-duration histogram boundaries when none are configured (OpenTelemetry's semantic
@@ -58,7 +58,7 @@ def burn_factor(window: str, long: str, share: float) -> float:
     return round(share * duration_seconds(window) / duration_seconds(long), 2)
 
 
-def rules(stack: StackConfig, Record: type[Record], Alert: type[Alert]) -> list:
+def rules(stack: StackConfig) -> list[Alert | Record]:
     slo, app = stack.alerting.slo, stack.app_namespace
     total = f'http_server_request_duration_seconds_count{{k8s_namespace_name="{app}"}}'
     errors = f'http_server_request_duration_seconds_count{{k8s_namespace_name="{app}",http_response_status_code=~"5.."}}'
