@@ -8,6 +8,9 @@
     python main.py diff [--base REF] [--json]
                                         what a fresh render changes against dist/ (or REF's), object by
                                         object; exit 1 when dist/ is stale
+    python main.py aws discover|preflight|secrets bootstrap
+                                        boto3: write a cluster overlay, check AWS before the first reconcile,
+                                        create the Secrets Manager entries (python main.py aws --help)
 
 Environment variables of the seed (ENABLE_AUTOSCALING, GRAFANA_MAX_REPLICAS, PROMETHEUS_RETENTION, ...)
 override the overlays for this run; every override applied is printed.
@@ -147,9 +150,19 @@ def security(args: argparse.Namespace) -> int:
     return 0
 
 
+def dashboards(args: argparse.Namespace) -> int:
+    from stackgen.dashboards.docs import DOCS, check_or_write
+
+    return check_or_write(Path(args.dist), DOCS, check=args.check)
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["aws"]:
+        from stackgen.aws.cli import main as aws_main
+
+        return aws_main(argv[1:], ROOT)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", nargs="?", default="synth", choices=["synth", "validate", "alerts", "security", "diff"])
+    parser.add_argument("command", nargs="?", default="synth", choices=["synth", "validate", "alerts", "security", "diff", "dashboards"])
     parser.add_argument("--overlay", action="append", help="render only this overlay (repeatable)")
     parser.add_argument("--dist", default=os.environ.get("STACKGEN_DIST", str(ROOT / "dist")),
                         help="output directory (default: dist, or $STACKGEN_DIST)")
@@ -158,8 +171,10 @@ def main(argv: list[str]) -> int:
                         help="validate against this Kubernetes version (repeatable; default: oldest and newest supported)")
     parser.add_argument("--base", help="diff: compare with dist/ as committed at this git ref (default: the working tree)")
     parser.add_argument("--json", action="store_true", help="diff: JSON instead of Markdown")
+    parser.add_argument("--check", action="store_true", help="dashboards: fail if docs/dashboards.md is out of date")
     args = parser.parse_args(argv)
-    commands = {"synth": synth, "validate": validate, "alerts": alerts, "security": security, "diff": diff}
+    commands = {"synth": synth, "validate": validate, "alerts": alerts, "security": security, "diff": diff,
+                "dashboards": dashboards}
     return commands[args.command](args)
 
 

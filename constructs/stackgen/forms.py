@@ -50,5 +50,8 @@ LISTEN_HOST = Form("an address to listen on (0.0.0.0)", r"^0\.0\.0\.0$", "Fluent
 # Fluent Bit's network outputs: a host name alone; the port is the `port` key, the path the `uri` key.
 HOSTNAME = Form("a bare host name (port and path are separate keys)", rf"^{HOST}$", "Fluent Bit flb_output net host")
 # Grafana's derived-field internal link: the matched value itself, `$$` escaping provisioning's `$`.
+# A link inside Grafana to another provisioned dashboard: a path, so it works behind any root URL.
+GRAFANA_DASHBOARD_LINK = Form("a Grafana path /d/<uid>[?query]", r"^/d/[a-z0-9-]{1,40}(\?\S*)?$",
+                              "Grafana dashboard and data links (relative to its root URL)")
 GRAFANA_VALUE_LINK = Form("Grafana's internal-link query $${__value.raw}", r"^\$\$\{__value\.raw\}$",
                           "Grafana derived fields")

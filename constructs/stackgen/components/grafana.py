@@ -13,7 +13,7 @@ import yaml
 from pydantic import Field
 
 from constructs import Construct
-from stackgen import forms, versions
+from stackgen import dashboards, forms, versions
 from stackgen.components import loki, mimir, tempo
 from stackgen.context import Context
 from stackgen.lib.backend import IRSA_ANNOTATION, service_url
@@ -65,10 +65,16 @@ class GrafanaConfig(Model):
 
 HTTP = Port("http", 3000)
 ADDRESS_FORMS = {"datasources[].url": forms.HTTP_URL,
-                 "datasources[].jsonData.derivedFields[].url": forms.GRAFANA_VALUE_LINK}
+                 "datasources[].jsonData.derivedFields[].url": forms.GRAFANA_VALUE_LINK,
+                 # dashboards: links between them, and from panels' series or table rows to another
+                 "links[].url": forms.GRAFANA_DASHBOARD_LINK,
+                 "panels[].fieldConfig.defaults.links[].url": forms.GRAFANA_DASHBOARD_LINK}
 PROMETHEUS = Port("web", 9090)
 ALERTMANAGER = Port("web", 9093)
 ADMIN_DIR = "/etc/grafana/admin"
+DASHBOARDS_DIR = "/etc/grafana/dashboards"
+# Kubernetes refuses a ConfigMap whose data exceeds 1 MiB.
+CONFIGMAP_LIMIT = 1024 * 1024
 DB_PASSWORD_DIR = "/etc/grafana/database"
 # Not the image's 472: any uid works, since everything Grafana writes is on its volumes (fsGroup-owned);
 # a uid >= 10000 cannot collide with a host user.
@@ -116,6 +122,33 @@ def datasources(stack: StackConfig) -> dict:
     ]}
 
 
+def dashboard_providers() -> dict:
+    """One file provider: folders from the directory structure, no edits from the UI (git is the source)."""
+    return {"apiVersion": 1, "providers": [{
+        "name": "stackgen", "type": "file", "disableDeletion": True, "allowUiUpdates": False,
+        "updateIntervalSeconds": 60,
+        "options": {"path": DASHBOARDS_DIR, "foldersFromFilesStructure": True}}]}
+
+
+def dashboard_config_map_name(uid: str) -> str:
+    return f"grafana-dashboard-{uid}"
+
+
+def _dashboards(scope: Construct, identity, stack: StackConfig) -> tuple[k.Volume, str]:
+    """One ConfigMap per dashboard, projected into one directory tree: <folder>/<uid>.json."""
+    files = dashboards.render(stack)
+    sources = []
+    for file in files:
+        name = dashboard_config_map_name(file.uid)
+        if len(file.text.encode()) > CONFIGMAP_LIMIT:
+            raise ValueError(f"dashboard {file.uid}: {len(file.text.encode())} bytes, over the ConfigMap limit")
+        k.KubeConfigMap(scope, name, metadata=identity.meta(name), data={f"{file.uid}.json": file.text})
+        sources.append(k.VolumeProjection(config_map=k.ConfigMapProjection(
+            name=name, items=[k.KeyToPath(key=f"{file.uid}.json", path=file.path)])))
+    volume = k.Volume(name="dashboards", projected=k.ProjectedVolumeSource(sources=sources))
+    return volume, checksum("".join(file.path + file.text for file in files))
+
+
 def _env(values: dict[str, str]) -> list[k.EnvVar]:
     return [k.EnvVar(name=name, value=value) for name, value in values.items()]
 
@@ -128,6 +161,10 @@ class Grafana(Construct):
         provisioning = yaml.safe_dump(datasources(stack), sort_keys=True)
         k.KubeConfigMap(self, "datasources", metadata=identity.meta("grafana-datasources"),
                         data={"datasources.yaml": provisioning})
+        providers = yaml.safe_dump(dashboard_providers(), sort_keys=True)
+        k.KubeConfigMap(self, "providers", metadata=identity.meta("grafana-provisioning-dashboards"),
+                        data={"providers.yaml": providers})
+        dashboards_volume, dashboards_checksum = _dashboards(self, identity, stack)
         admin = config.admin_secret
         env = {
             "GF_SECURITY_ADMIN_USER__FILE": f"{ADMIN_DIR}/{admin.user_key}",
@@ -147,11 +184,15 @@ class Grafana(Construct):
         volumes = [
             k.Volume(name="admin", secret=k.SecretVolumeSource(secret_name=admin.name)),
             k.Volume(name="datasources", config_map=k.ConfigMapVolumeSource(name="grafana-datasources")),
+            k.Volume(name="providers", config_map=k.ConfigMapVolumeSource(name="grafana-provisioning-dashboards")),
+            dashboards_volume,
             empty_dir("tmp"),
         ]
         mounts = [
             k.VolumeMount(name="admin", mount_path=ADMIN_DIR, read_only=True),
             k.VolumeMount(name="datasources", mount_path="/etc/grafana/provisioning/datasources", read_only=True),
+            k.VolumeMount(name="providers", mount_path="/etc/grafana/provisioning/dashboards", read_only=True),
+            k.VolumeMount(name="dashboards", mount_path=DASHBOARDS_DIR, read_only=True),
             k.VolumeMount(name="tmp", mount_path="/tmp"),
             k.VolumeMount(name="data", mount_path="/var/lib/grafana"),
         ]
@@ -193,8 +234,9 @@ class Grafana(Construct):
         pod = PodSpec(
             identity, [container], uid=GRAFANA_UID, fs_group=GRAFANA_UID, volumes=volumes,
             may_scale_out=replicas != 1,
-            # Roll the pods when the provisioned datasources change.
-            annotations={"checksum/datasources": checksum(provisioning)})
+            # Roll the pods when the provisioned datasources or dashboards change.
+            annotations={"checksum/datasources": checksum(provisioning),
+                         "checksum/dashboards": checksum(providers + dashboards_checksum)})
         service_account(self, identity, annotations={IRSA_ANNOTATION: config.role_arn})
         deployment(self, pod, replicas=replicas, recreate=database is None)
         service(self, identity, [HTTP])

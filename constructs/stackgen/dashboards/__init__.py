@@ -1,0 +1,57 @@
+"""Dashboards as code: every dashboard Grafana provisions, one module per family.
+
+Each family module has `boards(stack) -> list[Board]` (panels.py builds them). `render` returns the
+dashboards as JSON files by folder; grafana.py puts each in its own ConfigMap and mounts them where
+Grafana's file provider reads folders from the directory structure.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from stackgen.dashboards import (
+    kubernetes,
+    log_searches,
+    networking,
+    nodes,
+    openemr,
+    openemr_usage,
+    stack_logs,
+    stack_metrics,
+    stack_traces,
+)
+from stackgen.dashboards.panels import FOLDERS, Board
+
+if TYPE_CHECKING:
+    from stackgen.config import StackConfig
+
+FAMILIES = (kubernetes, networking, nodes, stack_metrics, stack_logs, stack_traces, openemr, openemr_usage,
+            log_searches)
+
+
+@dataclass(frozen=True)
+class DashboardFile:
+    folder: str
+    uid: str
+    text: str
+
+    @property
+    def path(self) -> str:
+        return f"{self.folder}/{self.uid}.json"
+
+
+def boards(stack: StackConfig) -> list[Board]:
+    found = [board for family in FAMILIES for board in family.boards(stack)]
+    uids = [board.uid for board in found]
+    duplicates = sorted({uid for uid in uids if uids.count(uid) > 1})
+    assert not duplicates, f"dashboard uids used twice: {duplicates}"
+    assert {board.folder for board in found} <= set(FOLDERS), "a dashboard outside the known folders"
+    return found
+
+
+def render(stack: StackConfig) -> list[DashboardFile]:
+    found = boards(stack)
+    titles = {board.uid: board.title for board in found}
+    return [DashboardFile(board.folder, board.uid, json.dumps(board.to_json(titles), indent=1, sort_keys=True))
+            for board in found]

@@ -1,0 +1,124 @@
+"""The signals OpenEMR's dashboards read, written once: OTeBPF's HTTP and database-client series, Tempo's
+span metrics and service graph (in Mimir), and OpenEMR's Apache/PHP logs in Loki.
+
+OTeBPF (OBI v1.0.0) labels its application metrics with the instrumented pod's Kubernetes attributes
+(`k8s_namespace_name`, `k8s_deployment_name`, `k8s_pod_name`, ...); `namespace`/`pod` on those series
+are OTeBPF's own pod (the PodMonitor's target). Routes are OBI's heuristic `http_route`, query strings
+dropped.
+
+Logs: both shippers write JSON lines with the original text in `log` (Fluent Bit's Loki output,
+`line_format: json`), so every query first takes `log` back as the line. Line filters come after that,
+on the text OpenEMR wrote, never on the JSON escaping of it. An access line is Apache's combined format
+(`%h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"`): no duration, no request id, and `%u` is "-"
+because OpenEMR authenticates in PHP sessions, not with HTTP auth.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from stackgen.dashboards.panels import CLUSTER, Variable, namespace_var
+
+if TYPE_CHECKING:
+    from stackgen.config import StackConfig
+
+RATE = "[$__rate_interval]"
+HTTP_SERVER = "http_server_request_duration_seconds"
+HTTP_CLIENT = "http_client_request_duration_seconds"
+DB_CLIENT = "db_client_operation_duration_seconds"
+# What OTeBPF sees of OpenEMR: its HTTP server spans and its clients' calls (MySQL, Redis, HTTP APIs).
+APP = f'{CLUSTER}, k8s_namespace_name="$namespace", k8s_deployment_name="$deployment"'
+SERVER_ERRORS = 'http_response_status_code=~"5.."'
+CLIENT_ERRORS = 'http_response_status_code=~"4.."'
+MYSQL = 'db_system_name="mysql"'
+REDIS = 'db_system_name="redis"'
+# OpenEMR's pods in kube-state-metrics and cAdvisor.
+PODS = f'{CLUSTER}, namespace="$namespace", pod=~"$deployment-.*"'
+CONTAINER = f'{PODS}, container="$container"'
+
+
+def variables(stack: StackConfig) -> list[Variable]:
+    app = stack.openemr
+    return [
+        namespace_var(stack.app_namespace),
+        Variable("deployment", "Deployment",
+                 f'label_values({HTTP_SERVER}_count{{{CLUSTER}, k8s_namespace_name="$namespace"}}, k8s_deployment_name)',
+                 app.deployment),
+        Variable("container", "Container",
+                 f'label_values(kube_pod_container_info{{{CLUSTER}, namespace="$namespace"}}, container)', app.container),
+    ]
+
+
+def rate(metric: str, selector: str = APP, by: str = "") -> str:
+    grouping = f" by ({by})" if by else ""
+    return f"sum{grouping} (rate({metric}{{{selector}}}{RATE}))"
+
+
+def ratio(bad: str, total: str, by: str = "") -> str:
+    return f"{bad} / {total}" if not by else f"{bad} / on ({by}) group_left {total}"
+
+
+def quantile(q: float, metric: str, selector: str = APP, by: str = "") -> str:
+    labels = f"le, {by}" if by else "le"
+    return f"histogram_quantile({q}, sum by ({labels}) (rate({metric}_bucket{{{selector}}}{RATE})))"
+
+
+def with_(selector: str, *matchers: str) -> str:
+    return ", ".join((selector, *matchers))
+
+
+# --- Tempo's metrics-generator, remote-written to Mimir --------------------------------------------------
+
+def tempo_selector(stack: StackConfig) -> str:
+    """Tempo labels what it writes with this stack's cluster (its registry's external labels). The
+    cluster variable is empty while the Prometheus datasource is selected (it has no cluster label), so
+    these Mimir queries fall back to this stack's own cluster then."""
+    return f'cluster=~"$cluster|{stack.cluster_name}"'
+
+
+def span_selector(stack: StackConfig) -> str:
+    return f'{tempo_selector(stack)}, service="$deployment"'
+
+
+# --- OpenEMR's logs in Loki ----------------------------------------------------------------------------
+
+ACCESS_PATTERN = '<client> <_> <user> [<_>] "<method> <uri> <protocol>" <status> <size> "<referer>" "<agent>"'
+# Captures of an Apache error-log entry: [time] [module:level] [pid N] ...
+APACHE_ERROR = r"^\[[^\]]+\] \[(?P<module>[a-z_0-9]*):(?P<level>[a-z0-9]+)\] "
+PHP_LEVEL = r"PHP (?P<php_level>Fatal error|Parse error|Warning|Notice|Deprecated|Catchable fatal error|Recoverable fatal error):"
+# OpenEMR's own SQL failure messages (library/sql.inc.php HelpfulDie and privStatement) and PHP's
+# MySQL driver errors.
+DB_ERROR = "SQL Error with statement|Statement failed:|SQLSTATE\\\\[|mysqli_sql_exception"
+# PHP's and cURL's own words for a call to another system that failed.
+THIRD_PARTY = "(?i)(curl error|could not resolve host|failed to open stream|connection refused|connection timed out|operation timed out)"
+# Paths where OpenEMR shows or changes a patient's record: the chart (patient_file), encounter forms,
+# documents, the patient portal and the patient/FHIR APIs.
+PATIENT_DATA = "/(interface/patient_file/|interface/forms/|controller\\\\.php\\\\?document|portal/|apis/[^/]+/(fhir|api)/(Patient|patient)).*"
+LOGIN_POST = "/interface/main/main_screen.php\\\\?auth=login.*"
+LOGIN_FAILED = "/interface/login_screen.php\\\\?error=1.*"
+API_TOKEN = "/oauth2/[^/]+/token.*"
+
+
+def app_logs(stack: StackConfig) -> str:
+    """OpenEMR's container, from the node DaemonSet or the sidecar (both label it the same)."""
+    return f'{{namespace="$namespace", container="{stack.openemr.container}"}} | json log="log" | line_format "{{{{.log}}}}"'
+
+
+def access_log(stack: StackConfig, *filters: str) -> str:
+    """Access lines, parsed; `filters` are label filters on client, user, method, uri, status, size, ..."""
+    stages = [app_logs(stack), f"| pattern `{ACCESS_PATTERN}`", '| status=~"[1-5][0-9][0-9]"',
+              *(f"| {f}" for f in filters)]
+    return " ".join(stages)
+
+
+def error_log(stack: StackConfig, *stages: str) -> str:
+    """Apache error-log and PHP error-log entries (stack traces joined to their first line)."""
+    start = r'|~ `^\[(\d{2}-[A-Za-z]{3}-\d{4} |[A-Z][a-z]{2} [A-Z][a-z]{2} \d{2} )`'
+    return " ".join([app_logs(stack), start, *stages])
+
+
+def count_by(query: str, by: str, window: str = "$__interval") -> str:
+    return f"sum by ({by}) (count_over_time({query} [{window}]))"
+
+
+def count(query: str, window: str = "$__interval") -> str:
+    return f"sum (count_over_time({query} [{window}]))"
