@@ -22,6 +22,7 @@ from stackgen.budget import Budget
 from stackgen.capacity import CapacityConfig
 from stackgen.components.alertmanager import Alerting, AlertmanagerConfig
 from stackgen.components.cluster import Network, Storage
+from stackgen.components.external_secrets import SecretsConfig
 from stackgen.components.fluent_bit import FluentBitConfig
 from stackgen.components.flux import FluxConfig
 from stackgen.components.grafana import GrafanaConfig
@@ -35,11 +36,14 @@ from stackgen.components.prometheus import PrometheusConfig
 from stackgen.components.prometheus_operator import PrometheusOperatorConfig
 from stackgen.components.tempo import TempoConfig
 from stackgen.lib.scaling import Autoscaling
-from stackgen.settings import PATTERN_HELP, DnsLabel, Model, Region
+from stackgen.settings import PATTERN_HELP, DnsLabel, KmsKeyArn, Model, Region
 
 
 class Aws(Model):
     region: Region = "us-east-1"
+    # The customer-managed key the buckets (and Secrets Manager entries) are encrypted with; `aws preflight`
+    # checks that the buckets use it and that each role may use it. None: not checked.
+    kms_key_arn: KmsKeyArn | None = None
 
 
 class StackConfig(Model):
@@ -70,6 +74,8 @@ class StackConfig(Model):
     fluent_bit: FluentBitConfig = FluentBitConfig()
     alerting: Alerting = Alerting()
     flux: FluxConfig = FluxConfig()
+    # Where the Secrets the pods mount come from: AWS Secrets Manager through External Secrets, or kubectl.
+    secrets: SecretsConfig = SecretsConfig()
 
     @model_validator(mode="after")
     def _namespaces_are_distinct(self) -> "StackConfig":
@@ -166,6 +172,8 @@ class LoadedConfig:
     source: str
     config: StackConfig
     overrides: list[Override] = field(default_factory=list)
+    # The overlays it is based on (`base:`), outermost first: e.g. overlays/hospital.yaml.
+    bases: list[str] = field(default_factory=list)
 
 
 def deep_merge(base: dict, patch: dict) -> dict:
@@ -230,16 +238,67 @@ def _describe(error: dict, source: str, env_paths: dict[str, str]) -> str:
     return f"{source} (set by env {origin}): {text}" if origin else f"{source}: {text}"
 
 
-def load_overlay(path: Path, environ: dict[str, str] | None = None, source: str | None = None) -> LoadedConfig:
-    """Read one overlay, apply environment overrides, validate. Raises ConfigError."""
-    source = source or str(path)
+BASE_KEY = "base"
+
+
+@dataclass
+class Layer:
+    """One overlay file of an inheritance chain (`base: <overlay>`), read but not yet validated."""
+    source: str
+    patch: dict
+
+
+def _read_patch(path: Path, source: str) -> dict:
     try:
         patch = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as error:
         raise ConfigError(f"{source}: cannot read: {error}") from error
     if not isinstance(patch, dict):
         raise ConfigError(f"{source}: must be a mapping of settings, got {type(patch).__name__}")
-    data = deep_merge(StackConfig().model_dump(), patch)
+    return patch
+
+
+def _layers(path: Path, source: str) -> list[Layer]:
+    """The overlay and the overlays it is based on, base first: a cluster overlay on a size overlay."""
+    chain: list[Layer] = []
+    while True:
+        patch = _read_patch(path, source)
+        chain.insert(0, Layer(source, patch))
+        base = patch.pop(BASE_KEY, None)
+        if base is None:
+            return chain
+        siblings = sorted(p.stem for p in path.parent.glob("*.yaml") if p != path)
+        if not isinstance(base, str) or not (path.parent / f"{base}.yaml").is_file() or base == path.stem:
+            raise ConfigError(f"{source}: {BASE_KEY}={base!r} must name another overlay in {path.parent.name}/; "
+                              f"available: {', '.join(siblings)}")
+        if any(layer.source.endswith(f"/{base}.yaml") for layer in chain):
+            raise ConfigError(f"{source}: {BASE_KEY}={base!r} makes a cycle: "
+                              f"{' -> '.join(layer.source for layer in reversed(chain))} -> {base}")
+        path = path.parent / f"{base}.yaml"
+        source = str(Path(source).parent / path.name)
+
+
+def _origin(layers: list[Layer], loc: tuple) -> str:
+    """The file that set the key an error is about: the last layer holding the longest part of its path."""
+    def depth(patch: dict) -> int:
+        node, matched = patch, 0
+        for part in map(str, loc):
+            if not isinstance(node, dict) or part not in node:
+                break
+            node, matched = node[part], matched + 1
+        return matched
+    best = max(range(len(layers)), key=lambda i: (depth(layers[i].patch), i))
+    return layers[best].source if depth(layers[best].patch) else layers[-1].source
+
+
+def load_overlay(path: Path, environ: dict[str, str] | None = None, source: str | None = None) -> LoadedConfig:
+    """Read one overlay (and the overlays it names as `base`), apply environment overrides, validate.
+    Raises ConfigError."""
+    source = source or str(path)
+    layers = _layers(path, source)
+    data = StackConfig().model_dump()
+    for layer in layers:
+        data = deep_merge(data, layer.patch)
     overrides, env_paths, errors = [], {}, []
     for variable, (key, parse) in ENV_OVERRIDES.items():
         if environ is None or variable not in environ:
@@ -256,7 +315,8 @@ def load_overlay(path: Path, environ: dict[str, str] | None = None, source: str 
         try:
             config = StackConfig.model_validate(data)
         except ValidationError as error:
-            errors = [_describe(e, source, env_paths) for e in error.errors()]
+            errors = [_describe(e, _origin(layers, e["loc"]), env_paths) for e in error.errors()]
     if errors:
         raise ConfigError("\n".join(errors))
-    return LoadedConfig(name=path.stem, source=source, config=config, overrides=overrides)
+    return LoadedConfig(name=path.stem, source=source, config=config, overrides=overrides,
+                        bases=[layer.source for layer in layers[:-1]])

@@ -15,6 +15,7 @@ from stackgen.checks.pod_security import check_pod_security_admission
 from stackgen.components import flux
 from stackgen.components.alertmanager import Alertmanager
 from stackgen.components.cluster import EncryptedStorageClass, Namespace, NetworkBaseline
+from stackgen.components.external_secrets import ExternalSecrets
 from stackgen.components.fluent_bit import FluentBit
 from stackgen.components.grafana import Grafana
 from stackgen.components.kube_state_metrics import KubeStateMetrics
@@ -40,6 +41,7 @@ COMPONENTS = [
     ("prometheus-operator", PrometheusOperator),
     ("kube-state-metrics", KubeStateMetrics),
     ("node-exporter", NodeExporter),
+    ("external-secrets", ExternalSecrets),  # the Secrets that Alertmanager and Grafana mount
     ("alertmanager", Alertmanager),
     ("loki", Loki),
     ("tempo", Tempo),
@@ -60,7 +62,8 @@ OPERATOR_STAGE = ("namespace", "network-baseline", "prometheus-operator")
 
 KIND_ORDER = [
     "Namespace", "StorageClass", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding",
-    "ConfigMap", "Secret", "PersistentVolumeClaim", "Service", "Deployment", "DaemonSet", "StatefulSet",
+    "ConfigMap", "Secret", "ClusterSecretStore", "ExternalSecret", "PersistentVolumeClaim", "Service", "Deployment",
+    "DaemonSet", "StatefulSet",
     "Prometheus", "Alertmanager", "ServiceMonitor", "PodMonitor", "PrometheusRule",
     "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy",
 ]

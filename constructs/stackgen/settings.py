@@ -27,6 +27,8 @@ Percent = Annotated[int, Field(ge=1, le=100)]
 BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 ROLE_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"
 REGION_PATTERN = r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$"
+KMS_KEY_ARN_PATTERN = r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]{1,128}$"
+KmsKeyArn = Annotated[str, Field(pattern=KMS_KEY_ARN_PATTERN)]
 Bucket = Annotated[str, Field(pattern=BUCKET_PATTERN)]
 RoleArn = Annotated[str, Field(pattern=ROLE_ARN_PATTERN)]
 Region = Annotated[str, Field(pattern=REGION_PATTERN)]
@@ -49,6 +51,7 @@ PATTERN_HELP = {
     BUCKET_PATTERN: "must be an S3 bucket name (3-63 lower-case letters, digits, '.', '-')",
     ROLE_ARN_PATTERN: "must be an IAM role ARN such as arn:aws:iam::<account>:role/<name>",
     REGION_PATTERN: "must be an AWS region such as us-east-1",
+    KMS_KEY_ARN_PATTERN: "must be a KMS key ARN such as arn:aws:kms:<region>:<account>:key/<key id>",
     LABEL_VALUE_PATTERN: "must be a label value (letters, digits, '-', '_', '.'; at most 63)",
     FLUENT_SIZE_PATTERN: "must be a Fluent Bit size such as 512M or 2G",
     GO_DURATION_PATTERN: "must be a Go duration such as 30s, 10m or 1h (no d, w or y)",

@@ -16,13 +16,14 @@ from stackgen.checks.references import (
     check_service_monitor_ports,
     check_services,
 )
+from stackgen.checks.secrets import check_secret_producers
 from stackgen.checks.security import check_pod_security
 from stackgen.manifests import Manifests
 
 ALL_CHECKS = [check_monitors_selected, check_service_monitor_ports, check_services, check_urls,
               check_autoscalers, check_disruption_budgets, check_network_policies, check_pod_security, check_labels,
               check_port_names, check_monitors_catalogued, check_address_forms, check_fluent_bit_keys,
-              check_pod_security_admission]
+              check_pod_security_admission, check_secret_producers]
 
 
 def check_all(objects: list[dict]) -> list[str]:
