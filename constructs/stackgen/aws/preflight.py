@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from stackgen.aws import policies
 from stackgen.aws.discover import describe_cluster
-from stackgen.aws.preflight_iam import RoleUse, check_kms_key, check_role, role_statements
+from stackgen.aws.preflight_iam import KMS_OBJECT_ACTIONS, RoleUse, check_kms_key, check_role, role_statements
 from stackgen.aws.preflight_s3 import BucketUse, check_bucket
 from stackgen.aws.report import Check, progress
 from stackgen.aws.session import AccessDenied, Aws, AwsError, error_code
@@ -74,8 +74,8 @@ def role_uses(stack: StackConfig, dist_overlay: Path) -> tuple[list[RoleUse], li
                                 f"dist/ names {role_arn}, the overlay {configured}: dist/ is stale",
                                 f"python main.py --overlay {dist_overlay.name}"))
         account = policies.account_of(role_arn)
-        uses.append(RoleUse(key, role_arn, namespace, name, _needs(stack, name, stack.aws.region, account),
-                            uses_kms=name != "grafana"))
+        kms = {"grafana": (), "external-secrets": ("kms:Decrypt",)}.get(name, KMS_OBJECT_ACTIONS)
+        uses.append(RoleUse(key, role_arn, namespace, name, _needs(stack, name, stack.aws.region, account), kms))
     return uses, checks
 
 

@@ -13,7 +13,8 @@ from stackgen.aws.session import Aws, error_code
 
 WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
 AUDIENCE = "sts.amazonaws.com"
-KMS_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+# Reading and writing SSE-KMS objects; reading Secrets Manager entries needs only Decrypt.
+KMS_OBJECT_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class RoleUse:
     namespace: str
     service_account: str
     needs: tuple[tuple[str, str], ...]  # (action, resource)
-    uses_kms: bool
+    kms_actions: tuple[str, ...]  # what it does with aws.kms_key_arn
 
     @property
     def subject(self) -> str:
@@ -130,9 +131,9 @@ def check_kms_key(aws: Aws, key_arn: str, uses: list[RoleUse], roles_ok: dict[st
         return [Check("KMS key", target, "fail", "no such key", "set aws.kms_key_arn to the buckets' key (aws discover)")]
     statements = policies.statements(policy)
     checks = []
-    for use in (u for u in uses if u.uses_kms):
+    for use in (u for u in uses if u.kms_actions):
         denied = []
-        for action in KMS_ACTIONS:
+        for action in use.kms_actions:
             how = {policies.names_principal(s, use.role_arn) for s in statements
                    if s.get("Effect") == "Allow" and policies._covers(s, "Action", action, fold=True)}
             direct = how & {"role", "*"}
@@ -143,6 +144,6 @@ def check_kms_key(aws: Aws, key_arn: str, uses: list[RoleUse], roles_ok: dict[st
                             f"the key policy of {key_arn} does not let the role use {', '.join(denied)}" if denied
                             else "the role may use the key",
                             f"add to the key policy (aws kms put-key-policy; Terraform: aws_kms_key.policy) a statement "
-                            f"allowing {', '.join(KMS_ACTIONS)} to Principal {use.role_arn}, or allow the account root and "
-                            f"grant the role {', '.join(KMS_ACTIONS)} on the key in IAM" if denied else ""))
+                            f"allowing {', '.join(denied)} to Principal {use.role_arn}, or allow the account root and "
+                            f"grant the role {', '.join(denied)} on the key in IAM" if denied else ""))
     return checks

@@ -135,11 +135,11 @@ def _lifecycle(aws: Aws, use: BucketUse, target: str) -> list[Check]:
         name = rule.get("ID", "(no id)")
         for transition in rule.get("Transitions", []):
             storage, days = transition.get("StorageClass"), transition.get("Days")
-            early = days is None or retention is None or days < retention
+            early = days is None or retention is None or days <= retention
             when = f"after {_days(days)}" if days is not None else f"on {transition.get('Date')}"
             if storage in ARCHIVES and early:
                 checks.append(Check("lifecycle: archive transition", target, "fail",
-                                    f"rule {name} moves objects to {ARCHIVES[storage]} {when}, before {limit}: "
+                                    f"rule {name} moves objects to {ARCHIVES[storage]} {when}, not after {limit}: "
                                     f"{use.reader} cannot read archived objects",
                                     f"{lifecycle_fix}: remove the transition, or move it after the retention; "
                                     "Intelligent-Tiering without its archive tiers is safe"))
@@ -151,10 +151,10 @@ def _lifecycle(aws: Aws, use: BucketUse, target: str) -> list[Check]:
         expiration = rule.get("Expiration", {})
         if "Days" in expiration or "Date" in expiration:
             days = expiration.get("Days")
-            if days is None or retention is None or days < retention:
+            if days is None or retention is None or days <= retention:
                 when = f"after {_days(days)}" if days is not None else f"on {expiration['Date']}"
                 checks.append(Check("lifecycle: expiration", target, "fail",
-                                    f"rule {name} deletes objects {when}, before {limit}: data {use.reader} still serves",
+                                    f"rule {name} deletes objects {when}, not after {limit}: data {use.reader} still serves",
                                     f"{lifecycle_fix}: expire only after {limit}, or let the component's retention delete"))
     if not checks:
         checks.append(Check("lifecycle vs retention", target, "pass",
