@@ -53,10 +53,6 @@ def rate(metric: str, selector: str = APP, by: str = "") -> str:
     return f"sum{grouping} (rate({metric}{{{selector}}}{RATE}))"
 
 
-def ratio(bad: str, total: str, by: str = "") -> str:
-    return f"{bad} / {total}" if not by else f"{bad} / on ({by}) group_left {total}"
-
-
 def quantile(q: float, metric: str, selector: str = APP, by: str = "") -> str:
     labels = f"le, {by}" if by else "le"
     return f"histogram_quantile({q}, sum by ({labels}) (rate({metric}_bucket{{{selector}}}{RATE})))"
@@ -82,38 +78,53 @@ def span_selector(stack: StackConfig) -> str:
 # --- OpenEMR's logs in Loki ----------------------------------------------------------------------------
 
 ACCESS_PATTERN = '<client> <_> <user> [<_>] "<method> <uri> <protocol>" <status> <size> "<referer>" "<agent>"'
-# Captures of an Apache error-log entry: [time] [module:level] [pid N] ...
-APACHE_ERROR = r"^\[[^\]]+\] \[(?P<module>[a-z_0-9]*):(?P<level>[a-z0-9]+)\] "
-PHP_LEVEL = r"PHP (?P<php_level>Fatal error|Parse error|Warning|Notice|Deprecated|Catchable fatal error|Recoverable fatal error):"
-# OpenEMR's own SQL failure messages (library/sql.inc.php HelpfulDie and privStatement) and PHP's
-# MySQL driver errors.
-DB_ERROR = "SQL Error with statement|Statement failed:|SQLSTATE\\\\[|mysqli_sql_exception"
-# PHP's and cURL's own words for a call to another system that failed.
-THIRD_PARTY = "(?i)(curl error|could not resolve host|failed to open stream|connection refused|connection timed out|operation timed out)"
-# Paths where OpenEMR shows or changes a patient's record: the chart (patient_file), encounter forms,
+# An entry of Apache's error log ([time] [module:level] ...) or of PHP's error_log ([dd-Mon-yyyy ...]);
+# stack traces arrive joined to their first line (Fluent Bit's multiline parsers).
+ERROR_START = r"^\[(\d{2}-[A-Za-z]{3}-\d{4} |[A-Z][a-z]{2} [A-Z][a-z]{2} \d{2} )"
+APACHE_LEVEL = r"^\[[^\]]+\] \[(?P<module>[a-z_0-9]*):(?P<level>[a-z0-9]+)\] "
+PHP_LEVEL = (r"PHP (?P<php_level>Fatal error|Parse error|Warning|Notice|Deprecated|Catchable fatal error"
+             r"|Recoverable fatal error):")
+# OpenEMR's own SQL failure messages (library/sql.inc.php: HelpfulDie, privStatement) and PHP's MySQL
+# driver's.
+DB_ERROR = r"SQL Error with statement|Statement failed:|SQLSTATE\[|mysqli_sql_exception"
+# PHP's and cURL's words for a call to another system that failed.
+THIRD_PARTY = (r"(?i)(curl error|could not resolve host|failed to open stream|connection refused"
+               r"|connection timed out|operation timed out)")
+# Where OpenEMR shows or changes a patient's record: the chart (patient_file), encounter forms,
 # documents, the patient portal and the patient/FHIR APIs.
-PATIENT_DATA = "/(interface/patient_file/|interface/forms/|controller\\\\.php\\\\?document|portal/|apis/[^/]+/(fhir|api)/(Patient|patient)).*"
-LOGIN_POST = "/interface/main/main_screen.php\\\\?auth=login.*"
-LOGIN_FAILED = "/interface/login_screen.php\\\\?error=1.*"
-API_TOKEN = "/oauth2/[^/]+/token.*"
+PATIENT_DATA = r"/(interface/patient_file/|interface/forms/|controller\.php\?document|portal/|apis/[^/]+/(fhir|api)/[Pp]atient).*"
+CHART_OPEN = r"/interface/patient_file/summary/demographics\.php.*"
+APPOINTMENT_SAVE = r"/interface/main/calendar/add_edit_event\.php.*"
+CALENDAR_VIEW = r"/interface/main/calendar/index\.php.*"
+ENCOUNTER_FORM = r"/interface/forms/[^/]+/(new|save|view)\.php.*"
+LOGIN_POST = r"/interface/main/main_screen\.php\?auth=login.*"
+# A failed interactive login is sent on to login_screen.php?error=1 (OpenEMR's auth flow).
+LOGIN_FAILED = r"/interface/login_screen\.php\?error=1.*"
+LOGOUT = r"/interface/logout\.php.*"
+API = r"/(apis|oauth2)/.*"
+API_TOKEN = r"/oauth2/[^/]+/token.*"
+# The kubelet's probes: traffic, not users.
+PROBE_AGENT = r"kube-probe/.*"
+
+
+def matches(label: str, regex: str) -> str:
+    return f"{label}=~`{regex}`"
 
 
 def app_logs(stack: StackConfig) -> str:
-    """OpenEMR's container, from the node DaemonSet or the sidecar (both label it the same)."""
+    """OpenEMR's container, from the node DaemonSet or the sidecar (both label it the same), as written."""
     return f'{{namespace="$namespace", container="{stack.openemr.container}"}} | json log="log" | line_format "{{{{.log}}}}"'
 
 
 def access_log(stack: StackConfig, *filters: str) -> str:
-    """Access lines, parsed; `filters` are label filters on client, user, method, uri, status, size, ..."""
-    stages = [app_logs(stack), f"| pattern `{ACCESS_PATTERN}`", '| status=~"[1-5][0-9][0-9]"',
-              *(f"| {f}" for f in filters)]
-    return " ".join(stages)
+    """Access lines, parsed; `filters` are label filters on client, method, uri, status, size, agent (or
+    whole stages, starting with '|')."""
+    return " ".join([app_logs(stack), f"| pattern `{ACCESS_PATTERN}`", '| status=~"[1-5][0-9][0-9]"',
+                     *(f if f.startswith("|") else f"| {f}" for f in filters)])
 
 
 def error_log(stack: StackConfig, *stages: str) -> str:
-    """Apache error-log and PHP error-log entries (stack traces joined to their first line)."""
-    start = r'|~ `^\[(\d{2}-[A-Za-z]{3}-\d{4} |[A-Z][a-z]{2} [A-Z][a-z]{2} \d{2} )`'
-    return " ".join([app_logs(stack), start, *stages])
+    return " ".join([app_logs(stack), f"|~ `{ERROR_START}`", *stages])
 
 
 def count_by(query: str, by: str, window: str = "$__interval") -> str:
@@ -121,4 +132,4 @@ def count_by(query: str, by: str, window: str = "$__interval") -> str:
 
 
 def count(query: str, window: str = "$__interval") -> str:
-    return f"sum (count_over_time({query} [{window}]))"
+    return f"sum(count_over_time({query} [{window}]))"
