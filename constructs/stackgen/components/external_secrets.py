@@ -71,8 +71,8 @@ def mounted_secret_keys(stack: StackConfig) -> list[SecretKey]:
     if grafana.database:
         ref = grafana.database.password_secret
         keys.append(SecretKey(ref.name, ref.key, "user", f"PostgreSQL password of user {grafana.database.user}"))
-    sso = getattr(grafana, "sso", None)
-    if sso is not None and sso.enabled:
+    sso = grafana.sso
+    if sso.enabled:
         keys.append(SecretKey(sso.client_secret.name, sso.client_secret.key, "user",
                               f"OAuth client secret of client {sso.client_id}"))
     for channel, what in ((alerting.slack, "Slack incoming webhook URL"),

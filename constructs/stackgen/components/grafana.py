@@ -14,7 +14,7 @@ from pydantic import Field
 
 from constructs import Construct
 from stackgen import dashboards, forms, versions
-from stackgen.components import loki, mimir, tempo
+from stackgen.components import grafana_sso, loki, mimir, tempo
 from stackgen.context import Context
 from stackgen.lib.backend import IRSA_ANNOTATION, service_url
 from stackgen.lib.monitors import Endpoint, service_monitor
@@ -60,6 +60,8 @@ class GrafanaConfig(Model):
     role_arn: RoleArn = role("grafana")
     admin_secret: GrafanaAdminSecret = GrafanaAdminSecret()
     database: GrafanaDatabase | None = None
+    # OIDC single sign-on (generic OAuth), see grafana_sso.py.
+    sso: grafana_sso.GrafanaSso = grafana_sso.GrafanaSso()
     resources: Resources = sized("100m", "256Mi", "500m", "512Mi")
 
 
@@ -205,6 +207,11 @@ class Grafana(Construct):
             # CloudWatch, X-Ray, STS (IRSA) and the plugin download.
             rule(cidrs(["0.0.0.0/0"]), [Port("https", 443)]),
         ]
+        sso = grafana_sso.wiring(config.sso, stack.alerting.grafana_url)
+        env.update(sso.env)
+        volumes += sso.volumes
+        mounts += sso.mounts
+        egress += [rule(cidrs(["0.0.0.0/0"]), sso.egress_ports)] if sso.egress_ports else []
         database = config.database
         if database:
             port = database.host.partition(":")[2]
