@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import boto3
 import botocore.exceptions as bex
@@ -55,7 +56,7 @@ class Aws:
             raise AwsError(f"cannot reach {error.kwargs.get('endpoint_url', service)} (region {self.region}"
                            f"{', AWS_ENDPOINT_URL=' + where if where else ''}): check the region name and the network") from None
         except bex.ClientError as error:
-            code, message = error_code(error), error.response.get("Error", {}).get("Message", "")
+            code, message = _code_and_message(error)
             action = f"{_iam_prefix(service)}:{_action_name(operation)}"
             if code in ACCESS_DENIED:
                 raise AccessDenied(f"access denied: {action} ({message}); grant the caller {action}") from None
@@ -63,6 +64,18 @@ class Aws:
                 raise AwsError(f"AWS rejected the credentials ({code}: {message}); check AWS_PROFILE or the "
                                "access keys, or renew the session (`aws sso login`)") from None
             raise
+
+
+def _code_and_message(error: bex.ClientError) -> tuple[str, str]:
+    """The error's code; a body the protocol's parser could not read (an XML error answering a JSON API,
+    as moto_server sends for a denied request) leaves only the HTTP status as code: read it from the body."""
+    code, message = error_code(error), error.response.get("Error", {}).get("Message", "")
+    if code.isdigit():
+        found = re.search(r"<Code>(\w+)</Code>", message)
+        text = re.search(r"<Message>(.*?)</Message>", message, re.S)
+        code = found.group(1) if found else ("AccessDenied" if code == "403" else code)
+        message = text.group(1) if text else message
+    return code, message
 
 
 def _iam_prefix(service: str) -> str:
