@@ -9,15 +9,21 @@ settings under the directories the operator mounts the CR's `spec.secrets` at.
 from __future__ import annotations
 
 import re
+from typing import Callable
 
+from stackgen.components import eck_model
 from stackgen.manifests import Manifests, ref
 
 ALERTMANAGER_SECRETS_DIR = "/etc/alertmanager/secrets"
+Produced = dict[tuple[str, str], list[tuple[str, set[str]]]]
+# Other producers of Secrets, e.g. an operator that writes Secrets for its custom resources (ECK's
+# `<name>-es-elastic-user`) or a Job that creates one: each returns (namespace, Secret) -> [(producer, keys)].
+OTHER_PRODUCERS: list[Callable[[Manifests], Produced]] = [lambda m: eck_model.runtime_producers(m.objects)]
 
 
-def _produced_keys(manifests: Manifests) -> dict[tuple[str, str], list[tuple[str, set[str]]]]:
+def _produced_keys(manifests: Manifests) -> Produced:
     """(namespace, Secret) -> [(producer, keys it writes)]."""
-    producers: dict[tuple[str, str], list[tuple[str, set[str]]]] = {}
+    producers: Produced = {}
     for secret in manifests.of_kind("Secret"):
         keys = set(secret.get("data") or {}) | set(secret.get("stringData") or {})
         producers.setdefault((secret["metadata"]["namespace"], secret["metadata"]["name"]), []).append((ref(secret), keys))
@@ -26,6 +32,9 @@ def _produced_keys(manifests: Manifests) -> dict[tuple[str, str], list[tuple[str
         target = (spec.get("target") or {}).get("name") or external["metadata"]["name"]
         keys = {item["secretKey"] for item in spec.get("data") or []}
         producers.setdefault((external["metadata"]["namespace"], target), []).append((ref(external), keys))
+    for other in OTHER_PRODUCERS:
+        for secret, found in other(manifests).items():
+            producers.setdefault(secret, []).extend(found)
     return producers
 
 
