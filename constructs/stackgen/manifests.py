@@ -9,9 +9,16 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
+from stackgen.components import eck_model
+
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
-# Services the operator maintains itself (not rendered): (namespace or None for the CR's, name) -> ports.
-OPERATOR_SERVICES = {("kube-system", "kubelet"): {"https-metrics": 10250, "http-metrics": 10255, "cadvisor": 4194}}
+# Services the cluster has without us (not rendered): the kubelet Service the operator maintains and the
+# API server's default `kubernetes` Service. (namespace, name) -> (its labels, its ports).
+OPERATOR_SERVICES = {
+    ("kube-system", "kubelet"): ({"app.kubernetes.io/name": "kubelet"},
+                                 {"https-metrics": 10250, "http-metrics": 10255, "cadvisor": 4194}),
+    ("default", "kubernetes"): ({"component": "apiserver", "provider": "kubernetes"}, {"https": 443}),
+}
 
 
 @dataclass
@@ -85,6 +92,9 @@ class Manifests:
                             _container_ports(containers), containers, template["spec"].get("hostNetwork", False)))
         for obj in self.of_kind("Prometheus", "Alertmanager"):
             pods.append(_operator_pod(obj))
+        for obj in self.of_kind("Elasticsearch", "Kibana"):  # ECK's pods (components/eck_model.py)
+            pods += [Pod(f"{ref(obj)}/{role}", obj["metadata"]["namespace"], labels, ports, spec["containers"])
+                     for role, labels, ports, spec in eck_model.pods(obj)]
         return pods
 
     @functools.cached_property
@@ -92,6 +102,8 @@ class Manifests:
         services = list(self.of_kind("Service"))
         for obj in self.of_kind("Prometheus", "Alertmanager"):
             services.append(_operator_service(obj))
+        for obj in self.of_kind("Elasticsearch", "Kibana"):
+            services += eck_model.services(obj)
         return services
 
 

@@ -43,8 +43,8 @@ def _selected_services(m: Manifests, monitor: dict) -> tuple[list[dict], list[st
     names = (spec.get("namespaceSelector") or {}).get("matchNames") or [monitor["metadata"]["namespace"]]
     found = [s for s in m.services() if s["metadata"].get("namespace") in names
              and matches(spec["selector"], s["metadata"].get("labels", {}))]
-    external = [f"{ns}/{name}" for (ns, name) in OPERATOR_SERVICES if ns in names
-                and matches(spec["selector"], {"app.kubernetes.io/name": name})]
+    external = [f"{ns}/{name}" for (ns, name), (labels, _) in OPERATOR_SERVICES.items() if ns in names
+                and matches(spec["selector"], labels)]
     return found, external
 
 
@@ -59,7 +59,7 @@ def check_service_monitor_ports(m: Manifests) -> list[str]:
                 if endpoint.get("port") not in {p.get("name") for p in service["spec"]["ports"]}:
                     problems.append(f"{ref(monitor)}: port {endpoint.get('port')!r} not on {ref(service)}")
             for name in external:
-                if endpoint.get("port") not in OPERATOR_SERVICES[tuple(name.split("/"))]:
+                if endpoint.get("port") not in OPERATOR_SERVICES[tuple(name.split("/"))][1]:
                     problems.append(f"{ref(monitor)}: port {endpoint.get('port')!r} not on {name}")
     for monitor in m.of_kind("PodMonitor"):
         pods = [p for p in m.pods() if p.namespace == monitor["metadata"]["namespace"]

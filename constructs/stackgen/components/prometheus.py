@@ -13,7 +13,7 @@ from pydantic import Field, model_validator
 
 from constructs import Construct
 from imports.com.coreos import monitoring as m
-from stackgen import versions
+from stackgen import catalog, versions
 from stackgen.components import mimir
 from stackgen.context import Context
 from stackgen.lib import operated
@@ -111,6 +111,7 @@ class Prometheus(Construct):
         service_monitor(self, identity, [Endpoint(WEB.name), Endpoint(RELOADER.name)])
         ctx.scraped(identity, [WEB, RELOADER])
         self._kubelet_monitor(ctx, identity)
+        self._api_server_monitor(ctx, identity)
         self._ctx, self._identity = ctx, identity
 
     def _kubelet_monitor(self, ctx: Context, identity) -> None:
@@ -139,6 +140,29 @@ class Prometheus(Construct):
                 namespace_selector=m.ServiceMonitorSpecNamespaceSelector(match_names=["kube-system"]),
                 selector=m.ServiceMonitorSpecSelector(match_labels={"app.kubernetes.io/name": "kubelet"}),
                 endpoints=endpoints))
+
+    def _api_server_monitor(self, ctx: Context, identity) -> None:
+        """The API server's own metrics: EKS serves /metrics through the default `kubernetes` Service. Read
+        with Prometheus' token (nonResourceURLs /metrics get, GRANTS), over the kube_api_cidrs egress; only
+        the catalogued series are kept (its request histograms are large)."""
+        kept = "|".join(sorted(catalog.component_series("apiserver")))
+        m.ServiceMonitor(
+            self, "apiserver-service-monitor",
+            metadata={"name": "apiserver", "namespace": ctx.namespace,
+                      "labels": {**identity.selection_labels, "app.kubernetes.io/name": "apiserver",
+                                 "app.kubernetes.io/component": "apiserver"}},
+            spec=m.ServiceMonitorSpec(
+                job_label="component",
+                namespace_selector=m.ServiceMonitorSpecNamespaceSelector(match_names=["default"]),
+                selector=m.ServiceMonitorSpecSelector(match_labels={"component": "apiserver", "provider": "kubernetes"}),
+                endpoints=[m.ServiceMonitorSpecEndpoints(
+                    port=KUBE_API.name, scheme=m.ServiceMonitorSpecEndpointsScheme.HTTPS,
+                    bearer_token_file="/var/run/secrets/kubernetes.io/serviceaccount/token",
+                    tls_config=m.ServiceMonitorSpecEndpointsTlsConfig(
+                        ca_file="/var/run/secrets/kubernetes.io/serviceaccount/ca.crt", server_name="kubernetes"),
+                    metric_relabelings=[m.ServiceMonitorSpecEndpointsMetricRelabelings(
+                        action=m.ServiceMonitorSpecEndpointsMetricRelabelingsAction.KEEP,
+                        source_labels=["__name__"], regex=kept)])]))
 
     def allow_flows(self) -> None:
         """Prometheus' NetworkPolicy, once every component has declared what Prometheus scrapes."""

@@ -83,5 +83,6 @@ def rules(stack: StackConfig) -> list[Alert | Record]:
                 f"OpenEMR{title}BudgetBurn{speed}", condition, severity,
                 f"OpenEMR burns its {title.lower()} budget {speed.lower()} ({{{{ $labels.k8s_deployment_name }}}})",
                 f"The objective is {objective} over {slo.window}; {{{{ $labels.k8s_deployment_name }}}} spends its "
-                f"budget {pace}.", "2m" if severity == "critical" else "15m"))
+                f"budget {pace}: {{{{ $value | humanizePercentage }}}} of its requests are {series} over the long "
+                "window.", "2m" if severity == "critical" else "15m"))
     return found

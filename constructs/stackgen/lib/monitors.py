@@ -7,9 +7,11 @@ from constructs import Construct
 from imports.com.coreos import monitoring as m
 from stackgen.lib.meta import Identity
 
-# For node agents: name the target after its node rather than its host IP (ServiceMonitor and PodMonitor
-# relabelings have the same shape in separate binding types).
-NODE_AS_INSTANCE = {"source_labels": ["__meta_kubernetes_pod_node_name"], "target_label": "instance"}
+# For node agents: name the target after its node rather than its host IP, and give it the `node` label
+# that kube-state-metrics' series carry, so that a node-down alert inhibits the agents' alerts of that
+# node (ServiceMonitor and PodMonitor relabelings have the same shape in separate binding types).
+NODE_AS_INSTANCE = [{"source_labels": ["__meta_kubernetes_pod_node_name"], "target_label": label}
+                    for label in ("instance", "node")]
 
 
 @dataclass(frozen=True)
@@ -21,7 +23,7 @@ class Endpoint:
     relabel_instance_to_node: bool = False  # NODE_AS_INSTANCE
 
     def render(self) -> m.ServiceMonitorSpecEndpoints:
-        relabelings = [m.ServiceMonitorSpecEndpointsRelabelings(**NODE_AS_INSTANCE)] \
+        relabelings = [m.ServiceMonitorSpecEndpointsRelabelings(**r) for r in NODE_AS_INSTANCE] \
             if self.relabel_instance_to_node else None
         return m.ServiceMonitorSpecEndpoints(port=self.port, path=self.path, interval=self.interval,
                                              honor_labels=self.honor_labels or None, relabelings=relabelings)
@@ -47,7 +49,7 @@ def pod_monitor(scope: Construct, identity: Identity, endpoints: list[Endpoint])
             selector=m.PodMonitorSpecSelector(match_labels=identity.selector),
             pod_metrics_endpoints=[m.PodMonitorSpecPodMetricsEndpoints(
                 port=e.port, path=e.path, interval=e.interval,
-                relabelings=[m.PodMonitorSpecPodMetricsEndpointsRelabelings(**NODE_AS_INSTANCE)])
+                relabelings=[m.PodMonitorSpecPodMetricsEndpointsRelabelings(**r) for r in NODE_AS_INSTANCE])
                 for e in endpoints],
         ),
     )
