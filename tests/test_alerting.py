@@ -3,6 +3,7 @@ off cleanly, no credential is rendered, and the real Alertmanager binary deliver
 Slack, PagerDuty and SMTP on 127.0.0.1 (inhibition included), within 2 s for critical alerts."""
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
@@ -254,3 +255,107 @@ def _ready(port):
             return response.status == 200
     except OSError:
         return False
+
+
+# --- every inhibition, end to end -------------------------------------------------------------------
+
+NODE = {"node": "n1", "instance": "n1"}
+# (what is proven, source, target it silences, control it must not silence)
+INHIBITIONS = [
+    ("a down node silences every other alert on it, critical ones too",
+     {"alertname": "KubeNodeNotReady", "severity": "critical", "node": "n1"},
+     {"alertname": "FluentBitDroppingRecords", "severity": "critical", **NODE, "name": "loki.0"},
+     {"alertname": "FluentBitDroppingRecords", "severity": "critical", "node": "n2", "instance": "n2", "name": "loki.0"}),
+    ("a down node silences node-exporter's alerts of that node",
+     {"alertname": "KubeNodeNotReady", "severity": "critical", "node": "n1"},
+     {"alertname": "NodeHighLoad", "severity": "warning", **NODE},
+     {"alertname": "NodeHighLoad", "severity": "warning", "node": "n2", "instance": "n2"}),
+    ("Loki down silences Fluent Bit's retries, not its dropped records",
+     {"alertname": "LokiDown", "severity": "critical"},
+     {"alertname": "FluentBitRetriesFailing", "severity": "warning", "node": "n3", "instance": "n3", "name": "loki.0"},
+     {"alertname": "FluentBitDroppingRecords", "severity": "critical", "node": "n3", "instance": "n3", "name": "loki.0"}),
+    ("Mimir down silences Prometheus' remote-write alerts, not its rule failures",
+     {"alertname": "MimirDown", "severity": "critical"},
+     {"alertname": "PrometheusRemoteWriteFailing", "severity": "critical", "namespace": "monitoring", "remote_name": "mimir"},
+     {"alertname": "PrometheusRuleFailures", "severity": "critical", "namespace": "monitoring"}),
+    ("Tempo down silences OTeBPF's trace export errors",
+     {"alertname": "TempoDown", "severity": "critical"},
+     {"alertname": "OTeBPFTraceExportErrors", "severity": "warning", "node": "n4", "instance": "n4"},
+     {"alertname": "OTeBPFInstrumentationErrors", "severity": "warning", "node": "n4", "instance": "n4"}),
+    ("a full volume silences its filling-up alerts, not another claim's",
+     {"alertname": "KubePersistentVolumeFull", "severity": "critical", "namespace": "shop", "persistentvolumeclaim": "a"},
+     {"alertname": "KubePersistentVolumeFillingUpPredicted", "severity": "warning", "namespace": "shop",
+      "persistentvolumeclaim": "a"},
+     {"alertname": "KubePersistentVolumeFillingUpPredicted", "severity": "warning", "namespace": "shop",
+      "persistentvolumeclaim": "b"}),
+    ("an almost full filesystem silences its predictive alert, not another mount's",
+     {"alertname": "NodeFilesystemAlmostOutOfSpace", "severity": "critical", "instance": "n5", "mountpoint": "/var"},
+     {"alertname": "NodeFilesystemSpaceFillingUp", "severity": "warning", "instance": "n5", "mountpoint": "/var"},
+     {"alertname": "NodeFilesystemSpaceFillingUp", "severity": "warning", "instance": "n5", "mountpoint": "/data"}),
+    ("an almost inode-less filesystem silences its predictive alert",
+     {"alertname": "NodeFilesystemAlmostOutOfFiles", "severity": "critical", "instance": "n5", "mountpoint": "/var"},
+     {"alertname": "NodeFilesystemFilesFillingUp", "severity": "warning", "instance": "n5", "mountpoint": "/var"},
+     {"alertname": "NodeFilesystemFilesFillingUp", "severity": "warning", "instance": "n6", "mountpoint": "/var"}),
+    ("a stuck rollout silences the replica mismatch of the same deployment",
+     {"alertname": "KubeDeploymentRolloutStuck", "severity": "warning", "namespace": "shop", "deployment": "d"},
+     {"alertname": "KubeDeploymentReplicasMismatch", "severity": "warning", "namespace": "shop", "deployment": "d"},
+     {"alertname": "KubeDeploymentReplicasMismatch", "severity": "warning", "namespace": "shop", "deployment": "e"}),
+    ("Alertmanager's cluster down silences its members-missing alert",
+     {"alertname": "AlertmanagerClusterDown", "severity": "critical", "namespace": "monitoring", "service": "alertmanager"},
+     {"alertname": "AlertmanagerClusterMembersMissing", "severity": "warning", "namespace": "monitoring",
+      "service": "alertmanager", "instance": "a"},
+     {"alertname": "AlertmanagerClusterMembersMissing", "severity": "warning", "namespace": "other",
+      "service": "alertmanager", "instance": "a"}),
+    ("OpenEMR down silences OpenEMR's warnings",
+     {"alertname": "OpenEMRDown", "severity": "critical", "namespace": "openemr", "deployment": "openemr"},
+     {"alertname": "OpenEMRHighLatency", "severity": "warning", "namespace": "openemr"},
+     {"alertname": "KubeJobFailed", "severity": "warning", "namespace": "openemr", "job_name": "backup"}),
+]
+
+
+@contextlib.contextmanager
+def alertmanager_running(tmp_path, config, templates):
+    """The real binary on 127.0.0.1 with the rendered configuration; receivers point at a closed port."""
+    dead = free_port()
+    secrets = tmp_path / "secrets"
+    for name, key in (("alertmanager-slack", "api-url"), ("alertmanager-pagerduty", "routing-key"),
+                      ("alertmanager-smtp", "password")):
+        (secrets / name).mkdir(parents=True)
+        (secrets / name / key).write_text(f"http://127.0.0.1:{dead}/x" if key == "api-url" else "x")
+    path = write_config(local_config(config, secrets, dead, dead), templates, tmp_path)
+    port = free_port()
+    process = subprocess.Popen([ALERTMANAGER, f"--config.file={path}", f"--storage.path={tmp_path / 'data'}",
+                                f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: _ready(port), 30), "Alertmanager did not start"
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_every_inhibit_rule_is_proven_below():
+    config, _ = rendered(load_tree(DIST / "hospital"))
+    sources = {matcher for rule in config["inhibit_rules"] for matcher in rule["source_matchers"]}
+    proven = {f'alertname="{source["alertname"]}"' for _, source, _, _ in INHIBITIONS} | {'severity="critical"'}
+    assert sources == proven
+
+
+@pytest.mark.skipif(ALERTMANAGER is None, reason="alertmanager binary not on PATH (CI installs prometheus-alertmanager)")
+def test_each_inhibition_silences_its_target_and_not_its_control(tmp_path):
+    config, templates = rendered(load_tree(DIST / "hospital"))
+    with alertmanager_running(tmp_path, config, templates) as port:
+        posted = [labels for _, source, target, control in INHIBITIONS for labels in (source, target, control)]
+        api(port, "/api/v2/alerts", [{"labels": labels} for labels in posted])
+
+        def status():
+            found = {json.dumps(a["labels"], sort_keys=True): a["status"] for a in api(port, "/api/v2/alerts")}
+            return found if len(found) == len({json.dumps(p, sort_keys=True) for p in posted}) else None
+        assert wait_for(lambda: (s := status()) and all(s[json.dumps(t, sort_keys=True)]["inhibitedBy"]
+                                                        for _, _, t, _ in INHIBITIONS), 10), status()
+        state = status()
+        for what, source, target, control in INHIBITIONS:
+            assert state[json.dumps(target, sort_keys=True)]["state"] == "suppressed", what
+            assert state[json.dumps(control, sort_keys=True)]["inhibitedBy"] == [], what
+            assert state[json.dumps(source, sort_keys=True)]["inhibitedBy"] == [], what

@@ -119,6 +119,38 @@ def _receivers(alerting: Alerting) -> list[dict]:
     return [{"name": "null"}, critical, warning]
 
 
+def _inhibit(source: str, targets: str, equal: list[str] | None = None) -> dict:
+    rule = {"source_matchers": [f'alertname="{source}"'], "target_matchers": [f'alertname=~"{targets}"']}
+    return {**rule, **({"equal": equal} if equal else {})}
+
+
+def inhibit_rules() -> list[dict]:
+    """The cause silences its consequences (each proven with the real Alertmanager, tests/test_alerting.py)."""
+    return [
+        {"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'],
+         "equal": ["alertname", "namespace"]},
+        # A node that is down explains every other alert on it: pods (joined to kube_pod_info for the node),
+        # node-exporter, Fluent Bit and OTeBPF on that node (their targets carry `node`).
+        {"source_matchers": ['alertname="KubeNodeNotReady"'], "target_matchers": ['alertname!="KubeNodeNotReady"'],
+         "equal": ["node"]},
+        {"source_matchers": ['alertname="OpenEMRDown"'],
+         "target_matchers": ['alertname=~"OpenEMR.+"', 'severity="warning"'], "equal": ["namespace"]},
+        # A backend that is down explains its senders' retries and errors (not lost records: those page).
+        _inhibit("LokiDown", "FluentBitRetriesFailing|FluentBitOutputErrors|LokiRequestErrors|LokiRequestLatency"),
+        _inhibit("TempoDown", "OTeBPFTraceExportErrors|TempoRequestErrors|TempoRequestLatency"),
+        _inhibit("MimirDown", "PrometheusRemoteWrite.+|MimirRequestErrors|MimirRequestLatency"),
+        # The worse state of the same object silences the milder one.
+        _inhibit("KubePersistentVolumeFull", "KubePersistentVolumeFillingUp|KubePersistentVolumeFillingUpPredicted",
+                 ["namespace", "persistentvolumeclaim"]),
+        _inhibit("NodeFilesystemAlmostOutOfSpace", "NodeFilesystemFillingUp|NodeFilesystemSpaceFillingUp",
+                 ["instance", "mountpoint"]),
+        _inhibit("NodeFilesystemAlmostOutOfFiles", "NodeFilesystemFilesFillingUp", ["instance", "mountpoint"]),
+        _inhibit("KubeDeploymentRolloutStuck", "KubeDeploymentReplicasMismatch", ["namespace", "deployment"]),
+        _inhibit("AlertmanagerClusterDown", "AlertmanagerClusterMembersMissing|AlertmanagerConfigInconsistent",
+                 ["namespace", "service"]),
+    ]
+
+
 def routing_config(alerting: Alerting) -> dict:
     return {
         "route": {
@@ -134,18 +166,7 @@ def routing_config(alerting: Alerting) -> dict:
                 {"matchers": ['severity="info"'], "receiver": "null"},
             ],
         },
-        "inhibit_rules": [
-            {"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'],
-             "equal": ["alertname", "namespace"]},
-            # A node that is down explains the pod alerts on it.
-            {"source_matchers": ['alertname="KubeNodeNotReady"'], "target_matchers": ['severity=~"warning|info"'],
-             "equal": ["node"]},
-            {"source_matchers": ['alertname="OpenEMRDown"'],
-             "target_matchers": ['alertname=~"OpenEMR.+"', 'severity="warning"'], "equal": ["namespace"]},
-            {"source_matchers": ['alertname="KubePersistentVolumeFull"'],
-             "target_matchers": ['alertname="KubePersistentVolumeFillingUp"'],
-             "equal": ["namespace", "persistentvolumeclaim"]},
-        ],
+        "inhibit_rules": inhibit_rules(),
         "receivers": _receivers(alerting),
         "templates": [f"{CONFIG_DIR}/*.tmpl"],
     }
