@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from pydantic import Field
 
+from stackgen.components import eck_model
 from stackgen.settings import Cpu, Memory, Model, cpu_millicores, memory_bytes
 
 
@@ -99,6 +100,12 @@ def workloads(manifests: list[dict], nodes: int) -> list[Workload]:
         if kind in ("Deployment", "StatefulSet", "DaemonSet"):
             pod = spec["template"]["spec"]
             requests, limits = pod_requests(pod, "requests"), pod_requests(pod, "limits")
+        elif kind in ("Elasticsearch", "Kibana"):  # ECK's pods: the podTemplate's main container
+            for role, _, _, pod in eck_model.pods(obj):
+                count = next((n["count"] for n in spec.get("nodeSets", []) if n["name"] == role), spec.get("count", 1))
+                found.append(Workload(f"{obj['metadata']['name']}-{role}", kind, count, count,
+                                      pod_requests(pod, "requests"), pod_requests(pod, "limits")))
+            continue
         elif kind in ("Prometheus", "Alertmanager"):
             pod = {"containers": [{"resources": spec.get("resources", {})}]}
             requests, limits = pod_requests(pod, "requests") + reloader_req, pod_requests(pod, "limits") + reloader_lim

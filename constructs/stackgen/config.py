@@ -22,10 +22,13 @@ from stackgen.budget import Budget
 from stackgen.capacity import CapacityConfig
 from stackgen.components.alertmanager import Alerting, AlertmanagerConfig
 from stackgen.components.cluster import Network, Storage
+from stackgen.components.eck_operator import EckOperatorConfig
+from stackgen.components.elasticsearch import ElasticsearchConfig, LogsConfig
 from stackgen.components.external_secrets import SecretsConfig
 from stackgen.components.fluent_bit import FluentBitConfig
 from stackgen.components.flux import FluxConfig
 from stackgen.components.grafana import GrafanaConfig
+from stackgen.components.kibana import KibanaConfig
 from stackgen.components.kube_state_metrics import KubeStateMetricsConfig
 from stackgen.components.loki import LokiConfig
 from stackgen.components.mimir import MimirConfig
@@ -76,6 +79,11 @@ class StackConfig(Model):
     flux: FluxConfig = FluxConfig()
     # Where the Secrets the pods mount come from: AWS Secrets Manager through External Secrets, or kubectl.
     secrets: SecretsConfig = SecretsConfig()
+    # Loki, Elasticsearch/Kibana on ECK, or both (components/elasticsearch.py).
+    logs: LogsConfig = LogsConfig()
+    eck_operator: EckOperatorConfig = EckOperatorConfig()
+    elasticsearch: ElasticsearchConfig = ElasticsearchConfig()
+    kibana: KibanaConfig = KibanaConfig()
 
     @model_validator(mode="after")
     def _namespaces_are_distinct(self) -> "StackConfig":
@@ -96,6 +104,13 @@ class StackConfig(Model):
             raise ValueError(
                 f"autoscaling.grafana.max_replicas={grafana.max_replicas} must be 1 while grafana.database "
                 "is not set (embedded SQLite on one ReadWriteOnce volume); set grafana.database to scale")
+        return self
+
+    @model_validator(mode="after")
+    def _sidecar_ships_to_loki(self) -> "StackConfig":
+        if self.logs.backend == "elasticsearch" and self.fluent_bit.sidecar.enabled:
+            raise ValueError("logs.backend=elasticsearch needs fluent_bit.sidecar.enabled=false: the OpenEMR "
+                             "sidecar ships its files to Loki only; choose logs.backend=both to keep it")
         return self
 
     @model_validator(mode="after")
@@ -137,6 +152,7 @@ ENV_OVERRIDES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "PROMETHEUS_SCRAPE_INTERVAL": ("prometheus.scrape_interval", str),
     "PROMETHEUS_EVALUATION_INTERVAL": ("prometheus.evaluation_interval", str),
     "LOKI_RETENTION": ("loki.retention", str),
+    "LOGS_BACKEND": ("logs.backend", str),
     "OTEBPF_ENABLED": ("otebpf.enabled", _bool01),
     "ALERT_CPU_THRESHOLD": ("alerting.thresholds.cpu", _number),
     "ALERT_MEMORY_THRESHOLD": ("alerting.thresholds.memory", _number),

@@ -85,7 +85,7 @@ class Manifests:
     @functools.cached_property
     def _pods(self) -> list[Pod]:
         pods = []
-        for obj in self.of_kind("Deployment", "StatefulSet", "DaemonSet"):
+        for obj in self.of_kind("Deployment", "StatefulSet", "DaemonSet", "Job"):
             template = obj["spec"]["template"]
             containers = template["spec"]["containers"]
             pods.append(Pod(ref(obj), obj["metadata"]["namespace"], template["metadata"].get("labels", {}),

@@ -23,7 +23,7 @@ SUPPORTED_KUBERNETES = ("1.29.0", "1.37.0")
 ROOT = Path(__file__).resolve().parents[2]
 CRD_DIR = ROOT.parent / "shared" / "crds"
 CUSTOM_GROUPS = ("monitoring.coreos.com/", "external-secrets.io/", "kustomize.toolkit.fluxcd.io/",
-                 "source.toolkit.fluxcd.io/")
+                 "source.toolkit.fluxcd.io/", "elasticsearch.k8s.elastic.co/", "kibana.k8s.elastic.co/")
 
 
 STAGES = ("", "operators")  # an overlay's kustomizations: the stack, and the operators applied before it

@@ -56,3 +56,13 @@ MIMIR = Image("docker.io/grafana/mimir", "2.17.5")
 OTEBPF = Image("docker.io/otel/ebpf-instrument", "v1.0.0")
 # 4.2 is the stable series that receives backported fixes.
 FLUENT_BIT = Image("docker.io/fluent/fluent-bit", "4.2.0")
+
+# Elastic Cloud on Kubernetes, at the version of the CRDs in ../shared/crds/eck-v3.5.0 (dist/crds applies
+# them from Elastic's download site at the same version). Elasticsearch and Kibana always at one version;
+# the setup Jobs run Python's standard library (urllib, ssl, json) only.
+ECK_OPERATOR = Image("docker.elastic.co/eck/eck-operator", "3.5.0")
+ECK_CRDS = f"https://download.elastic.co/downloads/eck/{ECK_OPERATOR.tag}/crds.yaml"
+ELASTICSEARCH = Image("docker.elastic.co/elasticsearch/elasticsearch", "9.1.5")
+KIBANA = Image("docker.elastic.co/kibana/kibana", ELASTICSEARCH.tag)
+ELASTICSEARCH_EXPORTER = Image("quay.io/prometheuscommunity/elasticsearch-exporter", "v1.9.0")
+SETUP_PYTHON = Image("docker.io/library/python", "3.13.1-alpine3.21")

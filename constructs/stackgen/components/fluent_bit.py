@@ -17,7 +17,8 @@ import yaml
 
 from constructs import Construct
 from stackgen import forms, versions
-from stackgen.components import loki
+from stackgen.components import es_shipping, loki
+from stackgen.components.elasticsearch import loki_enabled
 from stackgen.context import Context
 from stackgen.lib.monitors import Endpoint, pod_monitor
 from stackgen.lib.netpol import Policy, cidrs, component_policy, rule
@@ -126,7 +127,7 @@ def node_config(stack: StackConfig) -> dict:
     kube = "$kubernetes"
     return {
         "service": service_section(f"{STATE_DIR}/buffer"),
-        "parsers": [CONTAINER_PATH_PARSER],
+        "parsers": [CONTAINER_PATH_PARSER, *es_shipping.parsers(stack)],
         "multiline_parsers": [APP_MULTILINE],
         "pipeline": {
             "inputs": [{**tail_input("kube.*", "/var/log/containers/*.log", f"{STATE_DIR}/tail.db"),
@@ -143,10 +144,11 @@ def node_config(stack: StackConfig) -> dict:
                 # No fluentbit.io/parser annotations: the stack loads only the parsers above.
                 {"name": "kubernetes", "match": "kube.*", "kube_tag_prefix": "kube.var.log.containers.",
                  "merge_log": "on", "keep_log": "off", "labels": "on", "annotations": "off",
-                 "k8s-logging.parser": "off", "k8s-logging.exclude": "on"}],
-            "outputs": [loki_output(stack, "kube.*", {
+                 "k8s-logging.parser": "off", "k8s-logging.exclude": "on"}, *es_shipping.filters(stack)],
+            "outputs": [*([loki_output(stack, "kube.*", {
                 "job": "fluent-bit", "cluster": stack.cluster_name, "namespace": "$k8s_namespace",
-                "pod": "$k8s_pod", "container": "$k8s_container", "app": f"{kube}['labels']['app']"})],
+                "pod": "$k8s_pod", "container": "$k8s_container", "app": f"{kube}['labels']['app']"})]
+                if loki_enabled(stack) else []), *es_shipping.outputs(stack)],
         },
     }
 
@@ -168,7 +170,8 @@ class FluentBit(Construct):
             command=COMMAND,
             mounts=[k.VolumeMount(name="config", mount_path=CONFIG_DIR, read_only=True),
                     k.VolumeMount(name="varlog", mount_path="/var/log", read_only=True),
-                    k.VolumeMount(name="state", mount_path=STATE_DIR)],
+                    k.VolumeMount(name="state", mount_path=STATE_DIR), *es_shipping.mounts(stack)],
+            env=es_shipping.env(stack),
             # Liveness only asks whether the process serves; during a Loki outage it keeps buffering.
             readiness=HttpProbe("/api/v1/health", HTTP.name), liveness=HttpProbe("/", HTTP.name))
         pod = PodSpec(
@@ -176,7 +179,8 @@ class FluentBit(Construct):
             volumes=[k.Volume(name="config", config_map=k.ConfigMapVolumeSource(name="fluent-bit-config")),
                      k.Volume(name="varlog", host_path=k.HostPathVolumeSource(path="/var/log", type="Directory")),
                      k.Volume(name="state", host_path=k.HostPathVolumeSource(path=STATE_DIR,
-                                                                             type="DirectoryOrCreate"))],
+                                                                             type="DirectoryOrCreate")),
+                     *es_shipping.volumes(stack)],
             annotations={"checksum/config": checksum(text)},
             host_access=HostAccess(
                 "read-only hostPath /var/log: container logs owned by root (uid 0, no capability); hostPath "
@@ -188,5 +192,5 @@ class FluentBit(Construct):
         ctx.scraped(identity, [HTTP])
         component_policy(self, identity, Policy(
             ingress=[rule([ctx.pods_of("prometheus")], [HTTP])],
-            egress=[rule([ctx.pods_of(loki.push_service(stack))], [loki.HTTP]),
-                    rule(cidrs(stack.network.kube_api_cidrs), [KUBE_API])]))
+            egress=[*([rule([ctx.pods_of(loki.push_service(stack))], [loki.HTTP])] if loki_enabled(stack) else []),
+                    *es_shipping.egress(ctx), rule(cidrs(stack.network.kube_api_cidrs), [KUBE_API])]))

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from constructs import Construct
 from stackgen import dashboards, forms, versions
-from stackgen.components import grafana_sso, loki, mimir, tempo
+from stackgen.components import elasticsearch, grafana_sso, loki, mimir, tempo
 from stackgen.context import Context
 from stackgen.lib.backend import IRSA_ANNOTATION, service_url
 from stackgen.lib.monitors import Endpoint, service_monitor
@@ -90,7 +90,7 @@ def datasources(stack: StackConfig) -> dict:
     namespace, region = stack.namespace, stack.aws.region
     exemplars = {"exemplarTraceIdDestinations": [{"name": "trace_id", "datasourceUid": "tempo"}]}
     aws = {"authType": "default", "defaultRegion": region}
-    return {"apiVersion": 1, "datasources": [
+    return {"apiVersion": 1, "datasources": elasticsearch.grafana_datasources(stack, [
         {"name": "Prometheus", "uid": "prometheus", "type": "prometheus", "access": "proxy",
          "url": service_url("prometheus", namespace, PROMETHEUS), "isDefault": True,
          "jsonData": {"httpMethod": "POST", **exemplars}, "editable": False},
@@ -121,7 +121,7 @@ def datasources(stack: StackConfig) -> dict:
         # Through Grafana's own IRSA role (the AWS SDK default chain picks up the web identity).
         {"name": "CloudWatch", "uid": "cloudwatch", "type": "cloudwatch", "jsonData": aws, "editable": False},
         {"name": "X-Ray", "uid": "x-ray", "type": XRAY_PLUGIN, "jsonData": aws, "editable": False},
-    ]}
+    ])}
 
 
 def dashboard_providers() -> dict:
@@ -212,6 +212,8 @@ class Grafana(Construct):
         volumes += sso.volumes
         mounts += sso.mounts
         egress += [rule(cidrs(["0.0.0.0/0"]), sso.egress_ports)] if sso.egress_ports else []
+        es_volumes, es_mounts = elasticsearch.grafana_volumes(stack)
+        volumes, mounts, egress = volumes + es_volumes, mounts + es_mounts, elasticsearch.grafana_egress(ctx, egress)
         database = config.database
         if database:
             port = database.host.partition(":")[2]
