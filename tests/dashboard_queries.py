@@ -2,6 +2,7 @@
 resolved the way Grafana resolves it (variables at their default values, built-in intervals)."""
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -93,6 +94,7 @@ SERIES_RE = re.compile(r"^([A-Za-z_:][A-Za-z0-9_:]*)\{(.*)\}$")
 MATCHER_RE = re.compile(r'\s*(\w+)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*,?')
 
 
+@functools.lru_cache(maxsize=None)
 def _labels(series: str) -> tuple[str, dict[str, str]]:
     name, inner = SERIES_RE.match(series).groups()
     return name, dict(re.findall(r'(\w+)="([^"]*)"', inner))

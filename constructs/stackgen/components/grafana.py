@@ -138,7 +138,7 @@ def dashboard_config_map_name(uid: str) -> str:
 
 def _dashboards(scope: Construct, identity, stack: StackConfig) -> tuple[k.Volume, str]:
     """One ConfigMap per dashboard, projected into one directory tree: <folder>/<uid>.json."""
-    files = dashboards.render(stack)
+    files = dashboards.render(stack, {source["uid"] for source in datasources(stack)["datasources"]})
     sources = []
     for file in files:
         name = dashboard_config_map_name(file.uid)

@@ -6,6 +6,7 @@ Grafana's file provider reads folders from the directory structure.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -21,7 +22,7 @@ from stackgen.dashboards import (
     stack_metrics,
     stack_traces,
 )
-from stackgen.dashboards.panels import FOLDERS, Board
+from stackgen.dashboards.panels import FOLDERS, PROM_VARIABLE, Board, Panel
 
 if TYPE_CHECKING:
     from stackgen.config import StackConfig
@@ -50,8 +51,26 @@ def boards(stack: StackConfig) -> list[Board]:
     return found
 
 
-def render(stack: StackConfig) -> list[DashboardFile]:
-    found = boards(stack)
+def _uses_only(panel, datasources: set[str]) -> bool:
+    return not isinstance(panel, Panel) or all(q.datasource in datasources | {PROM_VARIABLE} for q in panel.queries)
+
+
+def available(found: list[Board], datasources: set[str]) -> list[Board]:
+    """The boards without the panels whose datasource this overlay does not provision (Loki, with logs in
+    Elasticsearch only); a board left with no query at all is dropped."""
+    kept = []
+    for board in found:
+        board_panels = [p for p in board.panels if _uses_only(p, datasources)]
+        if any(isinstance(p, Panel) and p.queries for p in board_panels):
+            kept.append(dataclasses.replace(board, panels=board_panels))
+    return kept
+
+
+def render(stack: StackConfig, datasources: set[str]) -> list[DashboardFile]:
+    """`datasources`: the uids Grafana provisions in this overlay."""
+    found = available(boards(stack), datasources)
+    kept = {board.uid for board in found}
+    found = [dataclasses.replace(board, links=[uid for uid in board.links if uid in kept]) for board in found]
     titles = {board.uid: board.title for board in found}
     return [DashboardFile(board.folder, board.uid, json.dumps(board.to_json(titles), indent=1, sort_keys=True))
             for board in found]

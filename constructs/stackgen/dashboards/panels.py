@@ -1,8 +1,8 @@
 """Shared panel, query and variable helpers: every dashboard is a `Board` of `Panel`s built from these.
 
 A dashboard module describes what to show (title, queries, unit, width); this module turns it into
-grafana-foundation-sdk builders (which lay panels out on the 24-column grid in reading order) with
-stable panel ids. Datasources are referenced by their provisioned uids (grafana.py); a
+grafana-foundation-sdk builders, lays the panels out on the 24-column grid in reading order, and gives
+every panel a stable id. Datasources are referenced by their provisioned uids (grafana.py); a
 Prometheus-type panel follows the `datasource` variable (Prometheus, or Mimir for long ranges).
 """
 from __future__ import annotations
@@ -36,6 +36,7 @@ PROM_VARIABLE = "${datasource}"
 # Every Prometheus-type selector carries it: empty on Prometheus (no such label there), the external
 # `cluster` label on Mimir, which may hold several clusters.
 CLUSTER = 'cluster="$cluster"'
+GRID_WIDTH = 24
 
 
 def ref(uid: str) -> model.DataSourceRef:
@@ -164,10 +165,9 @@ class Board:
         for uid in self.links:
             builder = builder.link(db.DashboardLink(titles[uid]).type(model.DashboardLinkType.LINK)
                                    .url(f"/d/{uid}").keep_time(True).include_vars(False).target_blank(False))
-        # The SDK lays panels out in reading order on the 24-column grid; a Row starts a new line.
-        for panel_id, item in enumerate(self.panels, start=1):
-            builder = (builder.with_row(db.Row(item.title).id(panel_id)) if isinstance(item, Row)
-                       else builder.with_panel(_panel(item, panel_id)))
+        for panel_id, (item, position) in enumerate(zip(self.panels, _layout(self.panels)), start=1):
+            builder = (builder.with_row(db.Row(item.title).id(panel_id).grid_pos(position)) if isinstance(item, Row)
+                       else builder.with_panel(_panel(item, panel_id).grid_pos(position)))
         return builder.build()
 
     def _variables(self) -> list:
@@ -213,9 +213,24 @@ BUILDERS = {"timeseries": timeseries_panel.Panel, "stat": stat_panel.Panel, "tab
             "logs": logs_panel.Panel, "text": text_panel.Panel, "nodegraph": nodegraph_panel.Panel}
 
 
+def _layout(items: list[Panel | Row]) -> list[model.GridPos]:
+    """Reading order on the 24-column grid: a panel that does not fit on the line starts the next one, and
+    so does a Row (the SDK's own placement wraps only after a line overflows)."""
+    positions, x, y, line_height = [], 0, 0, 0
+    for item in items:
+        if isinstance(item, Row) or x + item.width > GRID_WIDTH:
+            x, y, line_height = 0, y + line_height, 0
+        if isinstance(item, Row):
+            positions.append(model.GridPos(h=1, w=GRID_WIDTH, x=0, y=y))
+            y += 1
+            continue
+        positions.append(model.GridPos(h=item.height, w=item.width, x=x, y=y))
+        x, line_height = x + item.width, max(line_height, item.height)
+    return positions
+
+
 def _panel(panel: Panel, panel_id: int):
-    builder = (BUILDERS[panel.kind]().id(panel_id).title(panel.title).description(panel.description)
-               .height(panel.height).span(panel.width))
+    builder = BUILDERS[panel.kind]().id(panel_id).title(panel.title).description(panel.description)
     if panel.queries:
         builder = builder.datasource(ref(panel.queries[0].datasource))
     for index, query in enumerate(panel.queries):
