@@ -9,10 +9,10 @@ of each overlay. Each role writes only the series that role's process really exp
 """
 from __future__ import annotations
 
-from synthetic import BUCKETS, NODES, PODS, Pod, Series, counter, gauge, histogram, pod, scrape, target, up
+from synthetic import BUCKETS, NODES, PODS, STEPS, Pod, Series, counter, gauge, histogram, pod, scrape, target, up
 
 STACK = "monitoring"
-TIMESTAMP_NOW = "0+60x120"  # a timestamp gauge that follows the clock (1 min per step)
+TIMESTAMP_NOW = f"0+60x{STEPS}"  # a timestamp gauge that follows the clock (1 min per step)
 LAST_RUN = gauge(3600)  # "last successful run" 30 min before the evaluation time (90m)
 
 ROLES = {
@@ -21,6 +21,9 @@ ROLES = {
               "compactor"),
     "tempo": ("distributor", "ingester", "querier", "query-frontend", "compactor", "metrics-generator"),
 }
+# Roles the single process does not run: Mimir's -target=all has no query-scheduler (the query-frontend
+# queues itself); Loki's and Tempo's run every role above.
+NOT_IN_SINGLE = {"mimir-query-scheduler"}
 PORTS = {"loki": 3100, "mimir": 8080, "tempo": 3200}
 STATEFUL = {"loki-write", "loki-backend", "mimir-ingester", "mimir-store-gateway", "mimir-compactor",
             "tempo-ingester", "tempo-metrics-generator"}
@@ -57,11 +60,10 @@ def go_process(s: Series, t: dict[str, str]) -> None:
 class Scraped:
     """Writes an exporter's series through its target's labels, as Prometheus stores them."""
 
-    def __init__(self, s: Series, t: dict[str, str], go: bool = True):
+    def __init__(self, s: Series, t: dict[str, str]):
         self.s, self.t = s, t
         up(s, t)
-        if go:
-            go_process(s, t)
+        go_process(s, t)
 
     def add(self, name: str, labels: dict[str, str], values: str) -> None:
         self.s.add(name, scrape(self.t, labels), values)
@@ -131,7 +133,7 @@ def remote_write(m: Scraped, queue: dict[str, str]) -> None:
     m.add("prometheus_remote_storage_shards_desired", queue, gauge(1.5))
     m.add("prometheus_remote_storage_shards_max", queue, gauge(50))
     m.add("prometheus_remote_storage_shards_min", queue, gauge(1))
-    m.add("prometheus_remote_storage_queue_highest_sent_timestamp_seconds", queue, "-10+60x120")
+    m.add("prometheus_remote_storage_queue_highest_sent_timestamp_seconds", queue, f"-10+60x{STEPS}")
     m.hist("prometheus_remote_storage_sent_batch_duration_seconds", queue, 60)
 
 
@@ -188,7 +190,7 @@ def prometheus_operator(s: Series) -> None:
         m.add("prometheus_operator_status_update_operations_total", c, counter(0.5))
         m.add("prometheus_operator_status_update_errors_total", c, gauge(0))
         m.add("prometheus_operator_ready", c, gauge(1))
-        for status, value in (("ok", 1), ("failed", 0), ("degraded", 0)):
+        for status, value in (("ok", 1), ("failed", 0)):
             m.add("prometheus_operator_syncs", {**c, "status": status}, gauge(value))
         for state, value in (("selected", 12), ("rejected", 0)):
             m.add("prometheus_operator_managed_resources", {**c, "resource": resource, "state": state}, gauge(value))
@@ -218,8 +220,10 @@ def backend_targets(backend: str, role: str) -> list[dict[str, str]]:
     """The targets exporting `role`'s series: the single process, and the role's own pod."""
     single = next(p for p in PODS if p.workload == backend)
     split = role_pod(f"{backend}-{role}")
-    return [target(single, backend, "http", PORTS[backend]),
-            target(split, split.workload, "http", PORTS[backend])]
+    found = [target(split, split.workload, "http", PORTS[backend])]
+    if split.workload not in NOT_IN_SINGLE:
+        found.append(target(single, backend, "http", PORTS[backend]))
+    return found
 
 
 def each_role(s: Series, backend: str, write) -> None:
@@ -306,7 +310,7 @@ def mimir(s: Series) -> None:
             m.add("cortex_bucket_index_last_successful_update_timestamp_seconds", user, LAST_RUN)
         if objstore.get(role):
             for operation in ("get", "upload", "iter", "delete"):
-                o = {"component": objstore[role], "operation": operation}
+                o = {"bucket": objstore[role], "component": objstore[role], "operation": operation}
                 m.add("thanos_objstore_bucket_operations_total", o, counter(5))
                 m.add("thanos_objstore_bucket_operation_failures_total", o, counter(0.01))
                 m.hist("thanos_objstore_bucket_operation_duration_seconds", o, 5)
@@ -321,11 +325,11 @@ def tempo(s: Series) -> None:
             m.add("tempo_distributor_spans_received_total", tenant, counter(3000))
             m.add("tempo_distributor_bytes_received_total", tenant, counter(1.5e6))
             m.add("tempo_discarded_spans_total", {**tenant, "reason": "rate_limited"}, counter(1))
-            m.add("tempo_distributor_ingester_appends_total", {"ingester": "10.0.3.30:9095"}, counter(60))
-            m.add("tempo_distributor_ingester_append_failures_total", {"ingester": "10.0.3.30:9095"}, gauge(0))
-            m.add("tempo_distributor_metrics_generator_pushes_total", {"metrics_generator": "10.0.3.40:9095"}, counter(60))
-            m.add("tempo_distributor_metrics_generator_pushes_failures_total", {"metrics_generator": "10.0.3.40:9095"},
-                gauge(0))
+            ingester, generator = {"ingester": "10.0.3.30:9095"}, {"metrics_generator": "10.0.3.40:9095"}
+            m.add("tempo_distributor_ingester_appends_total", ingester, counter(60))
+            m.add("tempo_distributor_ingester_append_failures_total", ingester, gauge(0))
+            m.add("tempo_distributor_metrics_generator_pushes_total", generator, counter(60))
+            m.add("tempo_distributor_metrics_generator_pushes_failures_total", generator, gauge(0))
         elif role == "ingester":
             m.requests("tempo_request_duration_seconds", "/tempopb.Pusher/PushBytesV2", "gRPC", "success", "error")
             m.add("tempo_ingester_traces_created_total", tenant, counter(300))
@@ -348,8 +352,8 @@ def tempo(s: Series) -> None:
         else:
             m.add("tempo_metrics_generator_spans_received_total", tenant, counter(3000))
             m.add("tempo_metrics_generator_bytes_received_total", tenant, counter(1.5e6))
-            m.add("tempo_metrics_generator_spans_discarded_total", {**tenant, "reason": "outside_metrics_ingestion_slack"},
-                counter(0.5))
+            m.add("tempo_metrics_generator_spans_discarded_total",
+                  {**tenant, "reason": "outside_metrics_ingestion_slack"}, counter(0.5))
             m.add("tempo_metrics_generator_registry_active_series", tenant, gauge(900))
             for processor in ("service-graphs", "span-metrics"):
                 m.add("tempo_metrics_generator_active_processors", {**tenant, "processor": processor}, gauge(1))
@@ -400,9 +404,7 @@ def otebpf(s: Series) -> None:
         s.add("obi_otel_trace_exports_total", t, counter(600))
         s.add("obi_otel_trace_export_errors_total", {**t, "error": "context deadline exceeded"}, counter(0.01))
         s.add("obi_prometheus_http_requests_total", {**t, "port": "9400", "path": "/metrics"}, counter(2))
-        hist_labels = Series()
-        histogram(hist_labels, "obi_ebpf_tracer_flushes", t, 60, ("0", "10", "20", "40", "80", "160", "320"))
-        s.update(hist_labels)
+        histogram(s, "obi_ebpf_tracer_flushes", t, 60, ("0", "10", "20", "40", "80", "160", "320"))
 
 
 EXPORTERS = [prometheus, alertmanager, prometheus_operator, grafana, loki, mimir, tempo, fluent_bit, otebpf]
