@@ -117,19 +117,19 @@ def entries(shipper: Shipper, app_namespace: str) -> list[Entry]:
     /var/log/containers), the log files for a sidecar that tails them."""
     env = {"POD_NAME": POD["pod"]}
     found = []
-    tails_files = [i for i in shipper.inputs if not i["path"].startswith("/var/log/containers/")]
-    if tails_files:
-        for source in tails_files:
-            file = Path(source["path"]).name
-            if not (FIXTURES / file).exists():
-                continue
-            parser = shipper.multiline.get(source.get("multiline.parser", ""))
-            for text in _records(_fixture(file), parser):
-                record = {"log": text, source.get("path_key", "log_file"): source["path"]}
-                labels = {k: _accessor(v, record, env) for k, v in shipper.labels.items()}
-                labels.update({k: record[k] for k in shipper.label_keys if k in record})
-                line = {k: v for k, v in record.items() if k not in shipper.label_keys}
-                found.append(Entry(labels, json.dumps(line, ensure_ascii=False, separators=(",", ":"))))
+    tails = [i for i in shipper.inputs if i["name"] == "tail"]
+    for source in [i for i in tails if not i["path"].startswith("/var/log/containers/")]:
+        file = Path(source["path"]).name
+        if not (FIXTURES / file).exists():
+            continue
+        parser = shipper.multiline.get(source.get("multiline.parser", ""))
+        for text in _records(_fixture(file), parser):
+            record = {"log": text, source.get("path_key", "log_file"): source["path"]}
+            labels = {k: _accessor(v, record, env) for k, v in shipper.labels.items()}
+            labels.update({k: record[k] for k in shipper.label_keys if k in record})
+            line = {k: v for k, v in record.items() if k not in shipper.label_keys}
+            found.append(Entry(labels, json.dumps(line, ensure_ascii=False, separators=(",", ":"))))
+    if not any(i["path"].startswith("/var/log/containers/") for i in tails):
         return found
     applies = [f for f in shipper.filters if f["name"] == "multiline" and f"_{app_namespace}_" in f["match"]]
     parser = shipper.multiline.get(applies[0]["multiline.parser"]) if applies else None

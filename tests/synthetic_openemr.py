@@ -3,8 +3,9 @@ service graph (remote-written to Mimir) and Prometheus' ALERTS. See synthetic.py
 
 Names and labels as the pinned versions write them:
 - OTeBPF (OBI v1.0.0, pkg/export/prom/prom.go and pkg/export/attributes/attr_defs.go): application
-  histograms carry service_name, service_namespace, instance, job, the k8s_* attributes of the
-  instrumented pod (empty ones, e.g. k8s_statefulset_name of a Deployment's pod, are absent), and per
+  histograms carry instance, job, the k8s_* attributes of the instrumented pod (empty ones, e.g.
+  k8s_statefulset_name of a Deployment's pod, are absent; service_name and service_namespace left the
+  metric labels in v0.13, opentelemetry-ebpf-instrumentation#3168, and stay on target_info), and per
   metric: http_request_method, http_response_status_code, http_route, server_address, server_port
   (HTTP); db_operation_name, db_system_name, server_address, error_type (database clients, Redis
   included). target_info adds host_*, telemetry_sdk_*, source and os_type. The PodMonitor does not
@@ -62,9 +63,9 @@ def _obi_target(node: str) -> dict[str, str]:
 def _app_attributes(p) -> dict[str, str]:
     """What OBI knows of an instrumented process of pod `p`."""
     replicaset = p.owner[1]
-    return {"service_name": p.workload, "service_namespace": p.namespace, "instance": f"{p.name}:{p.containers[0]}",
-            "job": f"{p.namespace}/{p.workload}", "k8s_namespace_name": p.namespace, "k8s_pod_name": p.name,
-            "k8s_container_name": p.containers[0], "k8s_deployment_name": p.workload,
+    return {"instance": f"{p.name}:{p.containers[0]}", "job": f"{p.namespace}/{p.workload}",
+            "k8s_namespace_name": p.namespace, "k8s_pod_name": p.name, "k8s_container_name": p.containers[0],
+            "k8s_deployment_name": p.workload,
             "k8s_replicaset_name": replicaset, "k8s_node_name": p.node, "k8s_pod_uid": f"uid-{p.name}",
             "k8s_pod_start_time": "2026-12-01 23:00:00 +0000 UTC", "k8s_cluster_name": CLUSTER,
             "k8s_owner_name": p.workload, "k8s_kind": "Deployment"}
@@ -75,7 +76,8 @@ def otebpf(s: Series) -> None:
         up(s, _obi_target(node))
     for p in _openemr_pods():
         t, app = _obi_target(p.node), _app_attributes(p)
-        s.add("target_info", scrape(t, {**app, "host_id": f"i-0{p.node[3]}", "host_name": p.name,
+        s.add("target_info", scrape(t, {**app, "service_name": p.workload, "service_namespace": p.namespace,
+                                        "host_id": f"i-0{p.node[3]}", "host_name": p.name,
                                         "telemetry_sdk_language": "php", "telemetry_sdk_name": "opentelemetry",
                                         "telemetry_sdk_version": "v1.0.0", "source": "obi", "os_type": "linux"}),
               gauge(1))

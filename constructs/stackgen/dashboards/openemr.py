@@ -14,6 +14,7 @@ from stackgen.dashboards import openemr_reliability
 from stackgen.dashboards.openemr_queries import (
     APACHE_LEVEL,
     APP,
+    CACHES,
     CLIENT_ERRORS,
     CONTAINER,
     DB_CLIENT,
@@ -23,7 +24,6 @@ from stackgen.dashboards.openemr_queries import (
     MYSQL,
     PHP_LEVEL,
     PODS,
-    REDIS,
     SERVER_ERRORS,
     access_log,
     app_logs,
@@ -155,27 +155,29 @@ def database(stack: StackConfig) -> Board:
 
 
 def cache(stack: StackConfig) -> Board:
-    redis = with_(APP, REDIS)
-    return _board(stack, CACHE, "OpenEMR / Cache", "OpenEMR's Redis (ElastiCache Valkey) calls, where its PHP "
-                  "sessions live, as OTeBPF sees them: commands, latency and errors.", [
-        text("How OpenEMR uses a cache", "OpenEMR keeps no application cache of its own; with Redis configured "
-             "(openemr-on-eks: ElastiCache Valkey, `REDIS_SERVER`) PHP stores its **sessions** there, so every "
-             "page does a GET and a SET.\n\nThese panels fill in when OpenEMR talks to Redis: set `REDIS_SERVER` "
-             "on the OpenEMR Deployment. OTeBPF reads the Redis protocol on the socket, so a TLS connection "
-             "(`rediss://`) hides the commands. Hit and miss counts are not visible on the wire as such: read "
+    caches = with_(APP, CACHES)
+    by_command = "db_system_name, db_operation_name"
+    command = "{{db_system_name}} {{db_operation_name}}"
+    return _board(stack, CACHE, "OpenEMR / Cache", "OpenEMR's Redis (ElastiCache Valkey) or Memcached calls, "
+                  "where its PHP sessions live, as OTeBPF sees them: commands, latency and errors.", [
+        text("How OpenEMR uses a cache", "OpenEMR keeps no application cache of its own; with a session store "
+             "configured (openemr-on-eks: ElastiCache Valkey through `REDIS_SERVER`; or PHP's "
+             "`session.save_handler` set to redis or memcached) PHP keeps its **sessions** there, so every page "
+             "reads and writes one.\n\nThese panels fill in once OpenEMR talks to Redis or Memcached: set "
+             "`REDIS_SERVER` on the OpenEMR Deployment. OTeBPF reads the protocol on the socket, so a TLS "
+             "connection (`rediss://`) hides the commands. Hits and misses are not told apart on the wire: read "
              "ElastiCache's `CacheHits`/`CacheMisses` in Explore with the CloudWatch datasource.", height=6),
-        stat("Commands", "Redis commands per second sent by OpenEMR.", prom(rate(DB_COUNT, redis)), unit="ops"),
-        stat("p95 latency", "95th percentile of Redis command duration, seen from OpenEMR.",
-             prom(quantile(0.95, DB_CLIENT, redis)), unit="s"),
-        timeseries("Commands by type", "Redis commands per second by command (GET, SET, EXPIRE, ...).",
-                   prom(rate(DB_COUNT, redis, "db_operation_name"), "{{db_operation_name}}"), unit="ops"),
-        timeseries("p95 by command", "95th percentile of command duration by command.",
-                   prom(quantile(0.95, DB_CLIENT, redis, "db_operation_name"), "{{db_operation_name}}"), unit="s"),
-        timeseries("Errors by command", "Redis commands per second that returned an error, by command.",
-                   prom(rate(DB_COUNT, with_(redis, FAILED), "db_operation_name"), "{{db_operation_name}}"),
-                   unit="ops"),
-        timeseries("Commands by server", "Redis commands per second by cache endpoint.",
-                   prom(rate(DB_COUNT, redis, "server_address"), "{{server_address}}"), unit="ops"),
+        stat("Commands", "Cache commands per second sent by OpenEMR.", prom(rate(DB_COUNT, caches)), unit="ops"),
+        stat("p95 latency", "95th percentile of cache command duration, seen from OpenEMR.",
+             prom(quantile(0.95, DB_CLIENT, caches)), unit="s"),
+        timeseries("Commands by type", "Cache commands per second by system and command (GET, SETEX, ...).",
+                   prom(rate(DB_COUNT, caches, by_command), command), unit="ops"),
+        timeseries("p95 by command", "95th percentile of command duration by system and command.",
+                   prom(quantile(0.95, DB_CLIENT, caches, by_command), command), unit="s"),
+        timeseries("Errors by command", "Cache commands per second that returned an error, by system and command.",
+                   prom(rate(DB_COUNT, with_(caches, FAILED), by_command), command), unit="ops"),
+        timeseries("Commands by server", "Cache commands per second by cache endpoint.",
+                   prom(rate(DB_COUNT, caches, "server_address"), "{{server_address}}"), unit="ops"),
     ], links=(DATABASE, API))
 
 

@@ -26,11 +26,14 @@ HTTP_SERVER = "http_server_request_duration_seconds"
 HTTP_CLIENT = "http_client_request_duration_seconds"
 DB_CLIENT = "db_client_operation_duration_seconds"
 # What OTeBPF sees of OpenEMR: its HTTP server spans and its clients' calls (MySQL, Redis, HTTP APIs).
+# OBI >= 0.13 no longer puts service_name/service_namespace on metric series: select by k8s_* attributes.
 APP = f'{CLUSTER}, k8s_namespace_name="$namespace", k8s_deployment_name="$deployment"'
 SERVER_ERRORS = 'http_response_status_code=~"5.."'
 CLIENT_ERRORS = 'http_response_status_code=~"4.."'
 MYSQL = 'db_system_name="mysql"'
-REDIS = 'db_system_name="redis"'
+# OTeBPF names the system by its protocol: MySQL's wire protocol (Aurora MySQL too), Redis' (Valkey too),
+# Memcached's.
+CACHES = 'db_system_name=~"redis|memcached"'
 # OpenEMR's pods in kube-state-metrics and cAdvisor.
 PODS = f'{CLUSTER}, namespace="$namespace", pod=~"$deployment-.*"'
 CONTAINER = f'{PODS}, container="$container"'
