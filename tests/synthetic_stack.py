@@ -165,10 +165,9 @@ def alertmanager(s: Series) -> None:
         m.hist("alertmanager_notification_latency_seconds", i, 0.5, ("1", "5", "10", "15", "20"))
     for state, value in (("active", 1), ("expired", 4), ("pending", 0)):
         m.add("alertmanager_silences", {"state": state}, gauge(value))
-    m.add("alertmanager_cluster_enabled", {}, gauge(1))
-    m.add("alertmanager_cluster_members", {}, gauge(1))
-    m.add("alertmanager_cluster_failed_peers", {}, gauge(0))
-    m.add("alertmanager_cluster_health_score", {}, gauge(0))
+    # One replica: the operator turns cluster mode off, so the cluster gauges (members, failed peers,
+    # health score) are not registered at all.
+    m.add("alertmanager_cluster_enabled", {}, gauge(0))
     m.add("alertmanager_config_last_reload_successful", {}, gauge(1))
     m.add("alertmanager_config_last_reload_success_timestamp_seconds", {}, LAST_RUN)
     m.add("alertmanager_config_hash", {}, gauge(1.2e14))
@@ -327,9 +326,8 @@ def tempo(s: Series) -> None:
             m.add("tempo_discarded_spans_total", {**tenant, "reason": "rate_limited"}, counter(1))
             ingester, generator = {"ingester": "10.0.3.30:9095"}, {"metrics_generator": "10.0.3.40:9095"}
             m.add("tempo_distributor_ingester_appends_total", ingester, counter(60))
-            m.add("tempo_distributor_ingester_append_failures_total", ingester, gauge(0))
             m.add("tempo_distributor_metrics_generator_pushes_total", generator, counter(60))
-            m.add("tempo_distributor_metrics_generator_pushes_failures_total", generator, gauge(0))
+            # The failure counters (per ingester / generator address) appear only with a first failure.
         elif role == "ingester":
             m.requests("tempo_request_duration_seconds", "/tempopb.Pusher/PushBytesV2", "gRPC", "success", "error")
             m.add("tempo_ingester_traces_created_total", tenant, counter(300))

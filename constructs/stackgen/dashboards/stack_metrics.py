@@ -161,6 +161,12 @@ def alerts_in(state: str) -> str:
     return agg("sum", "alertmanager_alerts", ALERTMANAGER, matcher)
 
 
+def clustered(metric: str) -> str:
+    """A cluster gauge per replica, or 0 for replicas running without cluster mode (which lack it)."""
+    return (f'{agg("max", metric, ALERTMANAGER, by="pod")} or '
+            f'{agg("max", "alertmanager_cluster_enabled", ALERTMANAGER, by="pod")} * 0')
+
+
 def alertmanager(stack: StackConfig) -> Board:
     return Board(
         "stack-alertmanager", "Stack / Alertmanager", STACK,
@@ -170,8 +176,9 @@ def alertmanager(stack: StackConfig) -> Board:
                  prom(alerts_in("active"))),
             stat("Suppressed alerts", "Alerts silenced or inhibited.",
                  prom(alerts_in("suppressed"))),
-            stat("Cluster members", "Peers each Alertmanager sees (the lowest replica's view).",
-                 prom(agg("min", "alertmanager_cluster_members", ALERTMANAGER))),
+            stat("Cluster mode", "1 when the replicas gossip as a cluster; the operator turns cluster mode off "
+                 "while the Alertmanager runs one replica.",
+                 prom(agg("min", "alertmanager_cluster_enabled", ALERTMANAGER))),
             stat("Configuration reloaded", "1 when Alertmanager and its config-reloader both loaded the last "
                  "configuration.", prom(f"min(alertmanager_config_last_reload_successful{sel(ALERTMANAGER)}) * "
                                         f"min(reloader_last_reload_successful{sel(reloader('alertmanager'))})")),
@@ -181,7 +188,8 @@ def alertmanager(stack: StackConfig) -> Board:
             timeseries("Alerts received", "Alerts received from Prometheus per second, firing and resolved.",
                        prom(rate("alertmanager_alerts_received_total", ALERTMANAGER, by="status"), "{{status}}")),
             timeseries("Invalid alerts", "Alerts rejected as invalid per second.",
-                       prom(rate("alertmanager_alerts_invalid_total", ALERTMANAGER, by="pod"), "{{pod}}")),
+                       prom(or_none(rate("alertmanager_alerts_invalid_total", ALERTMANAGER, by="pod"), "pod"),
+                            "{{pod}}")),
             timeseries("Silences by state", "Silences active, pending and expired.",
                        prom(agg("max", "alertmanager_silences", ALERTMANAGER, by="state"), "{{state}}")),
             Row("Notifications"),
@@ -199,11 +207,11 @@ def alertmanager(stack: StackConfig) -> Board:
                             f' / {rate("alertmanager_notification_requests_total", ALERTMANAGER, by="integration")}',
                             "{{integration}}"), unit="percentunit"),
             Row("Cluster"),
-            timeseries("Cluster peers", "Members and failed peers per replica.",
-                       prom(agg("max", "alertmanager_cluster_members", ALERTMANAGER, by="pod"), "{{pod}} members"),
-                       prom(agg("max", "alertmanager_cluster_failed_peers", ALERTMANAGER, by="pod"), "{{pod}} failed")),
-            timeseries("Cluster health score", "Gossip health per replica: 0 is healthy.",
-                       prom(agg("max", "alertmanager_cluster_health_score", ALERTMANAGER, by="pod"), "{{pod}}")),
+            timeseries("Cluster peers", "Members and failed peers each replica sees (0 members: cluster mode "
+                       "is off, one replica).", prom(clustered("alertmanager_cluster_members"), "{{pod}} members"),
+                       prom(clustered("alertmanager_cluster_failed_peers"), "{{pod}} failed")),
+            timeseries("Cluster health score", "Gossip health per replica: 0 is healthy (and shown while cluster "
+                       "mode is off).", prom(clustered("alertmanager_cluster_health_score"), "{{pod}}")),
             *resources("alertmanager", "alertmanager-.*"),
         ],
         [namespace_var(stack.namespace, "alertmanager_build_info")],
@@ -293,7 +301,8 @@ def mimir_reads(stack: StackConfig) -> Board:
             Row("Query-frontend"),
             *red("Queries", "PromQL API requests", "cortex_request_duration_seconds", MIMIR, MIMIR_READ_ROUTES),
             timeseries("Queue length", "Queries waiting for a querier (in the query-scheduler when one runs, "
-                       "else in the query-frontend).", prom(queue, "{{pod}}"), width=24),
+                       "else in the query-frontend; \"none\": nothing queued yet).",
+                       prom(or_none(queue, "pod"), "{{pod}}"), width=24),
             Row("Querier"),
             *red("Querier", "Queries executed", "cortex_querier_request_duration_seconds", MIMIR, MIMIR_READ_ROUTES),
             Row("Store-gateway"),
@@ -321,14 +330,14 @@ def mimir_compactor(stack: StackConfig) -> Board:
                  prom(f"sum(max by (user) (cortex_bucket_blocks_count{sel(MIMIR)}))"), width=8),
             Row("Compactor"),
             timeseries("Compactor runs", "Runs started, completed and failed per second.",
-                       *(prom(rate(f"cortex_compactor_runs_{kind}_total", MIMIR), kind)
+                       *(prom(or_none(rate(f"cortex_compactor_runs_{kind}_total", MIMIR)), kind)
                          for kind in ("started", "completed", "failed"))),
             timeseries("Blocks by tenant", "Blocks per tenant in the bucket index.",
                        prom(agg("max", "cortex_bucket_blocks_count", MIMIR, by="user"), "{{user}}")),
             timeseries("Blocks marked for deletion", "Blocks marked for deletion per second, by reason "
                        "(compaction, retention).",
-                       prom(rate("cortex_compactor_blocks_marked_for_deletion_total", MIMIR, by="reason"),
-                            "{{reason}}")),
+                       prom(or_none(rate("cortex_compactor_blocks_marked_for_deletion_total", MIMIR, by="reason"),
+                                    "reason"), "{{reason}}")),
             timeseries("Blocks deleted", "Blocks the compactor deleted from the bucket per second.",
                        prom(rate("cortex_compactor_blocks_cleaned_total", MIMIR), "deleted")),
             Row("Object store"),

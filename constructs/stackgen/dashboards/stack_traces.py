@@ -46,9 +46,10 @@ def tempo_writes(stack: StackConfig) -> Board:
             timeseries("Pushes to ingesters and generators", "Batches per second the distributors sent to the "
                        "ingesters and to the metrics-generators, and how many failed.",
                        prom(rate("tempo_distributor_ingester_appends_total", TEMPO), "to ingesters"),
-                       prom(rate("tempo_distributor_ingester_append_failures_total", TEMPO), "to ingesters, failed"),
+                       prom(or_none(rate("tempo_distributor_ingester_append_failures_total", TEMPO)),
+                            "to ingesters, failed"),
                        prom(rate("tempo_distributor_metrics_generator_pushes_total", TEMPO), "to generators"),
-                       prom(rate("tempo_distributor_metrics_generator_pushes_failures_total", TEMPO),
+                       prom(or_none(rate("tempo_distributor_metrics_generator_pushes_failures_total", TEMPO)),
                             "to generators, failed"), width=24),
             Row("Ingester"),
             *red("Ingester push", "Pushes from the distributors", "tempo_request_duration_seconds", TEMPO,
