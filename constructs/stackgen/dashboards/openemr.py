@@ -71,6 +71,7 @@ def _board(stack, uid, title, description, panels, links=()) -> Board:
 def api(stack: StackConfig) -> Board:
     errors, total = rate(COUNT, with_(APP, SERVER_ERRORS)), rate(COUNT)
     by_route = "http_route"
+    server_spans = f'{span_selector(stack)}, span_kind="SPAN_KIND_SERVER"'
     return _board(stack, API, "OpenEMR / API performance", "Requests to OpenEMR as OTeBPF sees them at its "
                   "Apache/PHP processes: rate, errors and latency by route and method, with exemplars linking to "
                   "the traces of slow requests.", [
@@ -96,9 +97,13 @@ def api(stack: StackConfig) -> Board:
                    "as 401).", prom(rate(COUNT, with_(APP, CLIENT_ERRORS), "http_route, http_response_status_code"),
                                     "{{http_route}} {{http_response_status_code}}"), unit="reqps"),
         Row("Latency"),
-        timeseries("Latency percentiles", "p50, p95 and p99 of request duration over all routes; the dots are "
-                   "exemplars: click one to open the trace of that request.",
+        timeseries("Latency percentiles", "p50, p95 and p99 of request duration over all routes, from OTeBPF's "
+                   "histogram (which carries no exemplars: the panel beside has them).",
                    *(prom(quantile(q, HTTP_SERVER), f"p{round(q * 100)}") for q in (0.5, 0.95, 0.99)), unit="s"),
+        timeseries("Latency from traces, with exemplars", "p95 and p99 of OpenEMR's server spans from Tempo's span "
+                   "metrics (in Mimir); the dots are exemplars: each opens the trace of one request of that bucket.",
+                   *(mimir(quantile(q, "traces_spanmetrics_latency", server_spans), f"p{round(q * 100)}")
+                     for q in (0.95, 0.99)), unit="s"),
         timeseries("p95 by route", "95th percentile of request duration for each route.",
                    prom(quantile(0.95, HTTP_SERVER, by=by_route), "{{http_route}}"), unit="s"),
         timeseries("p95 by method", "95th percentile of request duration for each HTTP method.",
@@ -133,8 +138,7 @@ def database(stack: StackConfig) -> Board:
         Row("Operations"),
         timeseries("Operations by type", "Operations per second by SQL operation (SELECT, INSERT, ...).",
                    prom(rate(DB_COUNT, sql, "db_operation_name"), "{{db_operation_name}}"), unit="ops"),
-        timeseries("p95 by operation", "95th percentile of operation duration by SQL operation; exemplars link "
-                   "to the trace of the request that made the call.",
+        timeseries("p95 by operation", "95th percentile of operation duration by SQL operation.",
                    prom(quantile(0.95, DB_CLIENT, sql, "db_operation_name"), "{{db_operation_name}}"), unit="s"),
         timeseries("Errors by operation", "Failed operations per second by SQL operation.",
                    prom(rate(DB_COUNT, with_(sql, FAILED), "db_operation_name"), "{{db_operation_name}}"),

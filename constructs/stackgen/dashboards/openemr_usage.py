@@ -31,7 +31,7 @@ from stackgen.dashboards.openemr_queries import (
     matches,
     variables,
 )
-from stackgen.dashboards.panels import OPENEMR, Board, Row, logql, logs, prom, stat, table, text, timeseries
+from stackgen.dashboards.panels import CLUSTER, OPENEMR, Board, Row, logql, logs, prom, stat, table, text, timeseries
 
 if TYPE_CHECKING:
     from stackgen.config import StackConfig
@@ -123,6 +123,7 @@ def audit(stack: StackConfig) -> Board:
     return _board(stack, AUDIT, "OpenEMR / Audit and compliance", "The access trail to patient data, "
                   "authentication failures and the retention each signal has in force.", [
         text("Retention in force", _retention(stack), height=6),
+        *_enforcement(stack),
         Row("Patient data"),
         timeseries("Patient-data requests", "Requests per interval to the chart, encounter forms, documents, the "
                    "portal and the patient/FHIR APIs, by method.",
@@ -143,6 +144,24 @@ def audit(stack: StackConfig) -> Board:
                     "[$__range])))", instant=True)),
         logs("Authentication failures", "Failed logins and refused requests, newest first.", logql(failures)),
     ], (USAGE, USERS, "openemr-log-searches"))
+
+
+def _enforcement(stack: StackConfig) -> list:
+    """Proof that the retention is applied, not only configured: the components' own records of it."""
+    where = f'{CLUSTER}, namespace="{stack.namespace}"'
+    return [
+        stat("Loki retention last applied", f"Time since Loki's compactor last deleted logs older than "
+             f"{stack.loki.retention}; more than a few hours means retention is not being enforced.",
+             prom(f"time() - max(loki_compactor_apply_retention_last_successful_run_timestamp_seconds{{{where}}})"),
+             unit="s"),
+        stat("Mimir compactor last run", f"Time since Mimir's compactor last ran: it deletes blocks older than "
+             f"{stack.mimir.retention}.",
+             prom(f"time() - max(cortex_compactor_last_successful_run_timestamp_seconds{{{where}}})"), unit="s"),
+        stat("Trace blocks deleted (24h)", f"Blocks Tempo's compactor deleted in the last day for being older than "
+             f"{stack.tempo.retention}.", prom(f"sum(increase(tempodb_retention_deleted_total{{{where}}}[24h]))")),
+        stat("Prometheus size limit", "The size at which Prometheus deletes its oldest blocks, whatever their age.",
+             prom(f"max(prometheus_tsdb_retention_limit_bytes{{{where}}})"), unit="bytes"),
+    ]
 
 
 def _retention(stack: StackConfig) -> str:
