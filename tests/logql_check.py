@@ -3,9 +3,9 @@
 The shippers, and OpenEMR's sample lines as they reach Loki, come from logql_shippers. Queries are parsed
 for the subset we use: stream selector; line filters |= != |~ !~; | json (all fields, or
 `label="field"`); | line_format "{{.label}}"; | pattern; | regexp; label filters (= != =~ !~ on strings,
-> >= < <= == != on numbers, joined by and / or / ","); | unwrap; the range and vector aggregations
-around them (count_over_time, rate, sum by, topk, ...). Other stages (logfmt, label_format, ...) parse
-but are not run, so only the stream labels of a query using them are checked.
+> >= < <= == != on numbers, joined by and / or / ","); | drop <labels>; | unwrap; the range and vector
+aggregations around them (count_over_time, rate, sum by, topk, ...). Other stages (logfmt,
+label_format, keep, drop with matchers) parse but pass lines through unchanged.
 
 `check` reports, for one query: stream labels no shipper attaches, fixed labels given a value no shipper
 sets, and, for queries on OpenEMR's namespace, each stage that no sample line gets through (a line filter
@@ -32,7 +32,7 @@ NUMBER = r"-?\d+(?:\.\d+)?(?:[KMGT]i?B|B|ms|s|m|h)?"
 
 @dataclass
 class Stage:
-    kind: str  # line | json | line_format | pattern | regexp | filter | unwrap | other
+    kind: str  # line | json | line_format | pattern | regexp | filter | drop | unwrap | other
     op: str = ""
     value: str = ""
     params: dict[str, str] = field(default_factory=dict)
@@ -119,6 +119,11 @@ class Parser:
             return Stage("json", params=params)
         if self.take(r"unwrap\b"):
             return Stage("unwrap", value=self.need(r"[A-Za-z_]\w*", "a label"))
+        if self.take(r"drop\b(?!\s*[A-Za-z_]\w*\s*[=!~])"):
+            names = [self.need(r"[A-Za-z_]\w*", "a label")]
+            while self.take(","):
+                names.append(self.need(r"[A-Za-z_]\w*", "a label"))
+            return Stage("drop", value=",".join(names))
         other = self.take(r"(logfmt|label_format|drop|keep|decolorize|unpack)\b")
         if other:
             start = self.pos
@@ -248,6 +253,10 @@ def _apply(stage: Stage, line: str, labels: dict[str, str]) -> tuple[bool, str, 
     if stage.kind == "filter":
         kept = any(all(_holds(labels, *p) for p in conjunction) for conjunction in stage.predicates)
         return kept, line, labels, kept
+    if stage.kind == "drop":
+        names = stage.value.split(",")
+        present = any(name in labels for name in names)
+        return True, line, {k: v for k, v in labels.items() if k not in names}, present
     if stage.kind == "unwrap":
         ok = re.fullmatch(NUMBER, labels.get(stage.value, "")) is not None
         return ok, line, labels, ok

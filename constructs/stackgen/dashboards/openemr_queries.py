@@ -115,8 +115,10 @@ def matches(label: str, regex: str) -> str:
 
 
 def app_logs(stack: StackConfig) -> str:
-    """OpenEMR's container, from the node DaemonSet or the sidecar (both label it the same), as written."""
-    return f'{{namespace="$namespace", container="{stack.openemr.container}"}} | json log="log" | line_format "{{{{.log}}}}"'
+    """OpenEMR's container, from the node DaemonSet or the sidecar (both label it the same), as written; the
+    `log` label goes once it is the line again (it would make every line a series of its own)."""
+    return (f'{{namespace="$namespace", container="{stack.openemr.container}"}} | json log="log" '
+            '| line_format "{{.log}}" | drop log')
 
 
 def access_log(stack: StackConfig, *filters: str) -> str:
