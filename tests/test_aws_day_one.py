@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import subprocess
 
 from aws_moto import CLUSTER, aws_env, build_world, client, moto_url  # noqa: F401
 from conftest import ROOT, run_main
@@ -46,7 +47,6 @@ def test_readme_day_one_sequence(aws_env, tmp_path):
     repo = tmp_path / "clone"
     repo.mkdir()
     (repo / ".gitignore").write_text((ROOT / ".gitignore").read_text())
-    import subprocess
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     commands = readme_commands()
     assert [c[2:4] for c in commands] == [["aws", "discover"], ["--overlay", CLUSTER], ["aws", "preflight"],

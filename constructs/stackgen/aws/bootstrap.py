@@ -91,14 +91,11 @@ def git_ignored(path: Path) -> bool:
 
 
 def write_password_file(path: Path, outcomes: list[Outcome]) -> bool:
-    """Write generated values, 0600, only where git ignores the file. False when nothing was generated."""
+    """Write generated values, 0600 (the caller has checked that git ignores the path). False when nothing
+    was generated."""
     generated = {f"{o.secret}/{k}": v for o in outcomes for k, v in o.generated.items()}
     if not generated:
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not git_ignored(path):
-        raise AwsError(f"{path} is not ignored by git: write generated passwords only where .gitignore covers them "
-                       "(e.g. .credentials/grafana-admin)")
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as handle:
         handle.writelines(f"{name}={value}\n" for name, value in sorted(generated.items()))

@@ -41,8 +41,13 @@ def _covers(statement: dict, field: str, value: str, *, fold: bool = False) -> b
     return False
 
 
+def covers_action(statement: dict, action: str) -> bool:
+    """Action names compare case-insensitively, with IAM's wildcards (`s3:*`, `kms:GenerateDataKey*`)."""
+    return _covers(statement, "Action", action, fold=True)
+
+
 def applies(statement: dict, action: str, resource: str) -> bool:
-    return _covers(statement, "Action", action, fold=True) and _covers(statement, "Resource", resource)
+    return covers_action(statement, action) and _covers(statement, "Resource", resource)
 
 
 def allowed(policy_statements: list[dict], action: str, resource: str) -> bool:
@@ -94,7 +99,7 @@ def denies_insecure_transport(policy_statements: list[dict], bucket: str) -> boo
         insecure = condition_values(statement, "Bool", "aws:SecureTransport")
         if insecure is None or [v.lower() for v in insecure] != ["false"]:
             continue
-        if all(_covers(statement, "Action", "s3:GetObject", fold=True) and _covers(statement, "Action", "s3:PutObject", fold=True)
+        if all(covers_action(statement, "s3:GetObject") and covers_action(statement, "s3:PutObject")
                and _covers(statement, "Resource", r) for r in resources):
             return True
     return False

@@ -91,7 +91,7 @@ def placeholder_checks(stack: StackConfig, uses: list[RoleUse]) -> list[Check]:
             for use in uses if policies.account_of(use.role_arn) == PLACEHOLDER_ACCOUNT]
 
 
-def secret_entry_checks(aws: Aws, stack: StackConfig) -> list[Check]:
+def secret_entry_checks(aws: Aws, stack: StackConfig, overlay: str) -> list[Check]:
     checks = []
     for name, keys in secrets_by_name(stack).items():
         remote = remote_name(stack, name)
@@ -101,7 +101,7 @@ def secret_entry_checks(aws: Aws, stack: StackConfig) -> list[Check]:
             if error_code(error) != "ResourceNotFoundException":
                 raise
             checks.append(Check("Secrets Manager entry", remote, "fail", f"missing: Secret {name} cannot be produced",
-                                f"python main.py aws secrets bootstrap --overlay <overlay>"))
+                                f"python main.py aws secrets bootstrap --overlay {overlay}"))
             continue
         tags = {t["Key"]: t["Value"] for t in entry.get("Tags", [])}
         if tags.get(PLACEHOLDER_TAG) == "true":
@@ -152,5 +152,5 @@ def preflight(aws: Aws, stack: StackConfig, dist_overlay: Path) -> list[Check]:
         checks += _guarded("KMS key policy", key, lambda: check_kms_key(aws, key, uses, identity_policies))
     if stack.secrets.provider == "aws":
         progress("checking the Secrets Manager entries the ExternalSecrets read")
-        checks += _guarded("Secrets Manager", "secretsmanager", lambda: secret_entry_checks(aws, stack))
+        checks += _guarded("Secrets Manager", "secretsmanager", lambda: secret_entry_checks(aws, stack, dist_overlay.name))
     return checks

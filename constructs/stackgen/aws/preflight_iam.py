@@ -61,8 +61,7 @@ def role_statements(aws: Aws, role_name: str) -> list[dict]:
 def trust_problems(trust: list[dict], provider: str, issuer: str, subject: str) -> list[str]:
     """What is wrong with a trust policy for IRSA; empty when it admits exactly `subject` through `provider`."""
     host = issuer.removeprefix("https://")
-    web = [s for s in trust if s.get("Effect") == "Allow"
-           and any(policies._glob(a, WEB_IDENTITY, fold=True) for a in policies.as_list(s.get("Action")))]
+    web = [s for s in trust if s.get("Effect") == "Allow" and policies.covers_action(s, WEB_IDENTITY)]
     ours = [s for s in web if provider in policies.principals(s, "Federated")]
     if not ours:
         others = sorted({p for s in web for p in policies.principals(s, "Federated")})
@@ -120,7 +119,7 @@ def check_role(aws: Aws, use: RoleUse, issuer: str, providers: set[str]) -> list
     return checks
 
 
-def check_kms_key(aws: Aws, key_arn: str, uses: list[RoleUse], roles_ok: dict[str, list[dict]]) -> list[Check]:
+def check_kms_key(aws: Aws, key_arn: str, uses: list[RoleUse], identity_policies: dict[str, list[dict]]) -> list[Check]:
     """The key policy lets each role use the key, directly or by delegating to IAM (the account root)."""
     target = f"{key_arn} (aws.kms_key_arn)"
     try:
@@ -135,9 +134,9 @@ def check_kms_key(aws: Aws, key_arn: str, uses: list[RoleUse], roles_ok: dict[st
         denied = []
         for action in use.kms_actions:
             how = {policies.names_principal(s, use.role_arn) for s in statements
-                   if s.get("Effect") == "Allow" and policies._covers(s, "Action", action, fold=True)}
+                   if s.get("Effect") == "Allow" and policies.covers_action(s, action)}
             direct = how & {"role", "*"}
-            delegated = "account" in how and policies.allowed(roles_ok.get(use.role_arn, []), action, key_arn)
+            delegated = "account" in how and policies.allowed(identity_policies.get(use.role_arn, []), action, key_arn)
             if not direct and not delegated:
                 denied.append(action)
         checks.append(Check("KMS key policy", f"{use.name} ({use.key})", "fail" if denied else "pass",

@@ -82,10 +82,13 @@ def _iam_prefix(service: str) -> str:
     return {"resourcegroupstaggingapi": "tag"}.get(service, service)
 
 
+# Where IAM names the action otherwise than the operation (boto3's snake_case, capitalized).
+ACTION_NAMES = {"GetBucketLifecycleConfiguration": "GetLifecycleConfiguration",
+                "GetBucketEncryption": "GetEncryptionConfiguration", "GetPublicAccessBlock": "GetBucketPublicAccessBlock",
+                "GetBucketLocation": "GetBucketLocation", "ListBuckets": "ListAllMyBuckets"}
+
+
 def _action_name(operation: str) -> str:
-    """boto3's snake_case operation as IAM names the action (get_bucket_tagging -> GetBucketTagging)."""
+    """boto3's operation as IAM names the action (get_bucket_tagging -> GetBucketTagging)."""
     name = "".join(part.capitalize() for part in operation.split("_"))
-    return {"GetBucketLifecycleConfiguration": "GetLifecycleConfiguration", "GetBucketEncryption": "GetEncryptionConfiguration",
-            "GetBucketVersioning": "GetBucketVersioning", "GetPublicAccessBlock": "GetBucketPublicAccessBlock",
-            "HeadBucket": "ListBucket", "GetBucketTagging": "GetBucketTagging", "ListBuckets": "ListAllMyBuckets",
-            "DescribeCluster": "DescribeCluster"}.get(name, name)
+    return ACTION_NAMES.get(name, name)
