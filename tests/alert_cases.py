@@ -6,6 +6,7 @@ from alert_cases_base import APP, BUCKET, HTTP, OPENEMR, POD, POD_SEL, SHOP, cas
 from alert_cases_kubernetes import KUBERNETES_CASES
 from alert_cases_node import NODE_CASES
 from alert_cases_stack import STACK_CASES
+from alert_cases_elasticsearch import ELASTICSEARCH_CASES
 
 def error_burn(share):
     """100 requests a minute for almost seven hours, `share` of them answered with a 500."""
@@ -76,4 +77,5 @@ CASES = {
     **NODE_CASES,
     **KUBERNETES_CASES,
     **STACK_CASES,
+    **ELASTICSEARCH_CASES,
 }

@@ -21,7 +21,8 @@ from pydantic import Field
 from constructs import Construct
 from imports.com.coreos import monitoring as m
 from stackgen import versions
-from stackgen.components import rules_backends, rules_cluster, rules_kubernetes, rules_node, rules_stack, slo
+from stackgen.components import (rules_backends, rules_cluster, rules_elasticsearch, rules_kubernetes, rules_node,
+                                 rules_stack, slo)
 from stackgen.context import Context
 from stackgen.lib.alerts import ON_NODE, Alert, Record
 from stackgen.settings import Duration, Model, Ratio
@@ -130,7 +131,7 @@ def _all_groups(stack: StackConfig) -> dict[str, list]:
              **rules_cluster.groups(stack), **rules_stack.groups(stack), **rules_backends.groups(stack)}
     if stack.otebpf.enabled:  # its HTTP metrics exist only with OTeBPF
         areas = {"openemr-service": _openemr(stack), "openemr-slo": slo.rules(stack), **areas}
-    return areas
+    return rules_elasticsearch.adjust(stack, areas)  # logs.backend: Elasticsearch's rules, Loki's only if rendered
 
 
 def override_problems(stack: StackConfig) -> list[str]:

@@ -1,0 +1,86 @@
+"""Elasticsearch's alerts, from the exporter's metrics (elasticsearch_exporter v1.9.0): rendered with
+`logs.backend: elasticsearch | both`. Disk thresholds are Elasticsearch's own watermarks (high 90%:
+shards move away; flood stage 95%: its indices turn read-only and Fluent Bit's writes are refused).
+
+With `logs.backend: elasticsearch` Loki is not rendered, so its rules go too (`adjust`): an alert on a
+component that does not exist would fire for ever (LokiDown) or never.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from stackgen.components import elasticsearch
+from stackgen.lib.alerts import Alert
+
+if TYPE_CHECKING:
+    from stackgen.config import StackConfig
+
+JOB = "elasticsearch-exporter"
+DISK_USED = ("1 - max by (namespace, name) (elasticsearch_filesystem_data_available_bytes) / "
+             "max by (namespace, name) (elasticsearch_filesystem_data_size_bytes)")
+
+
+def _disk(name: str, severity: str, threshold: float, what: str) -> Alert:
+    return Alert(name, f"{DISK_USED} > $threshold", severity,
+                 f"Elasticsearch node {{{{ $labels.name }}}} data disk is {{{{ $value | humanizePercentage }}}} full",
+                 f"The data volume of node {{{{ $labels.name }}}} is {{{{ $value | humanizePercentage }}}} full, above "
+                 f"$threshold: {what}", "10m", threshold, "ratio")
+
+
+def _rules(stack: StackConfig) -> list:
+    health = "elasticsearch_cluster_health_status"
+    return [
+        Alert("ElasticsearchExporterDown", f'absent(up{{job="{JOB}"}} == 1)', "warning",
+              "The Elasticsearch exporter is down",
+              f"No {JOB} target has answered Prometheus for 10 minutes (absent={{{{ $value }}}}): Elasticsearch's "
+              "health, disk and snapshots are not watched.", "10m"),
+        Alert("ElasticsearchClusterRed", f'max by (namespace, cluster) ({health}{{color="red"}}) == 1', "critical",
+              "Elasticsearch cluster {{ $labels.cluster }} is red",
+              "Cluster {{ $labels.cluster }} has a primary shard unassigned (red={{ $value }}): some logs cannot be "
+              "searched or written.", "5m"),
+        Alert("ElasticsearchClusterYellow", f'max by (namespace, cluster) ({health}{{color="yellow"}}) == 1',
+              "warning", "Elasticsearch cluster {{ $labels.cluster }} is yellow",
+              "Cluster {{ $labels.cluster }} has replica shards unassigned (yellow={{ $value }}) for 30 minutes: "
+              "one more node lost loses data.", "30m"),
+        Alert("ElasticsearchUnassignedShards",
+              "max by (namespace, cluster) (elasticsearch_cluster_health_unassigned_shards) > $threshold", "warning",
+              "Elasticsearch cluster {{ $labels.cluster }} has {{ $value }} unassigned shards",
+              "{{ $value }} shards of cluster {{ $labels.cluster }} have been unassigned for 30 minutes "
+              "(threshold $threshold): check the allocation explanation.", "30m", 0),
+        _disk("ElasticsearchDiskHighWatermark", "warning", 0.90,
+              "past the high watermark Elasticsearch moves shards away and allocates none here."),
+        _disk("ElasticsearchDiskFloodStage", "critical", 0.95,
+              "past the flood stage its indices are read-only and log writes are refused."),
+        Alert("ElasticsearchHeapPressure",
+              'max by (namespace, name) (elasticsearch_jvm_memory_used_bytes{area="heap"}) / '
+              'max by (namespace, name) (elasticsearch_jvm_memory_max_bytes{area="heap"}) > $threshold', "warning",
+              "Elasticsearch node {{ $labels.name }} uses {{ $value | humanizePercentage }} of its heap",
+              "Node {{ $labels.name }} has used {{ $value | humanizePercentage }} of its JVM heap for 15 minutes "
+              "(threshold $threshold): long GC pauses and circuit-breaker rejections follow.", "15m", 0.9, "ratio"),
+        Alert("ElasticsearchSnapshotFailed",
+              "max by (namespace, repository) (elasticsearch_snapshot_stats_snapshot_number_of_failures) > $threshold",
+              "warning", "Elasticsearch snapshots to {{ $labels.repository }} fail",
+              "The latest snapshot in repository {{ $labels.repository }} has {{ $value }} failed shards "
+              "(threshold $threshold): the logs are not fully backed up.", "1h", 0),
+        Alert("ElasticsearchSnapshotTooOld",
+              "time() - max by (namespace, repository) "
+              "(elasticsearch_snapshot_stats_latest_snapshot_timestamp_seconds) > $threshold", "warning",
+              "No Elasticsearch snapshot in {{ $labels.repository }} for {{ $value | humanizeDuration }}",
+              "The latest snapshot in repository {{ $labels.repository }} is {{ $value | humanizeDuration }} old "
+              "(threshold $threshold): the nightly snapshot lifecycle policy is not running or failing.",
+              "1h", 36 * 3600, "seconds"),
+    ]
+
+
+def _about_loki(rule) -> bool:
+    """Loki's own alerts and recordings (LokiDown, ...:loki_...); shared ones (ring members) stay."""
+    return "loki" in rule.name.lower()
+
+
+def adjust(stack: StackConfig, areas: dict[str, list]) -> dict[str, list]:
+    """The rule areas for this overlay's log backend."""
+    if not elasticsearch.enabled(stack):
+        return areas
+    if not elasticsearch.loki_enabled(stack):
+        areas = {area: [r for r in rules if not _about_loki(r)] for area, rules in areas.items()}
+    return {**areas, "elasticsearch": _rules(stack)}
