@@ -53,24 +53,43 @@ def _panels(board: dict) -> list[dict]:
     return [p for top in board.get("panels", []) for p in [top, *top.get("panels", [])] if p["type"] != "row"]
 
 
+def _merged(per_overlay: dict[str, dict[str, dict]]) -> dict[str, tuple[dict, dict[str, list[str]]]]:
+    """uid -> (its board, panel -> overlays rendering it), over every overlay."""
+    merged: dict[str, tuple[dict, dict[str, list[str]]]] = {}
+    for overlay, boards in per_overlay.items():
+        for uid, board in boards.items():
+            first, rendered = merged.setdefault(uid, (board, {}))
+            known = {_key(p) for p in _panels(first)}
+            first["panels"] = first["panels"] + [p for p in _panels(board) if _key(p) not in known]
+            for key in dict.fromkeys(_key(p) for p in _panels(board)):
+                rendered.setdefault(key, []).append(overlay)
+    return merged
+
+
+def _key(panel: dict) -> str:
+    return f"{panel['type']}:{panel['title']}"
+
+
+def _only(overlays: list[str], every: list[str]) -> str:
+    return "" if overlays == every else f" (only in: {', '.join(overlays)})"
+
+
 def render(dist: Path) -> str:
     per_overlay = _boards(dist)
     overlays = sorted(per_overlay)
-    union: dict[str, dict] = {}
-    for overlay in overlays:
-        for uid, board in per_overlay[overlay].items():
-            union.setdefault(uid, board)
+    merged = _merged(per_overlay)
     lines = [HEADER]
     for folder in FOLDERS:
-        in_folder = sorted((b for b in union.values() if b["_folder"] == folder), key=lambda b: b["title"])
+        in_folder = sorted((b for b, _ in merged.values() if b["_folder"] == folder), key=lambda b: b["title"])
         lines.append(f"## {folder} ({len(in_folder)})\n")
         for board in in_folder:
-            missing = [o for o in overlays if board["uid"] not in per_overlay[o]]
-            note = f" Not rendered in: {', '.join(missing)}." if missing else ""
+            present = [o for o in overlays if board["uid"] in per_overlay[o]]
+            note = _only(present, overlays).replace(" (only in", " Only in").replace(")", ".") if present != overlays else ""
             lines.append(f"### {board['title']} (`{board['uid']}`)\n\n{_one_line(board.get('description'))}{note}\n")
             lines.append("| Panel | Type | What it shows |\n|---|---|---|")
-            lines += [f"| {_one_line(p['title'])} | {p['type']} | {_one_line(p.get('description'))} |"
-                      for p in _panels(board)]
+            rendered = merged[board["uid"]][1]
+            lines += [f"| {_one_line(p['title'])}{_only(rendered[_key(p)], present)} | {p['type']} | "
+                      f"{_one_line(p.get('description'))} |" for p in _panels(board)]
             lines.append("")
     return "\n".join(lines)
 
