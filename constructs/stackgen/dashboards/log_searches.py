@@ -8,23 +8,23 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from stackgen.dashboards.openemr_queries import (
+    AUTH_FAILURES,
     DB_ERROR,
-    LOGIN_FAILED,
+    HUMAN,
     PATIENT_DATA,
-    PROBE_AGENT,
     THIRD_PARTY,
     access_log,
+    board,
     error_log,
     matches,
-    variables,
+    own_spans,
 )
-from stackgen.dashboards.panels import OPENEMR, Board, Panel, Row, logql, logs, table, text, traceql, traces
+from stackgen.dashboards.panels import Board, Panel, Row, logql, logs, table, text, traceql, traces
 
 if TYPE_CHECKING:
     from stackgen.config import StackConfig
 
 UID = "openemr-log-searches"
-HUMAN = f"agent!~`{PROBE_AGENT}`"
 # The request's path without its query string, from the request line.
 PATH = '| regexp `"[A-Z]+ (?P<path>[^ ?]+)`'
 
@@ -42,7 +42,6 @@ class Search:
 
 def searches(stack: StackConfig) -> list[Search]:
     access = lambda *f: access_log(stack, *f)  # noqa: E731 (reads as the searches' vocabulary)
-    own_trace = '{ resource.service.name = "$deployment" && resource.k8s.namespace.name = "$namespace"'
     return [
         Search(1, "High severity errors (5xx)", "Critical failure tracking: every request OpenEMR answered with "
                "a server error, with its URL, client and time.", access('status=~"5.."')),
@@ -51,7 +50,7 @@ def searches(stack: StackConfig) -> list[Search]:
                "says how long a request took. OTeBPF measures every request: the traces below are those over 2 s.",
                instead=traces("Slow requests (traces over 2 s)", "OpenEMR requests that took longer than 2 s "
                               "(TraceQL on OTeBPF's server spans).",
-                              traceql(f'{own_trace} && kind = server && duration > 2s }}'))),
+                              traceql(own_spans("kind = server", "duration > 2s")))),
         Search(3, "User activity trail", "Complete audit of one user's actions.",
                why_not="OpenEMR authenticates in PHP sessions: the access log's user field (`%u`) is always `-` "
                "and no session id is logged. The per-user trail is OpenEMR's audit log (the `log` table, "
@@ -59,7 +58,7 @@ def searches(stack: StackConfig) -> list[Search]:
                "(search 14)."),
         Search(4, "Authentication failures", "Security monitoring: failed interactive logins (sent on to "
                "login_screen.php?error=1) and requests refused with 401 or 403 (API tokens, sessions).",
-               access(HUMAN, f"{matches('uri', LOGIN_FAILED)} or status=~\"401|403\"")),
+               access(HUMAN, AUTH_FAILURES)),
         Search(5, "Database query errors", "SQL issue diagnosis: OpenEMR's own report of a failed statement (the "
                "SQL, the driver's error, the PHP file), from its error log.", error_log(stack, f"|~ `{DB_ERROR}`")),
         Search(6, "RAG retrieval performance", "Knowledge base health.",
@@ -80,7 +79,7 @@ def searches(stack: StackConfig) -> list[Search]:
                why_not="OpenEMR's logs carry no request or trace id, so log lines of one request cannot be "
                "chained. OTeBPF traces every request with its database and HTTP calls: the traces below.",
                instead=traces("Request chains (traces)", "OpenEMR's recent traces: a request and the calls it "
-                              "made.", traceql(f"{own_trace} && kind = server }}"))),
+                              "made.", traceql(own_spans("kind = server")))),
         Search(12, "Subscription events", "Business operations tracking.",
                why_not="OpenEMR has no subscriptions or billing plans of its own; no path contains "
                "'subscription'."),
@@ -116,6 +115,6 @@ def boards(stack: StackConfig) -> list[Board]:
     panels += [p for s in found if s.query for p in _panels(s)]
     panels.append(Row("Not answerable from OpenEMR's logs"))
     panels += [p for s in found if not s.query for p in _panels(s)]
-    return [Board(UID, "OpenEMR / Log searches", OPENEMR, "The clinical document's 15 saved log searches, mapped "
+    return [board(stack, UID, "OpenEMR / Log searches", "The clinical document's 15 saved log searches, mapped "
                   "to OpenEMR's Apache and PHP logs in Loki; those the logs cannot answer say why.", panels,
-                  variables(stack), ["openemr-errors", "openemr-audit"], tags=("openemr", "logs"))]
+                  ["openemr-errors", "openemr-audit"])]

@@ -27,18 +27,18 @@ from stackgen.dashboards.openemr_queries import (
     SERVER_ERRORS,
     access_log,
     app_logs,
+    board,
     count_by,
     error_log,
+    own_spans,
     quantile,
     rate,
     span_selector,
     tempo_selector,
-    variables,
     with_,
 )
 from stackgen.dashboards.panels import (
     CLUSTER,
-    OPENEMR,
     Board,
     Row,
     logql,
@@ -64,15 +64,11 @@ DB_COUNT = f"{DB_CLIENT}_count"
 FAILED = 'error_type!=""'
 
 
-def _board(stack, uid, title, description, panels, links=()) -> Board:
-    return Board(uid, title, OPENEMR, description, panels, variables(stack), list(links), tags=("openemr",))
-
-
 def api(stack: StackConfig) -> Board:
     errors, total = rate(COUNT, with_(APP, SERVER_ERRORS)), rate(COUNT)
     by_route = "http_route"
     server_spans = f'{span_selector(stack)}, span_kind="SPAN_KIND_SERVER"'
-    return _board(stack, API, "OpenEMR / API performance", "Requests to OpenEMR as OTeBPF sees them at its "
+    return board(stack, API, "OpenEMR / API performance", "Requests to OpenEMR as OTeBPF sees them at its "
                   "Apache/PHP processes: rate, errors and latency by route and method, with exemplars linking to "
                   "the traces of slow requests.", [
         Row("Overview"),
@@ -125,7 +121,7 @@ def api(stack: StackConfig) -> Board:
 def database(stack: StackConfig) -> Board:
     sql = with_(APP, MYSQL)
     ops = rate(DB_COUNT, sql)
-    return _board(stack, DATABASE, "OpenEMR / Database", "OpenEMR's MySQL (Aurora) calls as OTeBPF sees them "
+    return board(stack, DATABASE, "OpenEMR / Database", "OpenEMR's MySQL (Aurora) calls as OTeBPF sees them "
                   "in the PHP processes: operations, latency and errors by operation and server.", [
         Row("Overview"),
         stat("Operations", "Database operations per second sent by OpenEMR.", prom(ops), unit="ops"),
@@ -162,7 +158,7 @@ def cache(stack: StackConfig) -> Board:
     caches = with_(APP, CACHES)
     by_command = "db_system_name, db_operation_name"
     command = "{{db_system_name}} {{db_operation_name}}"
-    return _board(stack, CACHE, "OpenEMR / Cache", "OpenEMR's Redis (ElastiCache Valkey) or Memcached calls, "
+    return board(stack, CACHE, "OpenEMR / Cache", "OpenEMR's Redis (ElastiCache Valkey) or Memcached calls, "
                   "where its PHP sessions live, as OTeBPF sees them: commands, latency and errors.", [
         text("How OpenEMR uses a cache", "OpenEMR keeps no application cache of its own; with a session store "
              "configured (openemr-on-eks: ElastiCache Valkey through `REDIS_SERVER`; or PHP's "
@@ -188,7 +184,7 @@ def cache(stack: StackConfig) -> Board:
 def health(stack: StackConfig) -> Board:
     deployment = f'{CLUSTER}, namespace="$namespace", deployment="$deployment"'
     by_pod = "sum by (pod)"
-    return _board(stack, HEALTH, "OpenEMR / System health", "OpenEMR's pods: replicas, readiness, restarts, "
+    return board(stack, HEALTH, "OpenEMR / System health", "OpenEMR's pods: replicas, readiness, restarts, "
                   "CPU and memory against requests and limits, throttling, network and autoscaling.", [
         Row("Replicas"),
         stat("Available replicas", "Pods of the Deployment that are available.",
@@ -236,9 +232,7 @@ def health(stack: StackConfig) -> Board:
 
 
 def errors(stack: StackConfig) -> Board:
-    trace_query = ('{ resource.service.name = "$deployment" && resource.k8s.namespace.name = "$namespace" '
-                   "&& status = error }")
-    return _board(stack, ERRORS, "OpenEMR / Error analysis", "Where OpenEMR fails: 5xx by route from OTeBPF, PHP "
+    return board(stack, ERRORS, "OpenEMR / Error analysis", "Where OpenEMR fails: 5xx by route from OTeBPF, PHP "
                   "and Apache errors from its logs, and the traces of failed requests.", [
         Row("Requests"),
         timeseries("5xx by route", "Server errors per second by route and status code.",
@@ -248,7 +242,7 @@ def errors(stack: StackConfig) -> Board:
               prom(f"sum by (http_route, http_request_method, http_response_status_code) "
                    f"(increase({COUNT}{{{with_(APP, SERVER_ERRORS)}}}[$__range]))", instant=True)),
         traces("Error traces", "Recent traces of OpenEMR requests that ended in error (TraceQL); open one to see "
-               "the database and HTTP calls it made.", traceql(trace_query)),
+               "the database and HTTP calls it made.", traceql(own_spans("status = error"))),
         Row("Logs"),
         timeseries("PHP errors by level", "PHP errors, warnings and notices per interval, from Apache's and PHP's "
                    "error logs.", logql(count_by(error_log(stack, f"| regexp `{PHP_LEVEL}`"), "php_level"),
@@ -268,7 +262,7 @@ def errors(stack: StackConfig) -> Board:
 def service_graph(stack: StackConfig) -> Board:
     edges, spans = tempo_selector(stack), span_selector(stack)
     by_edge = "client, server"
-    return _board(stack, SERVICE_MAP, "OpenEMR / Service map", "The services OpenEMR talks to, from Tempo's "
+    return board(stack, SERVICE_MAP, "OpenEMR / Service map", "The services OpenEMR talks to, from Tempo's "
                   "service graph (edges paired from client and server spans) and span metrics, read from Mimir.", [
         service_map("Service map", "Services and the calls between them over the range: OpenEMR, its database "
                     "and cache (database edges) and the users calling it."),

@@ -1,5 +1,6 @@
 """The signals OpenEMR's dashboards read, written once: OTeBPF's HTTP and database-client series, Tempo's
-span metrics and service graph (in Mimir), and OpenEMR's Apache/PHP logs in Loki.
+span metrics, service graph and traces, and OpenEMR's Apache/PHP logs in Loki; and the board they share
+(OpenEMR folder, its variables).
 
 OTeBPF (OBI v1.0.0) labels its application metrics with the instrumented pod's Kubernetes attributes
 (`k8s_namespace_name`, `k8s_deployment_name`, `k8s_pod_name`, ...); `namespace`/`pod` on those series
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from stackgen.dashboards.panels import CLUSTER, Variable, namespace_var
+from stackgen.dashboards.panels import CLUSTER, OPENEMR, Board, Variable, namespace_var
 
 if TYPE_CHECKING:
     from stackgen.config import StackConfig
@@ -51,6 +52,11 @@ def variables(stack: StackConfig) -> list[Variable]:
     ]
 
 
+def board(stack: StackConfig, uid: str, title: str, description: str, panels: list, links=(), **options) -> Board:
+    return Board(uid, title, OPENEMR, description, panels, variables(stack), list(links), tags=("openemr",),
+                 **options)
+
+
 def rate(metric: str, selector: str = APP, by: str = "") -> str:
     grouping = f" by ({by})" if by else ""
     return f"sum{grouping} (rate({metric}{{{selector}}}{RATE}))"
@@ -76,6 +82,12 @@ def tempo_selector(stack: StackConfig) -> str:
 
 def span_selector(stack: StackConfig) -> str:
     return f'{tempo_selector(stack)}, service="$deployment"'
+
+
+def own_spans(*conditions: str) -> str:
+    """TraceQL for OpenEMR's spans (OTeBPF's resource attributes) meeting `conditions`."""
+    return "{ " + " && ".join(['resource.service.name = "$deployment"', 'resource.k8s.namespace.name = "$namespace"',
+                               *conditions]) + " }"
 
 
 # --- OpenEMR's logs in Loki ----------------------------------------------------------------------------
@@ -108,6 +120,7 @@ API = r"/(apis|oauth2)/.*"
 API_TOKEN = r"/oauth2/[^/]+/token.*"
 # The kubelet's probes: traffic, not users.
 PROBE_AGENT = r"kube-probe/.*"
+HUMAN = f"agent!~`{PROBE_AGENT}`"
 
 
 def matches(label: str, regex: str) -> str:
@@ -119,6 +132,10 @@ def app_logs(stack: StackConfig) -> str:
     `log` label goes once it is the line again (it would make every line a series of its own)."""
     return (f'{{namespace="$namespace", container="{stack.openemr.container}"}} | json log="log" '
             '| line_format "{{.log}}" | drop log')
+
+
+# A refused login (sent on to the error page) or a request refused for its credentials.
+AUTH_FAILURES = f'{matches("uri", LOGIN_FAILED)} or status=~"401|403"'
 
 
 def access_log(stack: StackConfig, *filters: str) -> str:

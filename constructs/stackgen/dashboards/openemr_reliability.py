@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from stackgen.components import slo
-from stackgen.dashboards.openemr_queries import APP, variables
-from stackgen.dashboards.panels import CLUSTER, OPENEMR, Board, Row, prom, stat, table, text, timeseries
+from stackgen.dashboards.openemr_queries import APP, board
+from stackgen.dashboards.panels import CLUSTER, Board, Row, prom, stat, table, text, timeseries
 
 if TYPE_CHECKING:
     from stackgen.config import StackConfig
@@ -20,7 +20,7 @@ BURN_WINDOWS = ("5m", "1h", "6h", "1d", "3d")
 
 def alerts(stack: StackConfig) -> Board:
     severities = ("critical", "warning", "info")
-    return Board(ALERTS, "OpenEMR / Alert status", OPENEMR, "Alerts firing now and over time, by severity, from "
+    return board(stack, ALERTS, "OpenEMR / Alert status", "Alerts firing now and over time, by severity, from "
                  "Prometheus' ALERTS series, and what Alertmanager holds and sends.", [
         Row("Firing now"),
         *(stat(f"Firing {severity}", f"Alerts of severity {severity} firing now (Watchdog, always firing at info, "
@@ -48,7 +48,7 @@ def alerts(stack: StackConfig) -> Board:
              "**Alerting → Alert groups** and **Alerting → Silences**: choose the **Alertmanager** datasource in "
              "the picker at the top. Silence there during maintenance; every silence is kept in Alertmanager's "
              "state and visible to the whole team.", height=5),
-    ], variables(stack), [SLO, "openemr-api"], tags=("openemr",))
+    ], [SLO, "openemr-api"])
 
 
 def _burn_rates(series: str, budget: float) -> list:
@@ -70,7 +70,7 @@ def slos(stack: StackConfig) -> Board:
     remaining = ("Share of the error budget left over the last {window}: 1 minus the mean of the hourly {what} "
                  "ratios divided by the budget ({budget:.2%}). On Prometheus it covers only its retention; choose "
                  "Mimir for the whole window.")
-    return Board(SLO, "OpenEMR / SLO and error budget", OPENEMR, "OpenEMR's availability and latency objectives: "
+    return board(stack, SLO, "OpenEMR / SLO and error budget", "OpenEMR's availability and latency objectives: "
                  "the SLIs, the burn rates the alerts watch and the error budget left.", [
         text("Objectives", f"**Availability**: {objective.availability:.2%} of requests answered without a 5xx over "
              f"{window}. **Latency**: {objective.latency_objective:.0%} of requests answered within "
@@ -97,7 +97,7 @@ def slos(stack: StackConfig) -> Board:
                    prom(_remaining("slow", slow_budget, window), "latency"), unit="percentunit"),
         stat("Burn-rate alerts firing", "OpenEMR's budget-burn alerts firing now (page or ticket).",
              prom(f'count(ALERTS{{{FIRING}, alertname=~"OpenEMR.*BudgetBurn.*"}}) or vector(0)'), width=12, height=8),
-    ], variables(stack), [ALERTS, "openemr-api"], tags=("openemr",), time_from="now-7d")
+    ], [ALERTS, "openemr-api"], time_from="now-7d")
 
 
 def boards(stack: StackConfig) -> list[Board]:

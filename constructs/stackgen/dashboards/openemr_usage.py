@@ -17,34 +17,28 @@ from stackgen.dashboards.openemr_queries import (
     API_TOKEN,
     APP,
     APPOINTMENT_SAVE,
+    AUTH_FAILURES,
     CALENDAR_VIEW,
     CHART_OPEN,
     HTTP_SERVER,
+    HUMAN,
     LOGIN_FAILED,
     LOGIN_POST,
     LOGOUT,
     PATIENT_DATA,
-    PROBE_AGENT,
     access_log,
+    board,
     count,
     count_by,
     matches,
-    variables,
 )
-from stackgen.dashboards.panels import CLUSTER, OPENEMR, Board, Row, logql, logs, prom, stat, table, text, timeseries
+from stackgen.dashboards.panels import CLUSTER, Board, Row, logql, logs, prom, stat, table, text, timeseries
 
 if TYPE_CHECKING:
     from stackgen.config import StackConfig
 
 USAGE, USERS, AUDIT = "openemr-usage", "openemr-user-activity", "openemr-audit"
-HUMAN = f"agent!~`{PROBE_AGENT}`"
 POST, GET = 'method="POST"', 'method="GET"'
-# A login attempt is the form's POST; the failures are the redirects to the error page.
-AUTH_FAILURES = f"{matches('uri', LOGIN_FAILED)} or status=~\"401|403\""
-
-
-def _board(stack, uid, title, description, panels, links) -> Board:
-    return Board(uid, title, OPENEMR, description, panels, variables(stack), list(links), tags=("openemr",))
 
 
 def _events(stack: StackConfig, *filters: str) -> str:
@@ -57,7 +51,7 @@ def usage(stack: StackConfig) -> Board:
     appointments = _events(stack, POST, matches("uri", APPOINTMENT_SAVE))
     forms = _events(stack, r'| regexp `"[A-Z]+ /interface/forms/(?P<form>[a-z_0-9]+)/`')
     areas = _events(stack, r'| regexp `"[A-Z]+ /interface/(?P<area>[a-z_]+)/`')
-    return _board(stack, USAGE, "OpenEMR / Usage", "Clinical and business activity from OpenEMR's access log: "
+    return board(stack, USAGE, "OpenEMR / Usage", "Clinical and business activity from OpenEMR's access log: "
                   "logins, patient charts opened, appointments, encounter forms and API use.", [
         Row("In the range"),
         stat("Login attempts", "Submissions of the login form in the selected range.",
@@ -90,7 +84,7 @@ def usage(stack: StackConfig) -> Board:
 
 def user_activity(stack: StackConfig) -> Board:
     everything = _events(stack)
-    return _board(stack, USERS, "OpenEMR / User activity", "Who uses OpenEMR, as far as its access log tells: "
+    return board(stack, USERS, "OpenEMR / User activity", "Who uses OpenEMR, as far as its access log tells: "
                   "client addresses, logins and logouts, staff, portal and API use, user agents.", [
         text("What the access log can tell", "OpenEMR authenticates users in PHP sessions, so Apache's access "
              "log has no user name (`%u` is `-`) and no role. The per-user trail is OpenEMR's own audit log "
@@ -120,7 +114,7 @@ def user_activity(stack: StackConfig) -> Board:
 def audit(stack: StackConfig) -> Board:
     patient = _events(stack, matches("uri", PATIENT_DATA))
     failures = _events(stack, AUTH_FAILURES)
-    return _board(stack, AUDIT, "OpenEMR / Audit and compliance", "The access trail to patient data, "
+    return board(stack, AUDIT, "OpenEMR / Audit and compliance", "The access trail to patient data, "
                   "authentication failures and the retention each signal has in force.", [
         text("Retention in force", _retention(stack), height=6),
         *_enforcement(stack),
