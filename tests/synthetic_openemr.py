@@ -13,7 +13,8 @@ Names and labels as the pinned versions write them:
   Default buckets: duration 0..10 s (OpenTelemetry's), body sizes 0..8192 bytes.
 - Tempo 2.10 metrics-generator: span metrics labelled service, span_name, span_kind, status_code (its
   intrinsic dimensions); service graph labelled client, server, connection_type; both with the
-  registry's external labels (source, cluster: components/tempo.py). Default buckets: span latency
+  registry's external labels (source, cluster: components/tempo.py) and __metrics_gen_instance (the
+  generator's hostname, modules/generator/registry). Default buckets: span latency
   2 ms x 2^0..13, service graph 0.1 s x 2^0..7.
 - ALERTS: alertname, alertstate, severity and the labels of the alert's expression.
 """
@@ -97,7 +98,8 @@ def otebpf(s: Series) -> None:
 
 
 def tempo_generated(s: Series) -> None:
-    external = {"source": "tempo", "cluster": CLUSTER}
+    # The registry's external labels, and the generator's hostname it adds to every series.
+    external = {"source": "tempo", "cluster": CLUSTER, "__metrics_gen_instance": "tempo-0"}
     service = "openemr"
     for method, route, status, per_minute in REQUESTS:
         code = "STATUS_CODE_ERROR" if status.startswith("5") else "STATUS_CODE_UNSET"
