@@ -163,6 +163,17 @@ def key_policy_without_the_roles(world):
          "Resource": "*"}]}))
 
 
+def overbroad_bucket_role(world):
+    client("iam").put_role_policy(RoleName=f"{CLUSTER}-tempo", PolicyName="stack", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:*", "kms:*"], "Resource": "*"}]}))
+
+
+def overbroad_secrets_role(world):
+    client("iam").put_role_policy(RoleName=f"{CLUSTER}-external-secrets", PolicyName="stack", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"},
+                      {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": world.key_arn}]}))
+
+
 def no_oidc_provider(world):
     client("iam").delete_open_id_connect_provider(OpenIDConnectProviderArn=world.provider_arn)
 
@@ -226,6 +237,8 @@ def test_bad_state_fails_with_its_fix(case, tree, world, capsys):
 @pytest.mark.parametrize("breaks,detail", [
     (sse_s3, "SSE-S3 (AES256, S3-managed keys) is in use, not SSE-KMS"),
     (instant_retrieval, "Glacier Instant Retrieval after 30 days: readable, but every read is charged"),
+    (overbroad_bucket_role, "also allows s3:GetObject on arn:aws:s3:::another-application-bucket/object"),
+    (overbroad_secrets_role, "also allows secretsmanager:GetSecretValue on arn:aws:secretsmanager:us-east-1:"),
 ])
 def test_tolerable_states_warn_and_pass(breaks, detail, tree, world, capsys):
     breaks(world)
@@ -244,6 +257,21 @@ def test_table_output_and_progress(tree, world, capsys):
     assert out.rstrip().endswith("checks: 1 failed, 0 warnings")
     assert f"... checking s3://{CLUSTER}-loki (loki.bucket): region, encryption" in err
     assert "... checking role openemr-prod-loki for system:serviceaccount:monitoring:loki" in err
+
+
+def test_intelligent_tiering_archive_tiers_from_a_recorded_response():
+    """moto answers ListBucketIntelligentTieringConfigurations with an empty list: the archive check reads a
+    recorded response."""
+    from stackgen.aws.preflight_s3 import BucketUse, intelligent_tiering_check
+    recorded = json.loads((ROOT / "tests" / "recorded" / "s3-list-intelligent-tiering-archive.json").read_text())
+    use = BucketUse("loki", "b", "loki.bucket", 30, "loki.retention", "Loki")
+    check = intelligent_tiering_check(recorded["IntelligentTieringConfigurationList"], use, "s3://b")
+    assert check.status == "fail"
+    assert check.detail.startswith("archive-cold-chunks (ARCHIVE_ACCESS after 90 days without access); archive-cold-chunks "
+                                   "(DEEP_ARCHIVE_ACCESS after 180 days without access): Loki cannot read")
+    assert "delete-bucket-intelligent-tiering-configuration --bucket b --id archive-cold-chunks" in check.fix
+    without_tiers = [dict(recorded["IntelligentTieringConfigurationList"][0], Tierings=[])]
+    assert intelligent_tiering_check(without_tiers, use, "s3://b").status == "pass"
 
 
 def test_recorded_trust_policy_with_url_encoded_document():

@@ -50,11 +50,21 @@ def _needs(stack: StackConfig, component: str, region: str, account: str) -> tup
         return tuple(("secretsmanager:GetSecretValue",
                       f"arn:aws:secretsmanager:{region}:{account}:secret:{remote_name(stack, name)}-AbCdEf")
                      for name in secrets_by_name(stack))
-    needs = []
+    needs: list[tuple[str, str]] = []
     for use in (u for u in bucket_uses(stack) if u.component == component):
         needs.append(("s3:ListBucket", f"arn:aws:s3:::{use.bucket}"))
         needs += [(action, f"arn:aws:s3:::{use.bucket}/*") for action in OBJECT_ACTIONS]
     return tuple(needs)
+
+
+def _outside(component: str, region: str, account: str) -> tuple[tuple[str, str], ...]:
+    """What the role must not be able to do: the same actions on a resource that is not the stack's."""
+    if component == "external-secrets":
+        return (("secretsmanager:GetSecretValue",
+                 f"arn:aws:secretsmanager:{region}:{account}:secret:another-application/credentials-AbCdEf"),)
+    if component in ("loki", "tempo", "mimir"):
+        return (("s3:GetObject", "arn:aws:s3:::another-application-bucket/object"),)
+    return ()  # Grafana's CloudWatch and X-Ray reads take no resource narrower than "*"
 
 
 def role_uses(stack: StackConfig, dist_overlay: Path) -> tuple[list[RoleUse], list[Check]]:
@@ -75,7 +85,9 @@ def role_uses(stack: StackConfig, dist_overlay: Path) -> tuple[list[RoleUse], li
                                 f"python main.py --overlay {dist_overlay.name}"))
         account = policies.account_of(role_arn)
         kms = {"grafana": (), "external-secrets": ("kms:Decrypt",)}.get(name, KMS_OBJECT_ACTIONS)
-        uses.append(RoleUse(key, role_arn, namespace, name, _needs(stack, name, stack.aws.region, account), kms))
+        region = stack.aws.region
+        uses.append(RoleUse(key, role_arn, namespace, name, _needs(stack, name, region, account), kms,
+                            _outside(name, region, account)))
     return uses, checks
 
 

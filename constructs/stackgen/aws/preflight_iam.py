@@ -26,6 +26,7 @@ class RoleUse:
     service_account: str
     needs: tuple[tuple[str, str], ...]  # (action, resource)
     kms_actions: tuple[str, ...]  # what it does with aws.kms_key_arn
+    outside: tuple[tuple[str, str], ...] = ()  # the same actions on resources not the stack's: must be denied
 
     @property
     def subject(self) -> str:
@@ -116,6 +117,12 @@ def check_role(aws: Aws, use: RoleUse, issuer: str, providers: set[str]) -> list
                         f"not allowed: {'; '.join(missing)}" if missing else f"allows {', '.join(actions)}",
                         f"add to the role's policy (aws iam put-role-policy; Terraform: aws_iam_role_policy): "
                         f"{'; '.join(missing)}" if missing else ""))
+    broader = [f"{action} on {resource}" for action, resource in use.outside if policies.allowed(statements, action, resource)]
+    if use.outside:
+        checks.append(Check("least privilege", target, "warn" if broader else "pass",
+                            f"also allows {'; '.join(broader)}: the policy's Resource is broader than the stack's"
+                            if broader else "denies the same actions on other resources",
+                            "narrow the policy's Resource to the stack's buckets or secret prefix" if broader else ""))
     return checks
 
 

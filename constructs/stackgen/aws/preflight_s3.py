@@ -54,7 +54,24 @@ def check_bucket(aws: Aws, use: BucketUse, region: str, kms_key_arn: str | None)
     checks.append(_public_access_block(aws, bucket, target))
     checks.append(_tls_only(aws, bucket, target))
     checks += _lifecycle(aws, use, target)
+    found = aws.call("s3", "list_bucket_intelligent_tiering_configurations", Bucket=bucket)
+    checks.append(intelligent_tiering_check(found.get("IntelligentTieringConfigurationList", []), use, target))
     return checks
+
+
+def intelligent_tiering_check(configurations: list[dict], use: BucketUse, target: str) -> Check:
+    """Intelligent-Tiering's archive tiers move objects nobody read for N days, whatever their age: the
+    older chunks and blocks, read rarely but read, become unreadable until restored."""
+    archived = [f"{c.get('Id')} ({t['AccessTier']} after {t['Days']} days without access)" for c in configurations
+                if c.get("Status") == "Enabled" for t in c.get("Tierings", [])]
+    if not archived:
+        return Check("intelligent-tiering archive tiers", target, "pass", "no archive tier configured")
+    names = sorted({c.get("Id") for c in configurations if c.get("Tierings")})
+    return Check("intelligent-tiering archive tiers", target, "fail",
+                 f"{'; '.join(archived)}: {use.reader} cannot read archived objects",
+                 f"aws s3api delete-bucket-intelligent-tiering-configuration --bucket {use.bucket} --id "
+                 f"{names[0]} (Terraform: aws_s3_bucket_intelligent_tiering_configuration without tiering blocks); "
+                 "Intelligent-Tiering's frequent and infrequent access tiers alone are safe")
 
 
 def _encryption(aws: Aws, bucket: str, target: str, kms_key_arn: str | None) -> Check:

@@ -73,29 +73,30 @@ class Kubernetes:
     def call(self, method, path, body=None):
         return call(method, KUBERNETES.format(**os.environ) + path, body, headers=self.headers, cafile=f"{SERVICE_ACCOUNT}/ca.crt")
 
+    def read_secret(self, namespace, name):
+        """(status, current object or None, its data decoded)."""
+        status, current = self.call("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
+        if status not in (200, 404):
+            sys.exit(f"GET secret {namespace}/{name}: {status} {current}")
+        data = {key: base64.b64decode(value).decode() for key, value in ((current or {}).get("data") or {}).items()}
+        return status, current, data
+
     def ensure_secret(self, namespace, name, wanted, labels):
-        """Create the Secret or update keys that differ; `wanted` values of None keep what is there."""
-        path = f"/api/v1/namespaces/{namespace}/secrets/{name}"
-        status, current = self.call("GET", path)
-        existing = {key: base64.b64decode(value).decode() for key, value in ((current or {}).get("data") or {}).items()} \
-            if status == 200 else {}
-        data = {key: existing.get(key) if value is None else value for key, value in wanted.items()}
-        if status == 200 and all(existing.get(key) == value for key, value in data.items()):
-            return data
-        encoded = {key: base64.b64encode(value.encode()).decode() for key, value in data.items()}
-        body = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "data": encoded,
+        """Create the Secret, or update it where a key differs; unchanged, nothing is written."""
+        status, current, existing = self.read_secret(namespace, name)
+        if status == 200 and existing == wanted:
+            return
+        body = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                "data": {key: base64.b64encode(value.encode()).decode() for key, value in wanted.items()},
                 "metadata": {"name": name, "namespace": namespace, "labels": labels}}
         if status == 200:
             body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-            result, answer = self.call("PUT", path, body)
-        elif status == 404:
-            result, answer = self.call("POST", f"/api/v1/namespaces/{namespace}/secrets", body)
+            result, answer = self.call("PUT", f"/api/v1/namespaces/{namespace}/secrets/{name}", body)
         else:
-            sys.exit(f"GET secret {namespace}/{name}: {status} {current}")
+            result, answer = self.call("POST", f"/api/v1/namespaces/{namespace}/secrets", body)
         if result not in (200, 201):
             sys.exit(f"writing secret {namespace}/{name}: {result} {answer}")
         print(f"secret {namespace}/{name}: {'updated' if status == 200 else 'created'}", flush=True)
-        return data
 
 
 def setup_elasticsearch(plan_file):
@@ -113,16 +114,15 @@ def setup_elasticsearch(plan_file):
     with open(CA_FILE) as handle:
         ca = handle.read()
     for user in plan["users"]:
-        wanted = {"username": user["username"], "password": None}
+        target = user["secret"]
+        _, _, existing = kubernetes.read_secret(target["namespace"], target["name"])
+        # Generated once; every later run sets the same password again.
+        wanted = {"username": user["username"], "password": existing.get("password") or secrets.token_urlsafe(24)}
         if user.get("with_ca"):
             wanted["ca.crt"] = ca
-        target = user["secret"]
-        data = kubernetes.ensure_secret(target["namespace"], target["name"], wanted, plan["labels"])
-        if not data["password"]:
-            data = kubernetes.ensure_secret(target["namespace"], target["name"],
-                                            {**data, "password": secrets.token_urlsafe(24)}, plan["labels"])
+        kubernetes.ensure_secret(target["namespace"], target["name"], wanted, plan["labels"])
         status, answer = call("PUT", f"{url}/_security/user/{user['username']}",
-                              {"password": data["password"], "roles": user["roles"]}, headers=auth, cafile=CA_FILE)
+                              {"password": wanted["password"], "roles": user["roles"]}, headers=auth, cafile=CA_FILE)
         if status != 200:
             sys.exit(f"PUT /_security/user/{user['username']}: {status} {answer}")
         print(f"user {user['username']}: {status}", flush=True)
