@@ -233,6 +233,8 @@ STACK_CASES = {
         f'grafana_datasource_request_total{{{MON},datasource="loki",method="POST",code="500"}}',
         f'grafana_datasource_request_total{{{MON},datasource="loki",method="POST",code="200"}}',
         rising(20), "0x40", rising(80), "25m", {"namespace": "monitoring", "datasource": "loki"}),
+    "KubernetesEventsNotShipped": gauge(f'up{{{MON},job="monitoring/fluent-bit-events",instance="e"}}', "0x20", "1x20",
+                                        "15m", {}),
     "OTeBPFInstrumentationErrors": counter_case("obi_instrumentation_errors_total", N, NODE),
     "OTeBPFTraceExportErrors": ratio(f"obi_otel_trace_export_errors_total{{{N}}}", f"obi_otel_trace_exports_total{{{N}}}",
                                      rising(10), "0x40", rising(100), "25m", NODE),

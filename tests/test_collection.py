@@ -112,7 +112,8 @@ def test_otebpf_disabled_removes_it_and_whatever_admits_it(tmp_path):
     assert validate.validate_overlay(out / "hospital") == []
     # The rules on OpenEMR's HTTP metrics go with it; the others stay.
     rules = {o["metadata"]["name"] for o in objects if o["kind"] == "PrometheusRule"}
-    assert rules == {"openemr-pods", "kubernetes", "stack"}
+    from test_rules import GROUPS
+    assert rules == GROUPS - {"openemr-service", "openemr-slo"}
     # The rest is untouched: every other file renders exactly as committed.
     for path in (DIST / "hospital").glob("*.yaml"):
         if path.name not in ("otebpf.yaml", "tempo.yaml", "prometheus.yaml", "rules.yaml", "kustomization.yaml"):
@@ -325,12 +326,14 @@ def scrape_targets(manifests):
 
 def test_prometheus_reaches_every_scrape_target(manifests):
     targets = scrape_targets(manifests)
-    monitors = {m["metadata"]["name"] for m in manifests.of_kind("ServiceMonitor", "PodMonitor")} - {"kubelet"}
+    # The kubelets and the API server are outside the overlay: reached by address below.
+    monitors = {m["metadata"]["name"] for m in manifests.of_kind("ServiceMonitor", "PodMonitor")} - {"kubelet", "apiserver"}
     assert {name for name, _, _ in targets} == monitors
     prometheus = pod(manifests, "prometheus")
     blocked = [(name, p.owner, number) for name, p, number in targets if not flow_allowed(manifests, prometheus, p, number)]
     assert blocked == []
     assert flow_allowed(manifests, prometheus, Address(NODE_ADDRESS), 10250)  # kubelet
+    assert flow_allowed(manifests, prometheus, Address("10.100.0.1"), 443)  # API server endpoints
 
 
 COLLECTION_FLOWS = [("otebpf", "tempo-push", 4318), ("fluent-bit", "loki-push", 3100)]

@@ -38,7 +38,7 @@ def test_every_component_with_monitoring_and_isolation(objects):
                  if o["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Prometheus", "Alertmanager")}
     monitored = {m["metadata"]["labels"]["app.kubernetes.io/name"] for m in objects
                  if m["kind"] in ("ServiceMonitor", "PodMonitor")}
-    assert workloads | {"kubelet"} == monitored
+    assert workloads | {"kubelet", "apiserver"} == monitored
     isolated = {p["metadata"]["labels"]["app.kubernetes.io/name"] for p in by_kind(objects, "NetworkPolicy")}
     # node-exporter runs on the host network, where NetworkPolicies do not apply.
     assert workloads - {"node-exporter"} <= isolated
@@ -62,7 +62,7 @@ def test_cluster_scoped_objects_are_identical_across_overlays():
         return {(o["kind"], o["metadata"]["name"]): o for o in load_tree(DIST / name)
                 if o["kind"] in ("StorageClass", "ClusterRole", "ClusterRoleBinding")}
     reference = cluster_scoped("clinic")
-    assert len(reference) == 11
+    assert len(reference) == 13
     for name in OVERLAYS[1:]:
         assert cluster_scoped(name) == reference
     # RBAC is named after the namespace, so a second install in another namespace cannot collide.

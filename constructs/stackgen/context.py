@@ -50,9 +50,11 @@ class Context:
         return pods(self.config.openemr.pod_labels, self.config.app_namespace)
 
     def log_shippers(self) -> list[Peer]:
-        """Who pushes logs to Loki: the Fluent Bit DaemonSet, and OpenEMR's pods in sidecar mode."""
+        """Who pushes logs to Loki: the Fluent Bit DaemonSet, its Kubernetes events replica, and OpenEMR's
+        pods in sidecar mode."""
         sidecar = [self.app_pods()] if self.config.fluent_bit.sidecar.enabled else []
-        return [self.pods_of("fluent-bit"), *sidecar]
+        events = [self.pods_of("fluent-bit-events")] if self.config.fluent_bit.events.enabled else []
+        return [self.pods_of("fluent-bit"), *events, *sidecar]
 
     def trace_senders(self) -> list[Peer]:
         """Who pushes traces to Tempo over OTLP: OTeBPF, when enabled."""

@@ -20,6 +20,7 @@ from stackgen.components.eck_operator import EckOperator
 from stackgen.components.elasticsearch_setup import ElasticsearchSetup
 from stackgen.components.external_secrets import ExternalSecrets
 from stackgen.components.fluent_bit import FluentBit
+from stackgen.components.fluent_bit_events import FluentBitEventsShipper
 from stackgen.components.grafana import Grafana
 from stackgen.components.kibana import Kibana
 from stackgen.components.kube_state_metrics import KubeStateMetrics
@@ -57,6 +58,7 @@ COMPONENTS = [
     ("grafana", Grafana),
     ("otebpf", Otebpf),
     ("fluent-bit", FluentBit),
+    ("fluent-bit-events", FluentBitEventsShipper),
     ("openemr", OpenEmrSide),
     ("rules", Rules),
     ("prometheus", Prometheus),  # last: its egress is built from every other component's targets

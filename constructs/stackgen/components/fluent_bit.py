@@ -45,12 +45,19 @@ class FluentBitSidecar(Model):
     resources: Resources = sized("10m", "32Mi", "100m", "96Mi")
 
 
+class FluentBitEvents(Model):
+    """Kubernetes events to Loki from one replica (components/fluent_bit_events.py)."""
+    enabled: bool = True
+    resources: Resources = sized("5m", "32Mi", "100m", "96Mi")
+
+
 class FluentBitConfig(Model):
     """Container logs of every node to Loki, with a filesystem buffer for Loki outages."""
     resources: Resources = sized("25m", "64Mi", "250m", "192Mi")
     # How much may wait on each node's disk while Loki is unreachable; beyond it the oldest chunks go.
     buffer_limit: FluentSize = "2G"
     sidecar: FluentBitSidecar = FluentBitSidecar()
+    events: FluentBitEvents = FluentBitEvents()
 
 
 HTTP = Port("http", 2020)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from stackgen.components import loki, mimir, tempo
+from stackgen.components import fluent_bit_events, loki, mimir, tempo
 from stackgen.lib.alerts import Alert, Record
 
 if TYPE_CHECKING:
@@ -210,6 +210,13 @@ def _agents(stack: StackConfig) -> list:
               "{{ $value | humanizePercentage }} of Grafana's requests to data source {{ $labels.datasource }} fail "
               "(threshold $threshold).", "15m", 0.1, "ratio"),
     ]
+    if fluent_bit_events.enabled(stack):
+        job = f"{ns}/{fluent_bit_events.NAME}"  # a PodMonitor's job: <namespace>/<name>
+        found.append(Alert(
+            "KubernetesEventsNotShipped", f'absent(up{{job="{job}"}} == 1)', "warning",
+            "Kubernetes events are not shipped to Loki",
+            f"No {fluent_bit_events.NAME} replica has answered Prometheus for 10 minutes (absent={{{{ $value }}}}): "
+            "events (why pods are pending, evicted or failing) are not reaching Loki.", "10m"))
     if stack.otebpf.enabled:
         found += [
             _increase("OTeBPFInstrumentationErrors", "obi_instrumentation_errors_total", "10m",
