@@ -21,6 +21,13 @@ class Budget(Model):
     memory: Memory = "8Gi"
 
 
+def applying(stack) -> tuple[Budget, str]:
+    """The budget an overlay is held to, and its key: `logs.budget` while Elasticsearch runs, when set."""
+    if stack.logs.backend in ("elasticsearch", "both") and stack.logs.budget is not None:
+        return stack.logs.budget, "logs.budget"
+    return stack.budget, "budget"
+
+
 @dataclass(frozen=True)
 class Requests:
     cpu_millicores: int

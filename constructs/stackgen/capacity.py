@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from stackgen.budget import Requests, Workload, replica_range, workloads
+from stackgen.budget import Requests, Workload, applying, replica_range, workloads
 from stackgen.settings import Model, duration_seconds, memory_bytes
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ def _mem(r: Requests) -> str:
 
 
 def report(overlay: str, stack: StackConfig, manifests: list[dict]) -> str:
-    capacity, nodes = stack.capacity, stack.budget.nodes
+    capacity, nodes = stack.capacity, applying(stack)[0].nodes
     items = sorted(workloads(manifests, nodes), key=lambda w: (w.kind, w.name))
     low, high = _sum(items, "min", "requests"), _sum(items, "max", "requests")
     limits_high = _sum(items, "max", "limits")

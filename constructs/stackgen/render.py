@@ -146,9 +146,7 @@ def _check_admission(loaded: LoadedConfig, rendered: RenderedOverlay) -> None:
 
 def _check_budget(loaded: LoadedConfig, rendered: RenderedOverlay) -> None:
     stack = loaded.config
-    # With Elasticsearch on, the overlay may budget the nodes it adds (logs.budget).
-    limit, key = (stack.logs.budget, "logs.budget") if elasticsearch.enabled(stack) and stack.logs.budget \
-        else (stack.budget, "budget")
+    limit, key = budget.applying(stack)  # logs.budget: the nodes Elasticsearch adds
     total = budget.overall(rendered.manifests, limit.nodes)
     if total.cpu_millicores > cpu_millicores(limit.cpu) or total.memory_bytes > memory_bytes(limit.memory):
         raise ConfigError(
