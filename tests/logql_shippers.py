@@ -1,8 +1,8 @@
 """What our log shippers send to Loki, read from the rendered Fluent Bit configs in dist/<overlay> (the
 node DaemonSet's and, when rendered, OpenEMR's sidecar): the stream labels each Loki output attaches
 (`labels`, `label_keys`), which of them are fixed values, and OpenEMR's sample lines
-(tests/fixtures/openemr-logs: Apache combined access log, Apache error log, PHP error log) as each
-shipper delivers them: joined by its multiline parsers, labelled by its output, wrapped in the JSON
+(tests/fixtures/openemr-logs: Apache combined access log, Apache error log, PHP error log, the
+container's own output) as each shipper delivers them: joined by its multiline parsers, labelled by its output, wrapped in the JSON
 record its `line_format: json` writes, the text in `log`.
 """
 from __future__ import annotations
@@ -15,10 +15,11 @@ from pathlib import Path
 import yaml
 
 FIXTURES = Path(__file__).parent / "fixtures" / "openemr-logs"
-# The files OpenEMR writes (components/openemr.py) and where each goes without the sidecar: Apache's
-# access log on stdout, its error log (PHP's errors included) on stderr; PHP's own error_log exists only
-# where the sidecar points it to a file.
-CONTAINER_STREAMS = {"access.log": "stdout", "error.log": "stderr"}
+# What OpenEMR's container itself prints: its entrypoint's messages (openemr-devops
+# docker/openemr/7.0.4/openemr.sh). Apache's access and error logs (PHP-FPM's errors included) go to
+# files through rotatelogs (openemr.conf there), so only a shipper tailing those files (the sidecar) sees
+# access.log, error.log and php_errors.log (PHP's error_log, which the sidecar points there).
+CONTAINER_STREAMS = {"container.log": "stdout"}
 # Who OpenEMR's lines belong to (the synthetic cluster's pod).
 POD = {"pod": "openemr-6f7d8c9b5-x2x7k", "container": "openemr", "labels": {"app": "openemr"}}
 

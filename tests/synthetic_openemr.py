@@ -29,8 +29,8 @@ OBI_SIZE = ("0", "32", "64", "128", "256", "512", "1024", "2048", "4096", "8192"
 TEMPO_SPAN_LATENCY = tuple(f"{0.002 * 2 ** i:g}" for i in range(14))
 TEMPO_SERVICE_GRAPH = tuple(f"{0.1 * 2 ** i:g}" for i in range(8))
 MYSQL_HOST, REDIS_HOST, EXTERNAL_HOST = "10.0.3.21", "10.0.3.40", "rxnav.nlm.nih.gov"
-# (method, route, status, requests per minute per pod): the kubelet's probe, login, the chart, the
-# calendar, encounter forms, the FHIR and REST APIs.
+# (method, route, status, requests per minute per pod): the kubelet's probe, login (and its failure page),
+# the chart, the calendar, encounter forms, the portal, the FHIR and REST APIs and their tokens.
 REQUESTS = (
     ("GET", "/interface/login/login.php", "200", 20),
     ("POST", "/interface/main/main_screen.php", "302", 2),
@@ -42,6 +42,12 @@ REQUESTS = (
     ("POST", "/interface/forms/soap/save.php", "500", 0.3),
     ("GET", "/apis/default/fhir/Patient/*", "200", 4),
     ("GET", "/apis/default/api/patient", "401", 0.5),
+    ("GET", "/interface/login_screen.php", "200", 0.5),
+    ("GET", "/interface/logout.php", "302", 0.5),
+    ("GET", "/interface/forms/vitals/new.php", "200", 1),
+    ("GET", "/portal/home.php", "200", 1),
+    ("POST", "/oauth2/default/token", "200", 0.5),
+    ("POST", "/oauth2/default/token", "401", 0.1),
 )
 # (system, server, operation, error_type, operations per minute per pod)
 DB_CALLS = (

@@ -18,6 +18,7 @@ from stackgen.dashboards.openemr_queries import (
     error_log,
     matches,
     own_spans,
+    shipped,
 )
 from stackgen.dashboards.panels import Board, Panel, Row, logql, logs, table, text, traceql, traces
 
@@ -95,11 +96,14 @@ def searches(stack: StackConfig) -> list[Search]:
     ]
 
 
-def _panels(search: Search) -> list[Panel]:
+def _panels(stack: StackConfig, search: Search) -> list[Panel]:
     title = f"{search.number}. {search.name}"
     if not search.query:
         note = text(title, f"**Not answerable from OpenEMR's logs.** {search.use}\n\n{search.why_not}", height=4)
         return [note, search.instead] if search.instead else [note]
+    if not shipped(stack):
+        return [text(title, f"**Needs OpenEMR's log files, which this overlay does not ship** (set "
+                            f"`fluent_bit.sidecar.enabled`). {search.use}\n\n```\n{search.query}\n```", height=6)]
     if search.aggregate:
         return [table(title, search.use, logql(search.query, instant=True))]
     return [logs(title, search.use, logql(search.query))]
@@ -112,9 +116,9 @@ def unanswerable(stack: StackConfig) -> list[Search]:
 def boards(stack: StackConfig) -> list[Board]:
     found = searches(stack)
     panels: list = [Row("Answered from OpenEMR's logs")]
-    panels += [p for s in found if s.query for p in _panels(s)]
+    panels += [p for s in found if s.query for p in _panels(stack, s)]
     panels.append(Row("Not answerable from OpenEMR's logs"))
-    panels += [p for s in found if not s.query for p in _panels(s)]
+    panels += [p for s in found if not s.query for p in _panels(stack, s)]
     return [board(stack, UID, "OpenEMR / Log searches", "The clinical document's 15 saved log searches, mapped "
                   "to OpenEMR's Apache and PHP logs in Loki; those the logs cannot answer say why.", panels,
                   ["openemr-errors", "openemr-audit"])]

@@ -30,6 +30,7 @@ from stackgen.dashboards.openemr_queries import (
     board,
     count_by,
     error_log,
+    from_logs,
     own_spans,
     quantile,
     rate,
@@ -141,9 +142,10 @@ def database(stack: StackConfig) -> Board:
                    unit="ops"),
         timeseries("Operations by server", "Operations per second by database endpoint (writer, reader).",
                    prom(rate(DB_COUNT, sql, "server_address"), "{{server_address}}"), unit="ops"),
-        logs("SQL errors in OpenEMR's logs", "OpenEMR's own report of a failed statement (\"SQL Error with "
-             "statement\") with the failing SQL and the PHP file that issued it.",
-             logql(error_log(stack, f"|~ `{DB_ERROR}`"))),
+        *from_logs(stack, "SQL errors", [
+            logs("SQL errors in OpenEMR's logs", "OpenEMR's own report of a failed statement (\"SQL Error with "
+                 "statement\") with the failing SQL and the PHP file that issued it.",
+                 logql(error_log(stack, f"|~ `{DB_ERROR}`")))]),
         Row("Amazon RDS"),
         text("CloudWatch RDS metrics", "CloudWatch RDS metrics (CPU, connections, replica lag, freeable memory) "
              "need the DB cluster's identifier, which the stack configuration does not carry yet.\n\n"
@@ -244,18 +246,20 @@ def errors(stack: StackConfig) -> Board:
         traces("Error traces", "Recent traces of OpenEMR requests that ended in error (TraceQL); open one to see "
                "the database and HTTP calls it made.", traceql(own_spans("status = error"))),
         Row("Logs"),
-        timeseries("PHP errors by level", "PHP errors, warnings and notices per interval, from Apache's and PHP's "
-                   "error logs.", logql(count_by(error_log(stack, f"| regexp `{PHP_LEVEL}`"), "php_level"),
-                                        "{{php_level}}")),
-        timeseries("Apache errors by module", "Apache error-log entries at error level or worse, by module.",
-                   logql(count_by(error_log(stack, f"| regexp `{APACHE_LEVEL}`",
-                                            '| level=~"error|crit|alert|emerg"'), "module, level"),
-                         "{{module}} {{level}}")),
-        logs("PHP fatal errors", "PHP fatal and parse errors with their stack trace.",
-             logql(error_log(stack, "|~ `PHP (Fatal|Parse|Catchable fatal|Recoverable fatal) error`"))),
-        logs("5xx responses", "Access-log lines of requests answered with a server error.",
-             logql(access_log(stack, 'status=~"5.."'))),
-        logs("All OpenEMR output", "Everything OpenEMR's container wrote, newest first.", logql(app_logs(stack))),
+        *from_logs(stack, "PHP and Apache errors", [
+            timeseries("PHP errors by level", "PHP errors, warnings and notices per interval, from Apache's and "
+                       "PHP's error logs.", logql(count_by(error_log(stack, f"| regexp `{PHP_LEVEL}`"), "php_level"),
+                                                  "{{php_level}}")),
+            timeseries("Apache errors by module", "Apache error-log entries at error level or worse, by module.",
+                       logql(count_by(error_log(stack, f"| regexp `{APACHE_LEVEL}`",
+                                                '| level=~"error|crit|alert|emerg"'), "module, level"),
+                             "{{module}} {{level}}")),
+            logs("PHP fatal errors", "PHP fatal and parse errors with their stack trace.",
+                 logql(error_log(stack, "|~ `PHP (Fatal|Parse|Catchable fatal|Recoverable fatal) error`"))),
+            logs("5xx responses", "Access-log lines of requests answered with a server error.",
+                 logql(access_log(stack, 'status=~"5.."')))]),
+        logs("All OpenEMR output", "Everything OpenEMR's container sent to Loki, newest first: its own output "
+             "(start-up, configuration) and, when shipped, its log files.", logql(app_logs(stack))),
     ], links=(API, DATABASE, "openemr-log-searches"))
 
 

@@ -15,9 +15,10 @@ because OpenEMR authenticates in PHP sessions, not with HTTP auth.
 """
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
-from stackgen.dashboards.panels import CLUSTER, OPENEMR, Board, Variable, namespace_var
+from stackgen.dashboards.panels import CLUSTER, OPENEMR, Board, Variable, namespace_var, text
 
 if TYPE_CHECKING:
     from stackgen.config import StackConfig
@@ -69,6 +70,34 @@ def quantile(q: float, metric: str, selector: str = APP, by: str = "") -> str:
 
 def with_(selector: str, *matchers: str) -> str:
     return ", ".join((selector, *matchers))
+
+
+# OpenEMR's routes as OTeBPF names them (the URL path, query string dropped).
+LOGIN_ROUTE = "/interface/main/main_screen.php"
+LOGIN_FAILED_ROUTE = "/interface/login_screen.php"
+LOGOUT_ROUTE = "/interface/logout.php"
+CHART_ROUTE = "/interface/patient_file/summary/demographics.php"
+APPOINTMENT_ROUTE = "/interface/main/calendar/add_edit_event.php"
+CALENDAR_ROUTE = "/interface/main/calendar/index.php"
+FORM_ROUTES = "/interface/forms/.*"
+STAFF_ROUTES = "/interface/.*"
+PORTAL_ROUTES = "/portal/.*"
+API_ROUTES = "/(apis|oauth2)/.*"
+PATIENT_ROUTES = "/(interface/patient_file/|interface/forms/|portal/|apis/[^/]+/(fhir|api)/[Pp]atient).*"
+
+
+def _route(route: str, method: str, matchers: tuple[str, ...]) -> str:
+    return with_(APP, f'http_route=~"{route}"', *([f'http_request_method="{method}"'] if method else []), *matchers)
+
+
+def per_minute(route: str, method: str = "", *matchers: str, by: str = "") -> str:
+    """OpenEMR's requests per minute to `route` (a regex)."""
+    return f"{rate(HTTP_SERVER + '_count', _route(route, method, matchers), by)} * 60"
+
+
+def in_range(route: str, method: str = "") -> str:
+    """OpenEMR's requests to `route` (a regex) in the dashboard's time range."""
+    return f"sum(increase({HTTP_SERVER}_count{{{_route(route, method, ())}}}[$__range]))"
 
 
 # --- Tempo's metrics-generator, remote-written to Mimir --------------------------------------------------
@@ -127,11 +156,16 @@ def matches(label: str, regex: str) -> str:
     return f"{label}=~`{regex}`"
 
 
+def _stream(stack: StackConfig, file_matcher: str = "") -> str:
+    """OpenEMR's stream (the sidecar and the DaemonSet label it the same), `log` made the line again and
+    dropped as a label (it would make every line a series of its own)."""
+    selector = ", ".join(m for m in ('namespace="$namespace"', f'container="{stack.openemr.container}"', file_matcher) if m)
+    return f'{{{selector}}} | json log="log" | line_format "{{{{.log}}}}" | drop log'
+
+
 def app_logs(stack: StackConfig) -> str:
-    """OpenEMR's container, from the node DaemonSet or the sidecar (both label it the same), as written; the
-    `log` label goes once it is the line again (it would make every line a series of its own)."""
-    return (f'{{namespace="$namespace", container="{stack.openemr.container}"}} | json log="log" '
-            '| line_format "{{.log}}" | drop log')
+    """Everything OpenEMR's container sends: its own output (the DaemonSet) and, shipped, its log files."""
+    return _stream(stack)
 
 
 # A refused login (sent on to the error page) or a request refused for its credentials.
@@ -139,14 +173,38 @@ AUTH_FAILURES = f'{matches("uri", LOGIN_FAILED)} or status=~"401|403"'
 
 
 def access_log(stack: StackConfig, *filters: str) -> str:
-    """Access lines, parsed; `filters` are label filters on client, method, uri, status, size, agent (or
-    whole stages, starting with '|')."""
-    return " ".join([app_logs(stack), f"| pattern `{ACCESS_PATTERN}`", '| status=~"[1-5][0-9][0-9]"',
+    """Apache's access log, parsed; `filters` are label filters on client, method, uri, status, size, agent
+    (or whole stages, starting with '|')."""
+    stream = _stream(stack, f'log_file="{stack.openemr.log_dir}/access.log"')
+    return " ".join([stream, f"| pattern `{ACCESS_PATTERN}`", '| status=~"[1-5][0-9][0-9]"',
                      *(f if f.startswith("|") else f"| {f}" for f in filters)])
 
 
 def error_log(stack: StackConfig, *stages: str) -> str:
-    return " ".join([app_logs(stack), f"|~ `{ERROR_START}`", *stages])
+    """Apache's error log and PHP's (PHP-FPM's error_log, pointed there by the sidecar), one entry a line."""
+    directory = re.escape(stack.openemr.log_dir)
+    stream = _stream(stack, f"log_file=~`{directory}/(error|php_errors)\\.log`")
+    return " ".join([stream, f"|~ `{ERROR_START}`", *stages])
+
+
+def shipped(stack: StackConfig) -> bool:
+    """Whether OpenEMR's log files reach Loki. The OpenEMR image writes Apache's access and error logs to
+    files (rotatelogs in APACHE_LOG_DIR, openemr-devops docker/openemr/7.0.4/openemr.conf) and runs PHP
+    under PHP-FPM, whose errors go to Apache's error log: its container output carries none of them, so
+    only the sidecar ships them."""
+    return stack.fluent_bit.sidecar.enabled
+
+
+def from_logs(stack: StackConfig, what: str, panels: list) -> list:
+    """`panels` where OpenEMR's log files are shipped; else one panel saying how to get them."""
+    if shipped(stack):
+        return panels
+    titles = ", ".join(f"*{p.title}*" for p in panels if hasattr(p, "kind") and p.kind != "text")
+    return [text(f"{what}: OpenEMR's log files are not shipped",
+                 f"{what} come from OpenEMR's Apache and PHP log files, which this overlay does not ship: the "
+                 f"image writes them to files under `{stack.openemr.log_dir}`, not to its output. Set "
+                 f"`fluent_bit.sidecar.enabled: true` and include `openemr-sidecar/` in OpenEMR's kustomization "
+                 f"to get {titles}.", height=4)]
 
 
 def count_by(query: str, by: str, window: str = "$__interval") -> str:

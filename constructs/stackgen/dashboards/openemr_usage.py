@@ -1,5 +1,6 @@
-"""How OpenEMR is used, by whom (as far as its logs tell) and the audit trail: counts from its Apache
-access log in Loki (LogQL metric queries), cross-checked with OTeBPF's request metrics.
+"""How OpenEMR is used, by whom (as far as its traffic tells) and the audit trail: counts by route from
+OTeBPF's request metrics, and, where OpenEMR's log files are shipped, from its Apache access log in Loki
+(client addresses, user agents, full URLs).
 
 OpenEMR's URL paths (openemr/openemr): the login form posts to
 /interface/main/main_screen.php?auth=login; a failed login is sent on to
@@ -13,24 +14,28 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from stackgen.dashboards.openemr_queries import (
-    API,
-    API_TOKEN,
-    APP,
-    APPOINTMENT_SAVE,
+    API_ROUTES,
+    APPOINTMENT_ROUTE,
     AUTH_FAILURES,
-    CALENDAR_VIEW,
-    CHART_OPEN,
-    HTTP_SERVER,
+    CALENDAR_ROUTE,
+    CHART_ROUTE,
+    FORM_ROUTES,
     HUMAN,
     LOGIN_FAILED,
-    LOGIN_POST,
-    LOGOUT,
+    LOGIN_FAILED_ROUTE,
+    LOGIN_ROUTE,
+    LOGOUT_ROUTE,
     PATIENT_DATA,
+    PATIENT_ROUTES,
+    PORTAL_ROUTES,
+    STAFF_ROUTES,
     access_log,
     board,
-    count,
     count_by,
+    from_logs,
+    in_range,
     matches,
+    per_minute,
 )
 from stackgen.dashboards.panels import CLUSTER, Board, Row, logql, logs, prom, stat, table, text, timeseries
 
@@ -38,105 +43,119 @@ if TYPE_CHECKING:
     from stackgen.config import StackConfig
 
 USAGE, USERS, AUDIT = "openemr-usage", "openemr-user-activity", "openemr-audit"
-POST, GET = 'method="POST"', 'method="GET"'
+PER_MINUTE = "cpm"
 
 
 def _events(stack: StackConfig, *filters: str) -> str:
     return access_log(stack, HUMAN, *filters)
 
 
+def _top(query: str, by: str, k: int = 20) -> str:
+    return f"topk({k}, sum by ({by}) (count_over_time({query} [$__range])))"
+
+
 def usage(stack: StackConfig) -> Board:
-    logins, failed = _events(stack, POST, matches("uri", LOGIN_POST)), _events(stack, matches("uri", LOGIN_FAILED))
-    charts = _events(stack, GET, matches("uri", CHART_OPEN))
-    appointments = _events(stack, POST, matches("uri", APPOINTMENT_SAVE))
-    forms = _events(stack, r'| regexp `"[A-Z]+ /interface/forms/(?P<form>[a-z_0-9]+)/`')
-    areas = _events(stack, r'| regexp `"[A-Z]+ /interface/(?P<area>[a-z_]+)/`')
-    return board(stack, USAGE, "OpenEMR / Usage", "Clinical and business activity from OpenEMR's access log: "
-                  "logins, patient charts opened, appointments, encounter forms and API use.", [
+    return board(stack, USAGE, "OpenEMR / Usage", "Clinical and business activity: logins, patient charts "
+                 "opened, appointments, encounter forms and API use, by route from OTeBPF's request metrics and "
+                 "from the access log.", [
         Row("In the range"),
         stat("Login attempts", "Submissions of the login form in the selected range.",
-             logql(count(logins, "$__range"), instant=True)),
+             prom(in_range(LOGIN_ROUTE, "POST"), instant=True)),
         stat("Failed logins", "Logins OpenEMR refused (sent on to login_screen.php?error=1) in the range.",
-             logql(count(failed, "$__range"), instant=True)),
+             prom(in_range(LOGIN_FAILED_ROUTE), instant=True)),
         stat("Patient charts opened", "Openings of a patient's dashboard (demographics.php) in the range.",
-             logql(count(charts, "$__range"), instant=True)),
+             prom(in_range(CHART_ROUTE, "GET"), instant=True)),
         stat("Appointments saved", "Appointments created or changed in the calendar in the range.",
-             logql(count(appointments, "$__range"), instant=True)),
+             prom(in_range(APPOINTMENT_ROUTE, "POST"), instant=True)),
         Row("Over time"),
-        timeseries("Logins", "Login attempts and failed logins per interval.",
-                   logql(count(logins), "attempts"), logql(count(failed), "failed")),
-        timeseries("Patient charts opened", "Patient dashboards opened per interval, from the access log and, as "
-                   "a cross-check, from OTeBPF's request metrics (per minute).",
-                   logql(count(charts), "access log"),
-                   prom(f'sum(rate({HTTP_SERVER}_count{{{APP}, http_route="/interface/patient_file/summary/'
-                        'demographics.php"}[$__rate_interval])) * 60', "OTeBPF per minute")),
-        timeseries("Appointments", "Appointments saved and calendar views per interval.",
-                   logql(count(appointments), "saved"),
-                   logql(count(_events(stack, GET, matches("uri", CALENDAR_VIEW))), "calendar views")),
-        timeseries("Encounter forms by form", "Encounter form pages (new, save, view) per interval by form "
-                   "(vitals, SOAP, ...): the clinical features in use.", logql(count_by(forms, "form"), "{{form}}")),
-        timeseries("Page views by area", "Requests per interval by OpenEMR area (patient_file, main, reports, "
-                   "billing, usergroup for administration, ...).", logql(count_by(areas, "area"), "{{area}}")),
-        timeseries("API requests", "REST/FHIR API and OAuth2 requests per interval by method and status.",
-                   logql(count_by(_events(stack, matches("uri", API)), "method, status"), "{{method}} {{status}}")),
+        timeseries("Logins", "Login attempts and failed logins per minute.",
+                   prom(per_minute(LOGIN_ROUTE, "POST"), "attempts"), prom(per_minute(LOGIN_FAILED_ROUTE), "failed"),
+                   unit=PER_MINUTE),
+        timeseries("Patient charts opened", "Patient dashboards opened per minute.",
+                   prom(per_minute(CHART_ROUTE, "GET"), "charts"), unit=PER_MINUTE),
+        timeseries("Appointments", "Appointments saved and calendar views per minute.",
+                   prom(per_minute(APPOINTMENT_ROUTE, "POST"), "saved"),
+                   prom(per_minute(CALENDAR_ROUTE, "GET"), "calendar views"), unit=PER_MINUTE),
+        timeseries("Encounter forms", "Encounter form pages (new, save, view) per minute by route: the clinical "
+                   "features in use (vitals, SOAP, ...).", prom(per_minute(FORM_ROUTES, by="http_route"),
+                                                               "{{http_route}}"), unit=PER_MINUTE),
+        timeseries("API requests", "REST/FHIR API and OAuth2 requests per minute by route and status.",
+                   prom(per_minute(API_ROUTES, by="http_route, http_response_status_code"),
+                        "{{http_route}} {{http_response_status_code}}"), unit=PER_MINUTE),
+        Row("From the access log"),
+        *from_logs(stack, "Page views by area and encounter forms by form", [
+            timeseries("Page views by area", "Requests per interval by OpenEMR area (patient_file, main, reports, "
+                       "billing, usergroup for administration, ...).",
+                       logql(count_by(_events(stack, r'| regexp `"[A-Z]+ /interface/(?P<area>[a-z_]+)/`'), "area"),
+                             "{{area}}")),
+            timeseries("Encounter forms by form", "Encounter form pages per interval by form name.",
+                       logql(count_by(_events(stack, r'| regexp `"[A-Z]+ /interface/forms/(?P<form>[a-z_0-9]+)/`'),
+                                      "form"), "{{form}}"))]),
     ], (USERS, AUDIT, "openemr-api"))
 
 
 def user_activity(stack: StackConfig) -> Board:
     everything = _events(stack)
-    return board(stack, USERS, "OpenEMR / User activity", "Who uses OpenEMR, as far as its access log tells: "
-                  "client addresses, logins and logouts, staff, portal and API use, user agents.", [
-        text("What the access log can tell", "OpenEMR authenticates users in PHP sessions, so Apache's access "
-             "log has no user name (`%u` is `-`) and no role. The per-user trail is OpenEMR's own audit log "
-             "(the `log` table, **Administration → Logs**), optionally sent to an ATNA audit server. Behind a load "
-             "balancer the client address is the balancer's unless Apache's `mod_remoteip` takes it from "
-             "`X-Forwarded-For`.", height=4),
-        stat("Client addresses", "Distinct client addresses that sent requests in the range (probes excluded).",
-             logql(f"count(sum by (client) (count_over_time({everything} [$__range])))", instant=True), width=8),
-        stat("Logins", "Login form submissions in the range.",
-             logql(count(_events(stack, POST, matches("uri", LOGIN_POST)), "$__range"), instant=True), width=8),
-        stat("Logouts", "Logouts in the range.",
-             logql(count(_events(stack, matches("uri", LOGOUT)), "$__range"), instant=True), width=8),
-        timeseries("Active client addresses", "Distinct client addresses per interval.",
-                   logql(f"count(sum by (client) (count_over_time({everything} [$__interval])))", "addresses")),
-        timeseries("Staff, portal and API", "Requests per interval to the staff interface, the patient portal and "
-                   "the APIs.",
-                   logql(count(_events(stack, matches("uri", "/interface/.*"))), "staff"),
-                   logql(count(_events(stack, matches("uri", "/portal/.*"))), "portal"),
-                   logql(count(_events(stack, matches("uri", API))), "API")),
-        table("Busiest client addresses", "The 20 client addresses with the most requests in the range.",
-              logql(f"topk(20, sum by (client) (count_over_time({everything} [$__range])))", instant=True)),
-        table("User agents", "The 10 most frequent user agents in the range (browsers, API clients).",
-              logql(f"topk(10, sum by (agent) (count_over_time({everything} [$__range])))", instant=True)),
+    return board(stack, USERS, "OpenEMR / User activity", "Who uses OpenEMR, as far as its traffic tells: "
+                 "logins and logouts, staff, portal and API use, and with the access log client addresses and "
+                 "user agents.", [
+        text("What the traffic can tell", "OpenEMR authenticates users in PHP sessions: neither its requests "
+             "nor Apache's access log name the user (`%u` is `-`) or their role. The per-user trail is OpenEMR's "
+             "own audit log (the `log` table, **Administration → Logs**), optionally sent to an ATNA audit "
+             "server. Behind a load balancer the client address is the balancer's unless Apache's "
+             "`mod_remoteip` takes it from `X-Forwarded-For`.", height=4),
+        stat("Logins", "Login form submissions in the range.", prom(in_range(LOGIN_ROUTE, "POST"), instant=True),
+             width=12),
+        stat("Logouts", "Logouts in the range.", prom(in_range(LOGOUT_ROUTE), instant=True), width=12),
+        timeseries("Staff, portal and API", "Requests per minute to the staff interface, the patient portal and "
+                   "the APIs.", prom(per_minute(STAFF_ROUTES), "staff"), prom(per_minute(PORTAL_ROUTES), "portal"),
+                   prom(per_minute(API_ROUTES), "API"), unit=PER_MINUTE),
+        timeseries("Logins and logouts", "Login attempts and logouts per minute.",
+                   prom(per_minute(LOGIN_ROUTE, "POST"), "logins"), prom(per_minute(LOGOUT_ROUTE), "logouts"),
+                   unit=PER_MINUTE),
+        Row("Clients"),
+        *from_logs(stack, "Client addresses and user agents", [
+            stat("Client addresses", "Distinct client addresses that sent requests in the range (probes "
+                 "excluded).", logql(f"count(sum by (client) (count_over_time({everything} [$__range])))",
+                                     instant=True), width=8),
+            timeseries("Active client addresses", "Distinct client addresses per interval.",
+                       logql(f"count(sum by (client) (count_over_time({everything} [$__interval])))", "addresses"),
+                       width=16),
+            table("Busiest client addresses", "The 20 client addresses with the most requests in the range.",
+                  logql(_top(everything, "client"), instant=True), width=12),
+            table("User agents", "The 10 most frequent user agents in the range (browsers, API clients).",
+                  logql(_top(everything, "agent", 10), instant=True), width=12)]),
     ], (USAGE, AUDIT))
 
 
 def audit(stack: StackConfig) -> Board:
     patient = _events(stack, matches("uri", PATIENT_DATA))
-    failures = _events(stack, AUTH_FAILURES)
+    failed_logins = _events(stack, matches("uri", LOGIN_FAILED))
     return board(stack, AUDIT, "OpenEMR / Audit and compliance", "The access trail to patient data, "
-                  "authentication failures and the retention each signal has in force.", [
+                 "authentication failures and the retention each signal has in force.", [
         text("Retention in force", _retention(stack), height=6),
         *_enforcement(stack),
         Row("Patient data"),
-        timeseries("Patient-data requests", "Requests per interval to the chart, encounter forms, documents, the "
-                   "portal and the patient/FHIR APIs, by method.",
-                   logql(count_by(patient, "method"), "{{method}}")),
-        table("Clients reading patient data", "Client addresses with the most patient-data requests in the range.",
-              logql(f"topk(20, sum by (client, method) (count_over_time({patient} [$__range])))", instant=True)),
-        logs("Patient-data access trail", "Every request to patient data: time, client address, method, URL "
-             "(with the patient id) and status. Who the user was is in OpenEMR's own audit log.", logql(patient)),
+        timeseries("Patient-data requests", "Requests per minute to the chart, encounter forms, the portal and "
+                   "the patient/FHIR APIs, by route and method.",
+                   prom(per_minute(PATIENT_ROUTES, by="http_route, http_request_method"),
+                        "{{http_request_method}} {{http_route}}"), unit=PER_MINUTE, width=24),
+        *from_logs(stack, "The patient-data access trail", [
+            table("Clients reading patient data", "Client addresses with the most patient-data requests in the "
+                  "range.", logql(_top(patient, "client, method"), instant=True)),
+            logs("Patient-data access trail", "Every request to patient data: time, client address, method, URL "
+                 "(with the patient id) and status. Who the user was is in OpenEMR's own audit log.",
+                 logql(patient))]),
         Row("Authentication"),
-        timeseries("Authentication failures", "Failed logins, API requests refused (401/403) and token requests "
-                   "refused per interval.",
-                   logql(count(_events(stack, matches("uri", LOGIN_FAILED))), "failed logins"),
-                   logql(count(_events(stack, 'status=~"401|403"')), "refused 401/403"),
-                   logql(count(_events(stack, matches("uri", API_TOKEN), 'status=~"4.."')), "token refused")),
-        table("Clients with failed logins", "Client addresses with the most failed logins in the range "
-              "(guessing passwords shows here).",
-              logql(f"topk(20, sum by (client) (count_over_time({_events(stack, matches('uri', LOGIN_FAILED))} "
-                    "[$__range])))", instant=True)),
-        logs("Authentication failures", "Failed logins and refused requests, newest first.", logql(failures)),
+        timeseries("Authentication failures", "Failed logins and requests refused (401/403) per minute, by "
+                   "route.", prom(per_minute(LOGIN_FAILED_ROUTE), "failed logins"),
+                   prom(per_minute(".*", "", 'http_response_status_code=~"401|403"', by="http_route"),
+                        "refused {{http_route}}"), unit=PER_MINUTE, width=24),
+        *from_logs(stack, "The sources of failed logins", [
+            table("Clients with failed logins", "Client addresses with the most failed logins in the range "
+                  "(guessing passwords shows here).", logql(_top(failed_logins, "client"), instant=True)),
+            logs("Authentication failures", "Failed logins and refused requests, newest first.",
+                 logql(_events(stack, AUTH_FAILURES)))]),
     ], (USAGE, USERS, "openemr-log-searches"))
 
 
@@ -159,11 +178,10 @@ def _enforcement(stack: StackConfig) -> list:
 
 
 def _retention(stack: StackConfig) -> str:
-    loki_note = "deleted by the compactor (`retention_enabled`)"
     rows = [("Metrics, short term (Prometheus)", f"{stack.prometheus.retention} or {stack.prometheus.retention_size}, "
              "whichever is reached first"),
             ("Metrics, long term (Mimir)", f"{stack.mimir.retention} (compactor block retention)"),
-            ("Logs (Loki)", f"{stack.loki.retention}, {loki_note}"),
+            ("Logs (Loki)", f"{stack.loki.retention}, deleted by the compactor (`retention_enabled`)"),
             ("Traces (Tempo)", f"{stack.tempo.retention} (compactor block retention)")]
     table_rows = "\n".join(f"| {signal} | {kept} |" for signal, kept in rows)
     return ("| Signal | Kept for |\n|---|---|\n" + table_rows +
