@@ -434,3 +434,22 @@ def test_bad_elasticsearch_settings_stop_synthesis_naming_the_key(tmp_path, patc
     (overlays / "clinic.yaml").write_text(patch + "\n")
     result = run_main("--overlays", str(overlays), "--dist", str(tmp_path / "dist"))
     assert result.returncode != 0 and expected in result.stderr, result.stderr
+
+
+def test_ecks_pods_are_held_to_the_restricted_profile_like_every_stack_pod(variant):
+    """ECK runs what the podTemplate says: a template without its security context is caught by validate."""
+    from stackgen import checks
+    _, tree = variant
+    objects = objects_of(tree, "clinic")
+    assert checks.check_all(objects) == []
+    cluster = one(objects, "Elasticsearch", "elasticsearch")
+    del cluster["spec"]["nodeSets"][0]["podTemplate"]["spec"]["containers"][0]["securityContext"]
+    assert any("elasticsearch" in p for p in checks.check_all(objects))
+
+
+def test_the_operator_elects_its_leader_on_its_own_lease_only(variant):
+    _, tree = variant
+    rules = one(objects_of(tree, "clinic"), "Role", "eck-operator")["rules"]
+    leases = [r for r in rules if r["resources"] == ["leases"]]
+    assert {tuple(r["verbs"]) for r in leases if "resourceNames" not in r} == {("create",)}
+    assert [r["resourceNames"] for r in leases if "resourceNames" in r] == [["elastic-operator-leader"]]

@@ -7,6 +7,7 @@ baseline and restricted tables of the standard (kubernetes.io/docs/concepts/secu
 """
 from __future__ import annotations
 
+from stackgen.components import eck_model
 from stackgen.manifests import Manifests, ref
 
 ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
@@ -129,9 +130,12 @@ LEVELS = {"baseline": baseline_violations, "restricted": restricted_violations}
 
 def pod_specs(m: Manifests):
     """(object ref, namespace, pod spec, pod annotations) of every pod the overlay makes exist."""
-    for obj in m.of_kind("Deployment", "StatefulSet", "DaemonSet"):
+    for obj in m.of_kind("Deployment", "StatefulSet", "DaemonSet", "Job"):
         template = obj["spec"]["template"]
         yield ref(obj), obj["metadata"]["namespace"], template["spec"], template["metadata"].get("annotations") or {}
+    for cr in m.of_kind("Elasticsearch", "Kibana"):  # what ECK runs from the podTemplate (eck_model.py)
+        for role, _, _, spec in eck_model.pods(cr):
+            yield f"{ref(cr)}/{role}", cr["metadata"]["namespace"], spec, {}
     for cr in m.of_kind("Prometheus", "Alertmanager"):
         annotations = (cr["spec"].get("podMetadata") or {}).get("annotations") or {}
         yield ref(cr), cr["metadata"]["namespace"], operator_pod_spec(cr), annotations

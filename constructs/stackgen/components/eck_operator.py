@@ -68,9 +68,11 @@ NAMESPACED = [
            "autoscaling.k8s.elastic.co", "packageregistry.k8s.elastic.co", "autoops.k8s.elastic.co"),
           ("agents", "apmservers", "beats", "elasticmapsservers", "enterprisesearches", "logstashes",
            "stackconfigpolicies", "elasticsearchautoscalers", "packageregistries", "autoopsagentpolicies"), READ),
-    # Leader election (controller-runtime's Lease lock).
-    Grant(("coordination.k8s.io",), ("leases",), ("get", "list", "watch", "create", "update", "patch")),
+    # Leader election: create its Lease, then only that one (ECK's election id elastic-operator-leader).
+    Grant(("coordination.k8s.io",), ("leases",), ("create",)),
 ]
+LEADER_LEASE = k.PolicyRule(api_groups=["coordination.k8s.io"], resources=["leases"],
+                            resource_names=["elastic-operator-leader"], verbs=["get", "watch", "update"])
 CLUSTER = [Grant(("storage.k8s.io",), ("storageclasses",), READ)]
 
 
@@ -102,7 +104,7 @@ def operator_config(namespace: str) -> dict:
 
 
 def _role(scope: Construct, identity: Identity) -> None:
-    k.KubeRole(scope, "role", metadata=identity.meta(), rules=[g.render() for g in NAMESPACED])
+    k.KubeRole(scope, "role", metadata=identity.meta(), rules=[*(g.render() for g in NAMESPACED), LEADER_LEASE])
     k.KubeRoleBinding(scope, "role-binding", metadata=identity.meta(),
                       role_ref=k.RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name=identity.name),
                       subjects=[k.Subject(kind="ServiceAccount", name=identity.name, namespace=identity.namespace)])
