@@ -267,59 +267,70 @@ def _selected(selector, labels: dict[str, str]) -> bool:
     return all(_holds(dict(labels), name, op, value) for name, op, value in selector)
 
 
+def _selector_problems(selector, found: list[Shipper]) -> list[str]:
+    """Labels no shipper attaches, fixed labels given a value no shipper sets, a selector Loki refuses."""
+    known, problems = label_names(found), []
+    fixed: dict[str, set[str]] = {}
+    for shipper in found:
+        for name, value in shipper.fixed().items():
+            fixed.setdefault(name, set()).add(value)
+    dynamic = {name for s in found for name, value in s.labels.items() if value.startswith("$")}
+    dynamic |= {k for s in found for k in s.label_keys}
+    for name, op, value in selector:
+        if name not in known:
+            problems.append(f"stream label {name!r}: no shipper attaches it (they attach {sorted(known)})")
+        elif op == "=" and name not in dynamic and value not in fixed[name]:
+            problems.append(f"{name}={value!r}: the shippers set {name} only to {sorted(fixed[name])}")
+    if all(re.fullmatch(value if "~" in op else re.escape(value), "") for _, op, value in selector
+           if not op.startswith("!")):
+        problems.append("the selector needs a matcher that does not match the empty value (Loki refuses it)")
+    return problems
+
+
+def _run(query: LogQuery, lines: list[tuple[str, dict[str, str]]], metric: bool, problems: list[str]) -> list[dict]:
+    """Runs the pipeline; notes each stage no line gets through; returns the labels of the lines left."""
+    for stage in query.stages:
+        after, worked = [], False
+        for line, labels in lines:
+            kept, line, labels, did = _apply(stage, line, labels)
+            worked |= did
+            if kept:
+                after.append((line, labels))
+        for conjunction in stage.predicates:
+            for name, *_ in conjunction:
+                if name != "__error__" and not any(name in labels for _, labels in lines):
+                    problems.append(f"label filter on {name!r}: no earlier stage extracts it")
+        if not worked:
+            problems.append(f"stage {stage} gets no sample line through")
+            return []
+        lines = after
+    if metric and any("__error__" in labels for _, labels in lines):
+        problems.append('a metric query over lines with __error__ fails in Loki: add | __error__=""')
+    return [labels for _, labels in lines if "__error__" not in labels]
+
+
 def check(expr: str, found: list[Shipper], app_namespace: str) -> list[str]:
     """What is wrong with one LogQL expression (variables already substituted); [] when nothing."""
-    problems = []
-    known, queries = label_names(found), None
     try:
         queries, grouping = parse(expr)
     except (ValueError, SyntaxError) as error:
         return [f"does not parse: {error}"]
     if not queries:
         return ["no stream selector"]
-    fixed = {}
-    for shipper in found:
-        for name, value in shipper.fixed().items():
-            fixed.setdefault(name, set()).add(value)
-    dynamic = {name for s in found for name, value in s.labels.items() if value.startswith("$")}
-    dynamic |= {k for s in found for k in s.label_keys}
+    problems: list[str] = []
     survivors: list[dict[str, str]] = []
-    on_openemr = 0
+    on_openemr = False
     for query in queries:
-        for name, op, value in query.selector:
-            if name not in known:
-                problems.append(f"stream label {name!r}: no shipper attaches it (they attach {sorted(known)})")
-            elif op == "=" and name not in dynamic and value not in fixed.get(name, set()):
-                problems.append(f"{name}={value!r}: the shippers set {name} only to {sorted(fixed[name])}")
-        if not any(not re.fullmatch(value if "~" in op else re.escape(value), "") for _, op, value in query.selector
-                   if not op.startswith("!")):
-            problems.append("the selector needs a matcher that does not match the empty value (Loki refuses it)")
+        problems += _selector_problems(query.selector, found)
         if not any(n == "namespace" and _holds({"namespace": app_namespace}, n, o, v) for n, o, v in query.selector):
             continue  # not OpenEMR's logs: the labels are all we can hold it to
-        on_openemr += 1
-        lines = [(e.line, dict(e.labels)) for s in found for e in entries(s, app_namespace) if _selected(query.selector, e.labels)]
+        on_openemr = True
+        lines = [(e.line, dict(e.labels)) for s in found for e in entries(s, app_namespace)
+                 if _selected(query.selector, e.labels)]
         if not lines:
             problems.append(f"selector {query.selector} matches none of OpenEMR's sample lines")
             continue
-        for stage in query.stages:
-            after, worked = [], False
-            for line, labels in lines:
-                kept, line, labels, did = _apply(stage, line, labels)
-                worked |= did
-                if kept:
-                    after.append((line, labels))
-            if stage.kind == "filter":
-                for conjunction in stage.predicates:
-                    for name, *_ in conjunction:
-                        if name != "__error__" and not any(name in labels for _, labels in lines):
-                            problems.append(f"label filter on {name!r}: no earlier stage extracts it")
-            if not worked:
-                problems.append(f"stage {stage} gets no sample line through")
-                break
-            lines = after
-        if not expr.lstrip().startswith("{") and any("__error__" in labels for _, labels in lines):
-            problems.append("a metric query over lines with __error__ fails in Loki: add | __error__=\"\"")
-        survivors += [labels for _, labels in lines if "__error__" not in labels]
+        survivors += _run(query, lines, not expr.lstrip().startswith("{"), problems)
     if on_openemr and not problems and not survivors:
         problems.append("no sample line gets through the whole query")
     for label in grouping:
