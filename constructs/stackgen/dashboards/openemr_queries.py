@@ -7,8 +7,9 @@ OTeBPF (OBI v1.0.0) labels its application metrics with the instrumented pod's K
 are OTeBPF's own pod (the PodMonitor's target). Routes are OBI's heuristic `http_route`, query strings
 dropped.
 
-Logs: both shippers write JSON lines with the original text in `log` (Fluent Bit's Loki output,
-`line_format: json`), so every query first takes `log` back as the line. Line filters come after that,
+Logs: OpenEMR's log files reach Loki only through the sidecar (`shipped`); both shippers write JSON
+lines with the original text in `log` (Fluent Bit's Loki output, `line_format: json`), so every query
+first takes `log` back as the line. Line filters come after that,
 on the text OpenEMR wrote, never on the JSON escaping of it. An access line is Apache's combined format
 (`%h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"`): no duration, no request id, and `%u` is "-"
 because OpenEMR authenticates in PHP sessions, not with HTTP auth.
@@ -137,16 +138,8 @@ THIRD_PARTY = (r"(?i)(curl error|could not resolve host|failed to open stream|co
 # Where OpenEMR shows or changes a patient's record: the chart (patient_file), encounter forms,
 # documents, the patient portal and the patient/FHIR APIs.
 PATIENT_DATA = r"/(interface/patient_file/|interface/forms/|controller\.php\?document|portal/|apis/[^/]+/(fhir|api)/[Pp]atient).*"
-CHART_OPEN = r"/interface/patient_file/summary/demographics\.php.*"
-APPOINTMENT_SAVE = r"/interface/main/calendar/add_edit_event\.php.*"
-CALENDAR_VIEW = r"/interface/main/calendar/index\.php.*"
-ENCOUNTER_FORM = r"/interface/forms/[^/]+/(new|save|view)\.php.*"
-LOGIN_POST = r"/interface/main/main_screen\.php\?auth=login.*"
 # A failed interactive login is sent on to login_screen.php?error=1 (OpenEMR's auth flow).
 LOGIN_FAILED = r"/interface/login_screen\.php\?error=1.*"
-LOGOUT = r"/interface/logout\.php.*"
-API = r"/(apis|oauth2)/.*"
-API_TOKEN = r"/oauth2/[^/]+/token.*"
 # The kubelet's probes: traffic, not users.
 PROBE_AGENT = r"kube-probe/.*"
 HUMAN = f"agent!~`{PROBE_AGENT}`"
@@ -209,7 +202,3 @@ def from_logs(stack: StackConfig, what: str, panels: list) -> list:
 
 def count_by(query: str, by: str, window: str = "$__interval") -> str:
     return f"sum by ({by}) (count_over_time({query} [{window}]))"
-
-
-def count(query: str, window: str = "$__interval") -> str:
-    return f"sum(count_over_time({query} [{window}]))"
