@@ -88,7 +88,9 @@ def datasources(stack: StackConfig) -> dict:
     """Provisioned datasources with stable uids, correlated: logs -> traces (derived trace id), traces ->
     logs, metrics and service map, exemplars -> traces. `$$` is a literal `$` in provisioning files."""
     namespace, region = stack.namespace, stack.aws.region
-    exemplars = {"exemplarTraceIdDestinations": [{"name": "trace_id", "datasourceUid": "tempo"}]}
+    # Tempo's metrics-generator labels its exemplars `traceID` (metrics_generator_trace_id_label_name's
+    # default); the destination's `name` is that label.
+    exemplars = {"exemplarTraceIdDestinations": [{"name": "traceID", "datasourceUid": "tempo"}]}
     aws = {"authType": "default", "defaultRegion": region}
     return {"apiVersion": 1, "datasources": elasticsearch.grafana_datasources(stack, [
         {"name": "Prometheus", "uid": "prometheus", "type": "prometheus", "access": "proxy",
