@@ -10,44 +10,14 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import DIST, ROOT, clean_env, run_main
-from luqum.parser import parser as lucene
-from luqum.tree import SearchField
+from elasticsearch_variants import (baseline, bodies, fluent_bit, flatten, objects_of, one, plan,  # noqa: F401
+                                    variant)
 from stackgen import validate
-from stackgen.components import es_shipping, saved_searches
-from stackgen.components.elasticsearch_setup import MAPPING
 from stackgen.flows import Address, flow_allowed
 from stackgen.manifests import Manifests
 from stackgen.validate import load_tree
 
 FIELDS = yaml.safe_load((ROOT / "tests" / "fixtures" / "eck" / "elasticsearch-api-fields.yaml").read_text())
-RENDERED = ("clinic", "hospital")
-
-
-@pytest.fixture(scope="module", params=["elasticsearch", "both"])
-def variant(request, tmp_path_factory) -> tuple[str, Path]:
-    out = tmp_path_factory.mktemp(request.param) / "dist"
-    args = [arg for name in RENDERED for arg in ("--overlay", name)]
-    result = run_main("--dist", str(out), *args, env=clean_env(LOGS_BACKEND=request.param))
-    assert result.returncode == 0, result.stderr
-    return request.param, out
-
-
-def objects_of(tree: Path, overlay: str) -> list[dict]:
-    return load_tree(tree / overlay)
-
-
-def one(objects, kind, name):
-    found = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
-    assert len(found) == 1, (kind, name, len(found))
-    return found[0]
-
-
-def plan(objects) -> dict:
-    return json.loads(one(objects, "ConfigMap", "elasticsearch-setup")["data"]["plan.json"])
-
-
-def bodies(objects) -> dict[str, dict]:
-    return {step["path"]: step["body"] for step in plan(objects)["requests"]}
 
 
 def test_variants_validate_schemas_crds_flows_and_pod_security(variant):
@@ -144,14 +114,6 @@ def test_job_request_bodies_use_the_pinned_versions_field_names(variant):
                 assert set(entry["privileges"]) <= set(FIELDS["index_privileges"]), path
 
 
-def flatten(properties: dict, prefix: str = "") -> dict[str, dict]:
-    fields = {}
-    for name, field in properties.items():
-        fields[prefix + name] = field
-        fields.update(flatten(field.get("properties", {}), f"{prefix}{name}."))
-    return fields
-
-
 def test_retention_and_snapshots_are_enforced_by_what_the_job_applies(variant):
     _, tree = variant
     objects = objects_of(tree, "clinic")
@@ -177,117 +139,6 @@ def test_a_different_retention_reaches_the_ilm_policy(tmp_path):
     assert result.returncode == 0, result.stderr
     phases = bodies(objects_of(tmp_path / "dist", "clinic"))["/_ilm/policy/kubernetes-logs"]["policy"]["phases"]
     assert phases["delete"]["min_age"] == "90d"
-
-
-def ndjson(objects) -> list[dict]:
-    text = one(objects, "ConfigMap", "kibana-saved-searches")["data"]["saved-searches.ndjson"]
-    return [json.loads(line) for line in text.splitlines()]
-
-
-def test_the_15_saved_searches_parse_and_use_only_indexed_fields(variant):
-    _, tree = variant
-    objects = objects_of(tree, "clinic")
-    saved = ndjson(objects)
-    searches = [o for o in saved if o["type"] == "search"]
-    views = {o["id"]: o for o in saved if o["type"] == "index-pattern"}
-    assert len(searches) == 15 and len({s["id"] for s in searches}) == 15
-    mapped = set(flatten(bodies(objects)["/_index_template/kubernetes-logs"]["template"]["mappings"]["properties"]))
-    for search in searches:
-        source = json.loads(search["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
-        assert source["query"]["language"] == "lucene"
-        tree_ = lucene.parse(source["query"]["query"])  # raises on a syntax error
-        fields = {node.name for node in walk(tree_) if isinstance(node, SearchField)}
-        assert fields and fields <= mapped, (search["id"], fields - mapped)
-        assert set(search["attributes"]["columns"]) <= mapped, search["id"]
-        (reference,) = search["references"]
-        assert reference["name"] == source["indexRefName"] and reference["id"] in views
-    view = next(iter(views.values()))["attributes"]
-    assert view["timeFieldName"] in mapped and view["title"] == "kubernetes-logs*"
-
-
-def walk(node):
-    yield node
-    for child in node.children:
-        yield from walk(child)
-
-
-def test_the_app_namespace_is_what_the_searches_filter_on(variant):
-    _, tree = variant
-    for search in (o for o in ndjson(objects_of(tree, "clinic")) if o["type"] == "search"):
-        assert "k8s_namespace:openemr" in search["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"]
-
-
-def test_the_import_job_posts_the_ndjson_with_overwrite_to_kibana(variant):
-    _, tree = variant
-    objects = objects_of(tree, "clinic")
-    job = one(objects, "Job", "kibana-saved-searches")
-    command = job["spec"]["template"]["spec"]["containers"][0]["command"]
-    assert command[3] == "kibana" and command[4].startswith("https://kibana-kb-http.monitoring.svc")
-    script = one(objects, "ConfigMap", "elasticsearch-setup")["data"]["setup.py"]
-    assert "/api/saved_objects/_import?overwrite=true" in script and '"kbn-xsrf": "true"' in script
-
-
-APACHE_ACCESS = ('10.0.3.7 - - [02/Dec/2026:03:04:05 +0000] "GET /interface/patient_file/summary/demographics.php?pid=4 '
-                 'HTTP/1.1" 200 5123 "https://emr.example.org/interface/main/tabs/main.php" "Mozilla/5.0"')
-APACHE_ERROR = ("[Wed Dec 02 03:04:05.123456 2026] [php:error] [pid 77] [client 10.0.3.7:51234] PHP Fatal error:  "
-                "Uncaught Exception: boom in /var/www/localhost/htdocs/openemr/library/sql.inc.php:112")
-PHP_ERROR = "[02-Dec-2026 03:04:05 UTC] PHP Warning:  Undefined variable $pid in /var/www/openemr/interface/login/login.php on line 33"
-
-
-def python_regex(parser: dict) -> re.Pattern:
-    return re.compile(parser["regex"].replace("(?<", "(?P<"))
-
-
-@pytest.mark.parametrize("parser, line, expected", [
-    (es_shipping.APACHE_ACCESS, APACHE_ACCESS, {"client_ip": "10.0.3.7", "method": "GET", "status": "200", "bytes": "5123",
-                                                "path": "/interface/patient_file/summary/demographics.php?pid=4"}),
-    (es_shipping.APACHE_ACCESS, APACHE_ACCESS.replace(" 5123 ", " - "), {"status": "200", "bytes": None}),
-    (es_shipping.APACHE_ERROR, APACHE_ERROR, {"apache_module": "php", "apache_level": "error", "apache_pid": "77",
-                                              "apache_client": "10.0.3.7:51234"}),
-    (es_shipping.PHP_ERROR, APACHE_ERROR.split("] ", 4)[-1], {"php_level": "Fatal error", "php_line": "112",
-                                                             "php_file": "/var/www/localhost/htdocs/openemr/library/sql.inc.php"}),
-    (es_shipping.PHP_ERROR, PHP_ERROR, {"php_level": "Warning", "php_line": "33",
-                                        "php_file": "/var/www/openemr/interface/login/login.php"}),
-])
-def test_parsers_turn_openemr_lines_into_the_mapped_fields(parser, line, expected):
-    match = python_regex(parser).search(line)
-    assert match, line
-    assert {k: match.group(k) for k in expected} == expected
-    assert set(match.groupdict()) <= set(flatten(MAPPING)), set(match.groupdict()) - set(flatten(MAPPING))
-    typed = dict(item.split(":") for item in parser.get("types", "").split())
-    assert all(flatten(MAPPING)[name]["type"] in ("short", "integer", "long") for name in typed)
-
-
-def test_an_access_line_is_not_read_as_an_error_and_back():
-    assert not python_regex(es_shipping.APACHE_ERROR).search(APACHE_ACCESS)
-    assert not python_regex(es_shipping.APACHE_ACCESS).search(APACHE_ERROR)
-
-
-def fluent_bit(objects) -> dict:
-    return yaml.safe_load(one(objects, "ConfigMap", "fluent-bit-config")["data"]["fluent-bit.yaml"])
-
-
-def test_fluent_bit_ships_to_elasticsearch_over_verified_tls_with_its_own_user_and_disk_buffer(variant):
-    backend, tree = variant
-    objects = objects_of(tree, "clinic")
-    config = fluent_bit(objects)
-    outputs = {o["name"]: o for o in config["pipeline"]["outputs"]}
-    assert ("loki" in outputs) == (backend == "both")
-    es = outputs["es"]
-    assert es["host"] == "elasticsearch-es-http.monitoring.svc.cluster.local" and es["port"] == 9200
-    assert (es["tls"], es["tls.verify"], es["tls.verify_hostname"]) == ("on", "on", "on")
-    assert es["http_user"] == "fluent-bit" and es["http_passwd"] == "${ELASTICSEARCH_PASSWORD}"
-    assert es["retry_limit"] == "no_limits" and es["storage.total_limit_size"]
-    daemon = one(objects, "DaemonSet", "fluent-bit")["spec"]["template"]["spec"]
-    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in daemon["containers"][0].get("env", []) if "valueFrom" in e}
-    assert env["ELASTICSEARCH_PASSWORD"] == {"name": "elasticsearch-fluent-bit", "key": "password"}
-    ca = next(v for v in daemon["volumes"] if v["name"] == "elasticsearch")
-    assert ca["secret"]["secretName"] == "elasticsearch-fluent-bit"
-    # The Job that writes that Secret writes it in Fluent Bit's namespace, with the CA and the password.
-    shipper = next(u for u in plan(objects)["users"] if u["username"] == "fluent-bit")
-    assert shipper["secret"] == {"namespace": "monitoring-agents", "name": "elasticsearch-fluent-bit"} and shipper["with_ca"]
-    role = bodies(objects)[f"/_security/role/{shipper['roles'][0]}"]
-    assert role == {"indices": [{"names": ["kubernetes-logs*"], "privileges": ["create_doc", "auto_configure"]}]}
 
 
 def test_no_credential_is_rendered(variant):
@@ -364,15 +215,6 @@ def files_and_objects(tree: Path, overlay: str) -> dict[str, dict[str, str]]:
                 key = f"{obj['kind']}/{obj['metadata'].get('namespace', '')}/{obj['metadata']['name']}"
                 found[key] = json.dumps(obj, sort_keys=True)
     return found
-
-
-@pytest.fixture(scope="module")
-def baseline(tmp_path_factory) -> Path:
-    """The same overlays with the default backend, rendered from the same working tree."""
-    out = tmp_path_factory.mktemp("loki") / "dist"
-    result = run_main("--dist", str(out), *[arg for name in RENDERED for arg in ("--overlay", name)])
-    assert result.returncode == 0, result.stderr
-    return out
 
 
 def uses_loki(serialized: str) -> bool:
