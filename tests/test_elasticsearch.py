@@ -295,3 +295,17 @@ def test_the_operator_elects_its_leader_on_its_own_lease_only(variant):
     leases = [r for r in rules if r["resources"] == ["leases"]]
     assert {tuple(r["verbs"]) for r in leases if "resourceNames" not in r} == {("create",)}
     assert [r["resourceNames"] for r in leases if "resourceNames" in r] == [["elastic-operator-leader"]]
+
+
+def test_capacity_counts_the_nodes_volumes_and_the_budget_they_run_on(variant, baseline):
+    from stackgen import capacity
+    backend, tree = variant
+    es = one(objects_of(tree, "hospital"), "Elasticsearch", "elasticsearch")["spec"]["nodeSets"][0]
+    claims = es["count"] * int(es["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"].removesuffix("Gi"))
+    before = capacity.volumes(objects_of(baseline, "hospital"))["gp3-monitoring-encrypted"]
+    after = capacity.volumes(objects_of(tree, "hospital"))["gp3-monitoring-encrypted"]
+    loki = sum(int(c["spec"]["resources"]["requests"]["storage"].removesuffix("Gi")) * o["spec"]["replicas"]
+               for o in objects_of(baseline, "hospital") if o["kind"] == "StatefulSet" and o["metadata"]["name"].startswith("loki")
+               for c in o["spec"].get("volumeClaimTemplates", []))
+    assert after - before == claims - (loki if backend == "elasticsearch" else 0)
+    assert "once per node of the budget (3)" in (tree / "hospital" / "CAPACITY.md").read_text()  # logs.budget's nodes

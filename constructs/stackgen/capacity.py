@@ -65,6 +65,10 @@ def volumes(manifests: list[dict]) -> dict[str, float]:
                 add(claim["spec"], spec.get("replicas", 1))
         elif obj["kind"] in ("Prometheus", "Alertmanager") and "storage" in spec:
             add(spec["storage"]["volumeClaimTemplate"]["spec"], replica_range(obj, manifests, 1)[0])
+        elif obj["kind"] == "Elasticsearch":  # ECK's StatefulSets: one claim per node of each nodeSet
+            for node_set in spec["nodeSets"]:
+                for claim in node_set.get("volumeClaimTemplates", []):
+                    add(claim["spec"], node_set["count"])
     return found
 
 
