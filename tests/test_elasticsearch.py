@@ -309,3 +309,22 @@ def test_capacity_counts_the_nodes_volumes_and_the_budget_they_run_on(variant, b
                for c in o["spec"].get("volumeClaimTemplates", []))
     assert after - before == claims - (loki if backend == "elasticsearch" else 0)
     assert "once per node of the budget (3)" in (tree / "hospital" / "CAPACITY.md").read_text()  # logs.budget's nodes
+
+
+def test_grafana_gets_the_elasticsearch_datasource_and_loses_loki_only_without_it(variant):
+    backend, tree = variant
+    objects = objects_of(tree, "clinic")
+    sources = {s["uid"]: s for s in yaml.safe_load(one(objects, "ConfigMap", "grafana-datasources")["data"]["datasources.yaml"])["datasources"]}
+    es = sources["elasticsearch"]
+    assert es["type"] == "elasticsearch" and es["url"] == "https://elasticsearch-es-http.monitoring.svc.cluster.local:9200"
+    assert es["jsonData"]["index"] == "kubernetes-logs*" and es["jsonData"]["tlsAuthWithCACert"] is True
+    assert es["secureJsonData"] == {"basicAuthPassword": "$__file{/etc/grafana/elasticsearch/password}",
+                                    "tlsCACert": "$__file{/etc/grafana/elasticsearch/ca.crt}"}
+    assert ("loki" in sources) == (backend == "both")
+    links = json.dumps(sources["tempo"]["jsonData"])
+    assert ('"datasourceUid": "loki"' in links) == (backend == "both")
+    deployment = one(objects, "Deployment", "grafana")["spec"]["template"]["spec"]
+    volume = next(v for v in deployment["volumes"] if v["name"] == "elasticsearch")
+    assert volume["secret"]["secretName"] == "elasticsearch-grafana"
+    grafana_user = next(u for u in plan(objects)["users"] if u["username"] == es["basicAuthUser"])
+    assert grafana_user["secret"]["name"] == "elasticsearch-grafana" and grafana_user["with_ca"]
