@@ -328,3 +328,11 @@ def test_grafana_gets_the_elasticsearch_datasource_and_loses_loki_only_without_i
     assert volume["secret"]["secretName"] == "elasticsearch-grafana"
     grafana_user = next(u for u in plan(objects)["users"] if u["username"] == es["basicAuthUser"])
     assert grafana_user["secret"]["name"] == "elasticsearch-grafana" and grafana_user["with_ca"]
+
+
+def test_the_catalogs_optional_monitors_are_rendered_by_the_switch(variant):
+    from stackgen import catalog
+    _, tree = variant
+    optional = {m for c in catalog.load()["components"].values() if c.get("rendered_with") for m in c.get("monitors", [])}
+    rendered = {o["metadata"]["name"] for o in objects_of(tree, "clinic") if o["kind"] in ("ServiceMonitor", "PodMonitor")}
+    assert optional == {"eck-operator", "elasticsearch-exporter"} and optional <= rendered
