@@ -192,6 +192,9 @@ STACK_CASES = {
     "LokiIngesterFlushFailing": counter_case("loki_ingester_chunks_flush_failures_total", f'{MON},job="j"', MON_JOB),
     "LokiCompactorNotRunning": stale_timestamp_case(
         "loki_compactor_compact_tables_operation_last_successful_run_timestamp_seconds", MON, {"namespace": "monitoring"}),
+    "LokiObjectStoreErrors": ratio(f'loki_s3_request_duration_seconds_count{{{MON},operation="S3.PutObject",status_code="500"}}',
+                                   f'loki_s3_request_duration_seconds_count{{{MON},operation="S3.PutObject",status_code="200"}}',
+                                   rising(10), "0x40", rising(90), "25m", {"namespace": "monitoring", "operation": "S3.PutObject"}),
     "LokiGossipMembersMismatch": gossip("loki_memberlist_client_cluster_members_count"),
     "TempoDown": down("tempo", "tempo-distributor"),
     "TempoRequestLatency": latency("tempo", "tempo-query-frontend", "api_search", "10"),

@@ -5,7 +5,8 @@ Events are where "why is this pod pending" lives, and kube-state-metrics keeps n
 Bit 4.2's `kubernetes_events` input lists the events once, then follows the API server's watch stream
 (RBAC: list and watch on core `events`, nothing else). Labels join the pod logs' streams: `namespace`
 and, for events about a pod, `pod` (the involved object lifted to top-level keys, then copied when its
-kind is Pod), plus `kind` and `type` (Normal or Warning). Warning events of OpenEMR's namespace:
+kind is Pod; Loki's output leaves out a label whose key a record lacks, logging a warning for it), plus
+`kind` and `type` (Normal or Warning). Warning events of OpenEMR's namespace:
 
     {job="kubernetes-events", namespace="openemr", type="Warning"}
 

@@ -73,6 +73,16 @@ def _gossip(title: str, metric: str) -> Alert:
                  "members for 15 minutes: the gossip ring is partitioned (port 7946).", "15m")
 
 
+def _object_store_errors(name: str, title: str, counts: str) -> Alert:
+    """Failed S3 requests by operation, from a request-duration histogram's counts by status code."""
+    by = "namespace, operation"
+    return Alert(name, f'sum by ({by}) (rate({counts}{{status_code=~"5..|error"}}[5m])) / '
+                       f"sum by ({by}) (rate({counts}[5m])) > $threshold", "warning",
+                 f"{title}'s object store fails {{{{ $labels.operation }}}} requests",
+                 f"{{{{ $value | humanizePercentage }}}} of {title}'s {{{{ $labels.operation }}}} requests to S3 fail "
+                 "(threshold $threshold).", "15m", 0.05, "ratio")
+
+
 def _loki(stack: StackConfig) -> list:
     return [
         _down("Loki", loki.push_service(stack)), *_request_rules("loki", 1),
@@ -90,6 +100,8 @@ def _loki(stack: StackConfig) -> list:
         _stale("LokiCompactorNotRunning",
                "loki_compactor_compact_tables_operation_last_successful_run_timestamp_seconds",
                "Loki's index compaction", 10800),
+        # Loki's own S3 client (storage_config.use_thanos_objstore is off).
+        _object_store_errors("LokiObjectStoreErrors", "Loki", "loki_s3_request_duration_seconds_count"),
         _gossip("Loki", "loki_memberlist_client_cluster_members_count"),
     ]
 
@@ -114,11 +126,7 @@ def _tempo(stack: StackConfig) -> list:
               "warning", "Tempo's compaction backlog is {{ $value }} blocks",
               "{{ $value }} blocks wait for compaction in {{ $labels.namespace }} (threshold $threshold): queries "
               "slow down and retention lags.", "1h", 100),
-        Alert("TempoBackendErrors", f'sum by (namespace, operation) (rate({backend}{{status_code=~"5..|error"}}[5m])) / '
-              f"sum by (namespace, operation) (rate({backend}[5m])) > $threshold", "warning",
-              "Tempo's object store fails {{ $labels.operation }} requests",
-              "{{ $value | humanizePercentage }} of Tempo's {{ $labels.operation }} requests to S3 fail (threshold "
-              "$threshold).", "15m", 0.05, "ratio"),
+        _object_store_errors("TempoBackendErrors", "Tempo", backend),
     ]
 
 
