@@ -110,3 +110,56 @@ def test_fluent_bit_ships_to_elasticsearch_over_verified_tls_with_its_own_user_a
     assert shipper["secret"] == {"namespace": "monitoring-agents", "name": "elasticsearch-fluent-bit"} and shipper["with_ca"]
     role = bodies(objects)[f"/_security/role/{shipper['roles'][0]}"]
     assert role == {"indices": [{"names": ["kubernetes-logs*"], "privileges": ["create_doc", "auto_configure"]}]}
+
+
+@pytest.fixture(scope="module")
+def large_elasticsearch(tmp_path_factory):
+    """large runs the OpenEMR sidecar: its file lines reach Elasticsearch through the node agents."""
+    from conftest import clean_env, run_main
+    out = tmp_path_factory.mktemp("large-es") / "dist"
+    result = run_main("--dist", str(out), "--overlay", "large", env=clean_env(LOGS_BACKEND="elasticsearch"))
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def sidecar(tree):
+    import yaml
+    files = {p.name: list(yaml.safe_load_all(p.read_text())) for p in (tree / "large" / "openemr-sidecar").glob("*.yaml")}
+    config_map = next(o for o in files["fluent-bit-sidecar.yaml"] if o and o["kind"] == "ConfigMap")
+    return yaml.safe_load(config_map["data"]["fluent-bit.yaml"]), [o for o in files.get("network-policy.yaml", []) if o]
+
+
+def test_the_sidecars_file_lines_are_forwarded_parsed_and_shipped(large_elasticsearch):
+    from stackgen.validate import validate_tree
+    assert validate_tree(large_elasticsearch) == []
+    config, policies = sidecar(large_elasticsearch)
+    outputs = {o["name"]: o for o in config["pipeline"]["outputs"]}
+    assert set(outputs) == {"forward"}  # no Loki in this overlay, and no Elasticsearch credential in OpenEMR's namespace
+    forward = outputs["forward"]
+    assert forward["host"] == "fluent-bit-forward.monitoring-agents.svc.cluster.local" and forward["require_ack_response"] is True
+    added = {f["add"].split()[0]: f["add"].split()[1] for f in config["pipeline"]["filters"] if f["name"] == "modify"}
+    assert added == {"k8s_namespace": "openemr", "k8s_pod": "${POD_NAME}", "k8s_container": "openemr"}
+    node = fluent_bit(objects_of(large_elasticsearch, "large"))
+    listener = next(i for i in node["pipeline"]["inputs"] if i["name"] == "forward")
+    assert listener["port"] == forward["port"] and listener["storage.type"] == "filesystem"
+    tags = {i["tag"] for i in config["pipeline"]["inputs"]}
+    parsed = {(f["match"], f["key_name"], f["parser"]) for f in node["pipeline"]["filters"] if f["name"] == "parser"}
+    for tag in ("openemr.access", "openemr.error", "openemr.php_errors"):
+        assert tag in tags and any(m == tag for m, _, _ in parsed), tag
+    es = next(o for o in node["pipeline"]["outputs"] if o["name"] == "es")
+    assert all(re.match(es["match_regex"], tag) for tag in ("openemr.access", "kube.var.log.containers.x"))
+    (egress,) = policies
+    ports = {p["port"] for rule in egress["spec"]["egress"] for p in rule.get("ports", [])}
+    assert 24224 in ports and 3100 not in ports
+
+
+def test_only_openemr_may_forward_to_the_node_agents(large_elasticsearch):
+    from stackgen.flows import flow_allowed
+    from stackgen.manifests import Manifests, Pod
+    m = Manifests(objects_of(large_elasticsearch, "large"))
+    agent = next(p for p in m.pods() if p.labels.get("app.kubernetes.io/name") == "fluent-bit")
+    openemr = Pod("openemr", "openemr", {"app": "openemr"}, {})
+    other = Pod("shop", "shop", {"app": "shop"}, {})
+    assert flow_allowed(m, openemr, agent, 24224) and not flow_allowed(m, other, agent, 24224)
+    es = next(p for p in m.pods() if p.labels.get("app.kubernetes.io/name") == "elasticsearch")
+    assert not flow_allowed(m, openemr, es, 9200)

@@ -107,13 +107,6 @@ class StackConfig(Model):
         return self
 
     @model_validator(mode="after")
-    def _sidecar_ships_to_loki(self) -> "StackConfig":
-        if self.logs.backend == "elasticsearch" and self.fluent_bit.sidecar.enabled:
-            raise ValueError("logs.backend=elasticsearch needs fluent_bit.sidecar.enabled=false: the OpenEMR "
-                             "sidecar ships its files to Loki only; choose logs.backend=both to keep it")
-        return self
-
-    @model_validator(mode="after")
     def _single_process_backends_do_not_autoscale(self) -> "StackConfig":
         for name, single in (("loki", "single-binary"), ("tempo", "monolithic"), ("mimir", "monolithic")):
             scaling, topology = getattr(self.autoscaling, name), getattr(self, name).topology

@@ -20,6 +20,7 @@ import cdk8s_plus_37.k8s as k
 
 from stackgen.components import elasticsearch, elasticsearch_setup
 from stackgen.lib.netpol import Rule, rule
+from stackgen.lib.workload import Port, service
 
 if TYPE_CHECKING:
     from stackgen.config import StackConfig
@@ -65,14 +66,15 @@ def filters(stack: StackConfig) -> list[dict]:
         return {"name": "parser", "match": app, "key_name": key, "parser": parser["name"],
                 "reserve_data": "on", "preserve_key": "on"}
     return [parse("log", APACHE_ACCESS), parse("log", APACHE_ERROR), parse("log", PHP_ERROR),
-            parse("apache_message", PHP_ERROR)]
+            parse("apache_message", PHP_ERROR), *sidecar_record_filters(stack)]
 
 
 def outputs(stack: StackConfig, match: str = "kube.*") -> list[dict]:
     if not elasticsearch.enabled(stack):
         return []
     return [{
-        "name": "es", "match": match, "host": elasticsearch.http_host(stack), "port": elasticsearch.HTTPS.number,
+        "name": "es", **({"match_regex": r"^(kube|openemr)\."} if forwarding(stack) else {"match": match}),
+        "host": elasticsearch.http_host(stack), "port": elasticsearch.HTTPS.number,
         "index": elasticsearch_setup.DATA_STREAM, "write_operation": "create", "suppress_type_name": "on",
         "generate_id": "on",
         # Kubernetes label keys hold dots (app.kubernetes.io/name), which would clash as objects.
@@ -102,3 +104,67 @@ def env(stack: StackConfig) -> list[k.EnvVar]:
 
 def egress(ctx: Context) -> list[Rule]:
     return [rule([elasticsearch.pods(ctx)], [elasticsearch.HTTPS])] if elasticsearch.enabled(ctx.config) else []
+
+
+# OpenEMR's image writes Apache's and PHP's logs to files, not to its output: those lines reach
+# Elasticsearch from the sidecar (openemr.py), which forwards them to the node agents (Fluent Bit's
+# forward protocol, acknowledged), where the same parsers run and the es output sends them on. So no
+# Elasticsearch credential or CA has to exist in the application's namespace.
+FORWARD = Port("forward", 24224)
+FORWARD_SERVICE = "fluent-bit-forward"
+FROM_SIDECAR = "openemr.*"
+# The sidecar's tail tags (openemr.<file stem>) and the parsers their lines take, in order.
+SIDECAR_PARSERS = {"openemr.access": [("log", APACHE_ACCESS)],
+                   "openemr.error": [("log", APACHE_ERROR), ("apache_message", PHP_ERROR)],
+                   "openemr.php_errors": [("log", PHP_ERROR)]}
+
+
+def forwarding(stack: StackConfig) -> bool:
+    return elasticsearch.enabled(stack) and stack.fluent_bit.sidecar.enabled
+
+
+def inputs(stack: StackConfig) -> list[dict]:
+    """The node agents' forward listener, buffered on disk like the tail input."""
+    return [{"name": "forward", "tag": FROM_SIDECAR, "listen": "0.0.0.0", "port": FORWARD.number,
+             "storage.type": "filesystem"}] if forwarding(stack) else []
+
+
+def sidecar_record_filters(stack: StackConfig) -> list[dict]:
+    """On the node: the parsers for the forwarded file lines, by the file they came from."""
+    if not forwarding(stack):
+        return []
+    return [{"name": "parser", "match": tag, "key_name": key, "parser": parser["name"], "reserve_data": "on",
+             "preserve_key": "on"} for tag, steps in SIDECAR_PARSERS.items() for key, parser in steps]
+
+
+def ports(stack: StackConfig) -> list[Port]:
+    return [FORWARD] if forwarding(stack) else []
+
+
+def forward_service(scope, identity, stack: StackConfig) -> None:
+    if forwarding(stack):
+        service(scope, identity, [FORWARD], name=FORWARD_SERVICE)
+
+
+def ingress(ctx: Context) -> list[Rule]:
+    return [rule([ctx.app_pods()], [FORWARD])] if forwarding(ctx.config) else []
+
+
+def sidecar_filters(stack: StackConfig) -> list[dict]:
+    """In the sidecar: the fields the searches filter on (a container's lines get them from its file name)."""
+    if not forwarding(stack):
+        return []
+    fields = {"k8s_namespace": stack.app_namespace, "k8s_pod": "${POD_NAME}", "k8s_container": stack.openemr.container}
+    return [{"name": "modify", "match": FROM_SIDECAR, "add": f"{key} {value}"} for key, value in fields.items()]
+
+
+def sidecar_outputs(stack: StackConfig, buffer_limit: str) -> list[dict]:
+    if not forwarding(stack):
+        return []
+    return [{"name": "forward", "match": FROM_SIDECAR, "require_ack_response": True, "retry_limit": "no_limits",
+             "host": f"{FORWARD_SERVICE}.{stack.agents_namespace}.svc.cluster.local", "port": FORWARD.number,
+             "storage.total_limit_size": buffer_limit}]
+
+
+def sidecar_egress(ctx: Context) -> list[Rule]:
+    return [rule([ctx.pods_of("fluent-bit")], [FORWARD])] if forwarding(ctx.config) else []

@@ -61,7 +61,8 @@ class FluentBitConfig(Model):
 
 
 HTTP = Port("http", 2020)
-ADDRESS_FORMS = {"service.http_listen": forms.LISTEN_HOST, "pipeline.outputs[].host": forms.HOSTNAME}
+ADDRESS_FORMS = {"service.http_listen": forms.LISTEN_HOST, "pipeline.outputs[].host": forms.HOSTNAME,
+                 "pipeline.inputs[].listen": forms.LISTEN_HOST}
 KUBE_API = Port("https", 443)
 METRICS_PATH = "/api/v2/metrics/prometheus"
 CONFIG_DIR = "/fluent-bit/etc/stackgen"
@@ -139,7 +140,7 @@ def node_config(stack: StackConfig) -> dict:
         "pipeline": {
             "inputs": [{**tail_input("kube.*", "/var/log/containers/*.log", f"{STATE_DIR}/tail.db"),
                         # containerd (EKS) writes CRI format; docker kept for self-managed nodes.
-                        "multiline.parser": "cri, docker", "path_key": "log_file"}],
+                        "multiline.parser": "cri, docker", "path_key": "log_file"}, *es_shipping.inputs(stack)],
             "filters": [
                 # First: joined records are re-emitted from the start of the pipeline, so filters placed
                 # before this one would run twice. Its buffer is kept on disk like every other chunk.
@@ -173,7 +174,8 @@ class FluentBit(Construct):
         text = config_text(node_config(stack))
         k.KubeConfigMap(self, "config", metadata=identity.meta("fluent-bit-config"), data={CONFIG_FILE: text})
         container = ContainerSpec(
-            name="fluent-bit", image=versions.FLUENT_BIT.ref, resources=stack.fluent_bit.resources, ports=[HTTP],
+            name="fluent-bit", image=versions.FLUENT_BIT.ref, resources=stack.fluent_bit.resources,
+            ports=[HTTP, *es_shipping.ports(stack)],
             command=COMMAND,
             mounts=[k.VolumeMount(name="config", mount_path=CONFIG_DIR, read_only=True),
                     k.VolumeMount(name="varlog", mount_path="/var/log", read_only=True),
@@ -195,9 +197,10 @@ class FluentBit(Construct):
         service_account(self, identity)
         cluster_role(self, identity, GRANTS)
         daemon_set(self, pod)
+        es_shipping.forward_service(self, identity, stack)  # the OpenEMR sidecar's lines, for Elasticsearch
         pod_monitor(self, identity, [Endpoint(HTTP.name, path=METRICS_PATH)])
         ctx.scraped(identity, [HTTP])
         component_policy(self, identity, Policy(
-            ingress=[rule([ctx.pods_of("prometheus")], [HTTP])],
+            ingress=[rule([ctx.pods_of("prometheus")], [HTTP]), *es_shipping.ingress(ctx)],
             egress=[*([rule([ctx.pods_of(loki.push_service(stack))], [loki.HTTP])] if loki_enabled(stack) else []),
                     *es_shipping.egress(ctx), rule(cidrs(stack.network.kube_api_cidrs), [KUBE_API])]))

@@ -23,7 +23,8 @@ from pydantic import Field
 
 from constructs import Construct
 from stackgen import versions
-from stackgen.components import loki
+from stackgen.components import es_shipping, loki
+from stackgen.components.elasticsearch import loki_enabled
 from stackgen.components.cluster import DNS_PORTS, KUBE_DNS
 from stackgen.components.fluent_bit import (
     APACHE_ERROR_START,
@@ -93,8 +94,11 @@ def sidecar_config(stack: StackConfig) -> dict:
         inputs.append(source)
     output = {**loki_output(stack, "openemr.*", labels, label_keys="$log_file"),
               "storage.total_limit_size": SIDECAR_BUFFER}
+    # logs.backend: Loki's push, and/or a forward to the node agents that ship to Elasticsearch (es_shipping).
+    outputs = [*([output] if loki_enabled(stack) else []), *es_shipping.sidecar_outputs(stack, SIDECAR_BUFFER)]
+    filters = es_shipping.sidecar_filters(stack)
     return {"service": service_section(f"{BUFFER_DIR}/chunks"), "multiline_parsers": list(SIDECAR_MULTILINE.values()),
-            "pipeline": {"inputs": inputs, "outputs": [output]}}
+            "pipeline": {"inputs": inputs, **({"filters": filters} if filters else {}), "outputs": outputs}}
 
 
 def php_ini(stack: StackConfig) -> str:
@@ -119,7 +123,8 @@ def egress_policy(chart: cdk8s.Chart, ctx: Context) -> None:
     stack = ctx.config
     component_policy(chart, _app_identity(ctx, "openemr-to-monitoring"), Policy(egress=[
         rule([pods(KUBE_DNS, "kube-system")], DNS_PORTS),
-        rule([ctx.pods_of(loki.push_service(stack))], [loki.HTTP])]), pod_selector=stack.openemr.pod_labels,
+        *([rule([ctx.pods_of(loki.push_service(stack))], [loki.HTTP])] if loki_enabled(stack) else []),
+        *es_shipping.sidecar_egress(ctx)]), pod_selector=stack.openemr.pod_labels,
         policy_types=("Egress",))
 
 
