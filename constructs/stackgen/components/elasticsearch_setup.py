@@ -26,7 +26,7 @@ from stackgen.context import Context
 from stackgen.lib.meta import Identity
 from stackgen.lib.netpol import Peer, Policy, cidrs, component_policy, rule
 from stackgen.lib.workload import PodSpec, Port, checksum, service_account
-from stackgen.settings import Resources, sized
+from stackgen.settings import Resources
 
 if TYPE_CHECKING:
     from stackgen.config import StackConfig
@@ -43,7 +43,7 @@ SHIPPER_SECRET = "elasticsearch-fluent-bit"
 SCRIPT = Path(__file__).with_name("es_setup_script.py")
 SCRIPT_DIR, PLAN_DIR = "/opt/setup", "/etc/setup"
 KUBE_API = Port("https", 443)
-RESOURCES: Resources = sized("10m", "32Mi", "200m", "128Mi").default_factory()
+RESOURCES = Resources(cpu_request="10m", memory_request="32Mi", cpu_limit="200m", memory_limit="128Mi")
 
 KEYWORD, TEXT = {"type": "keyword"}, {"type": "text"}
 # What the pipeline indexes (es_shipping.py): the raw line, the file-name fields, the kubernetes filter's
