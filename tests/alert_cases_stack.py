@@ -205,6 +205,7 @@ STACK_CASES = {
     "TempoBackendErrors": ratio(f'tempodb_backend_request_duration_seconds_count{{{MON},operation="GET",status_code="500"}}',
                                 f'tempodb_backend_request_duration_seconds_count{{{MON},operation="GET",status_code="200"}}',
                                 rising(10), "0x40", rising(90), "25m", {"namespace": "monitoring", "operation": "GET"}),
+    "TempoGossipMembersMismatch": gossip("tempo_memberlist_client_cluster_members_count"),
     "MimirDown": down("mimir", "mimir-distributor"),
     "MimirRequestLatency": latency("cortex", "mimir-querier", "prometheus_api_v1_query_range", "10"),
     "MimirIngesterInstanceRejecting": counter_case(

@@ -127,6 +127,7 @@ def _tempo(stack: StackConfig) -> list:
               "{{ $value }} blocks wait for compaction in {{ $labels.namespace }} (threshold $threshold): queries "
               "slow down and retention lags.", "1h", 100),
         _object_store_errors("TempoBackendErrors", "Tempo", backend),
+        _gossip("Tempo", "tempo_memberlist_client_cluster_members_count"),
     ]
 
 
