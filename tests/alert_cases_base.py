@@ -16,6 +16,11 @@ def case(fire, quiet, at, labels, interval="1m", quiet_at=None, alerts=None):
             "alerts": alerts if alerts is not None else [labels], "interval": interval}
 
 
+def gauge(series, fire, quiet, at, labels, **kwargs):
+    """One series: `fire` values make the alert fire, `quiet` values keep it quiet."""
+    return case({series: fire}, {series: quiet}, at, labels, **kwargs)
+
+
 def rising(per_step, steps=40):
     return f"0+{per_step}x{steps}"
 

@@ -1,6 +1,6 @@
 """promtool cases for the kubernetes-apps, kubernetes-storage, kubernetes-resources and kubernetes-system
 groups (kube-state-metrics, kubelet, API server). Pods live in namespace `shop` (not OpenEMR's)."""
-from alert_cases_base import MON, SHOP, case, rising
+from alert_cases_base import MON, SHOP, case, gauge, rising
 
 NODE = f'kube_pod_info{{{SHOP},pod="p1",node="n1"}}'
 C = f'{SHOP},pod="p1",container="c"'
@@ -9,9 +9,6 @@ KUBELET = 'job="kubelet",metrics_path="/metrics",instance="10.0.0.1:10250",node=
 KUBELET_LABELS = {"job": "kubelet", "metrics_path": "/metrics", "instance": "10.0.0.1:10250", "node": "n1"}
 API = 'job="apiserver"'
 
-
-def gauge(series, fire, quiet, at, labels, **kwargs):
-    return case({series: fire}, {series: quiet}, at, labels, **kwargs)
 
 
 def pair(left, right, fire, quiet, same, at, labels):

@@ -1,6 +1,6 @@
 """promtool cases for the prometheus, prometheus-operator, alertmanager, logs-traces-metrics and stack
 groups. Backend job names differ by topology (loki or loki-write, ...): down cases hold both."""
-from alert_cases_base import AGENTS, MON, case, counter_case, ratio_case, rising, stale_timestamp_case
+from alert_cases_base import AGENTS, MON, case, counter_case, gauge, ratio_case, rising, stale_timestamp_case
 
 P = 'instance="p"'
 PROM = {"instance": "p"}
@@ -9,9 +9,6 @@ AM_LABELS = {"namespace": "monitoring", "service": "alertmanager"}
 NODE = {"instance": "n1", "node": "n1"}
 N = 'instance="n1",node="n1"'
 
-
-def gauge(series, fire, quiet, at, labels):
-    return case({series: fire}, {series: quiet}, at, labels)
 
 
 def ratio(bad, total, fire, quiet_bad, total_values, at, labels):
