@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from synthetic import BUILTINS
 
 DASHBOARD_PREFIX = "grafana-dashboard-"
-PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "bool",
-                "offset", "le", "inf", "nan"}
 PROM_TYPES = {"prometheus"}
 
 
@@ -163,16 +161,6 @@ def metric_of_variable(variable: dict, values: dict[str, str]) -> str:
     query = substitute(query, values)
     match = re.match(r"\s*label_values\(\s*([A-Za-z_:][A-Za-z0-9_:]*)", query)
     return match.group(1) if match else query
-
-
-def metric_names(expr: str) -> set[str]:
-    """Metric names of a PromQL expression: identifiers that are not functions, keywords, label names."""
-    text = re.sub(r'"[^"]*"', "", expr)
-    text = re.sub(r"\{[^}]*\}", "", text)
-    text = re.sub(r"\[[^\]]*\]", "", text)
-    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", text)
-    identifier = r"(?<![A-Za-z0-9_:.])[A-Za-z_:][A-Za-z0-9_:]*(?![A-Za-z0-9_:])(?!\s*\()"
-    return {name for name in re.findall(identifier, text) if name.lower() not in PROMQL_WORDS}
 
 
 def rule_groups(objects: list[dict]) -> list[dict]:

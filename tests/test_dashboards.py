@@ -13,7 +13,6 @@ from conftest import DIST, ROOT, clean_env, run_main
 from dashboard_queries import (
     dashboards,
     has_data,
-    metric_names,
     metric_of_variable,
     panels,
     resolve_variables,
@@ -21,6 +20,7 @@ from dashboard_queries import (
     targets,
 )
 from grafana_foundation_sdk.models.dashboard import Dashboard
+from promql import metric_names
 from synthetic import EVAL_TIME, INTERVAL, all_series
 
 from stackgen import catalog

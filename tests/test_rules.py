@@ -10,14 +10,13 @@ import pytest
 import yaml
 from alert_cases import CASES
 from conftest import DIST, ROOT
+from promql import metric_names
 from stackgen import catalog
 from stackgen.validate import load_tree
 
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool not on PATH (CI installs prometheus)")
 RUNBOOKS = ROOT / "docs" / "runbooks.md"
-PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "bool",
-                "offset", "le", "inf", "nan"}
 
 
 def rule_groups(overlay):
@@ -99,16 +98,6 @@ def test_every_alert_is_annotated_with_a_runbook_section_that_exists(overlay):
         assert re.fullmatch(r"[0-9]+[smh]", rule["for"]), rule["alert"]
         page, _, anchor = rule["annotations"]["runbook_url"].partition("#")
         assert page.endswith("/runbooks.md") and anchor in anchors, rule["alert"]
-
-
-def metric_names(expr):
-    """Metric names of a PromQL expression: identifiers that are not functions, keywords, label names."""
-    text = re.sub(r'"[^"]*"', "", expr)
-    text = re.sub(r"\{[^}]*\}", "", text)
-    text = re.sub(r"\[[^\]]*\]", "", text)
-    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", text)
-    identifier = r"(?<![A-Za-z0-9_:.])[A-Za-z_:][A-Za-z0-9_:]*(?![A-Za-z0-9_:])(?!\s*\()"
-    return {name for name in re.findall(identifier, text) if name.lower() not in PROMQL_WORDS}
 
 
 def test_metric_name_extraction_finds_what_it_should():
