@@ -119,8 +119,15 @@ def _receivers(alerting: Alerting) -> list[dict]:
     return [{"name": "null"}, critical, warning]
 
 
-def _inhibit(source: str, targets: str, equal: list[str] | None = None) -> dict:
-    rule = {"source_matchers": [f'alertname="{source}"'], "target_matchers": [f'alertname=~"{targets}"']}
+# Fluent Bit names its outputs' series after the plugin and its index (loki.0, es.1).
+LOKI_OUTPUTS, ES_OUTPUTS = 'name=~"loki\\..+"', 'name=~"es\\..+"'
+FLUENT_BIT_DELIVERY = "FluentBitRetriesFailing|FluentBitOutputErrors"
+
+
+def _inhibit(source: str, targets: str, equal: list[str] | None = None, only: str | None = None) -> dict:
+    """`only`: a further matcher on the targets (which of Fluent Bit's outputs)."""
+    rule = {"source_matchers": [f'alertname="{source}"'],
+            "target_matchers": [f'alertname=~"{targets}"', *([only] if only else [])]}
     return {**rule, **({"equal": equal} if equal else {})}
 
 
@@ -136,7 +143,12 @@ def inhibit_rules() -> list[dict]:
         {"source_matchers": ['alertname="OpenEMRDown"'],
          "target_matchers": ['alertname=~"OpenEMR.+"', 'severity="warning"'], "equal": ["namespace"]},
         # A backend that is down explains its senders' retries and errors (not lost records: those page).
-        _inhibit("LokiDown", "FluentBitRetriesFailing|FluentBitOutputErrors|LokiRequestErrors|LokiRequestLatency"),
+        _inhibit("LokiDown", "LokiRequestErrors|LokiRequestLatency"),
+        _inhibit("LokiDown", FLUENT_BIT_DELIVERY, only=LOKI_OUTPUTS),
+        # Rendered with logs.backend elasticsearch | both; inert otherwise.
+        _inhibit("ElasticsearchClusterRed", "ElasticsearchClusterYellow", ["namespace", "cluster"]),
+        _inhibit("ElasticsearchClusterRed", FLUENT_BIT_DELIVERY, only=ES_OUTPUTS),
+        _inhibit("ElasticsearchDiskFloodStage", "ElasticsearchDiskHighWatermark", ["namespace", "name"]),
         _inhibit("TempoDown", "OTeBPFTraceExportErrors|TempoRequestErrors|TempoRequestLatency"),
         _inhibit("MimirDown", "PrometheusRemoteWrite.+|MimirRequestErrors|MimirRequestLatency"),
         # The worse state of the same object silences the milder one.
