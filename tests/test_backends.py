@@ -153,6 +153,18 @@ def test_loki_retention_override_changes_only_loki(fresh_dist, tmp_path):
     assert result.returncode == 0, result.stderr
     before, after = tree_bytes(fresh_dist), tree_bytes(out)
     changed = sorted(name for name in before if before[name] != after[name])
-    # The manifests change only in Loki's file; the capacity report re-estimates Loki's bucket.
-    assert changed == sorted(f"{overlay}/{name}" for overlay in OVERLAYS for name in ("loki.yaml", "CAPACITY.md"))
+    # Loki's file changes; the capacity report re-estimates Loki's bucket; in Grafana's file only the two
+    # dashboards that state the retention in force, and the checksum that rolls Grafana for them.
+    assert changed == sorted(f"{overlay}/{name}" for overlay in OVERLAYS
+                             for name in ("loki.yaml", "CAPACITY.md", "grafana.yaml"))
     assert config_of(load_tree(out / "clinic"), "loki")["limits_config"]["retention_period"] == "360h"
+    old_grafana, new_grafana = (_by_name(load_tree(tree / "clinic")) for tree in (fresh_dist, out))
+    differing = sorted(name for name in old_grafana if old_grafana[name] != new_grafana[name]
+                       and name[0] in ("ConfigMap", "Deployment") and name[1].startswith("grafana"))
+    assert differing == [("ConfigMap", "grafana-dashboard-openemr-audit"),
+                         ("ConfigMap", "grafana-dashboard-stack-loki-retention"), ("Deployment", "grafana")]
+    assert "360h" in new_grafana[("ConfigMap", "grafana-dashboard-openemr-audit")]["data"]["openemr-audit.json"]
+
+
+def _by_name(objects: list[dict]) -> dict[tuple[str, str], dict]:
+    return {(o["kind"], o["metadata"]["name"]): o for o in objects}

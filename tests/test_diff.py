@@ -17,6 +17,9 @@ def test_an_unchanged_tree_prints_no_changes_and_exits_0():
     assert result.stdout == "no changes\n"
 
 
+DASHBOARD = "ConfigMap/monitoring/grafana-dashboard-"
+
+
 def test_one_knob_shows_exactly_the_objects_and_fields_it_changes():
     result = run_main("diff", "--json", env=clean_env(LOKI_RETENTION="360h"))
     assert result.returncode == 1, result.stderr
@@ -26,11 +29,17 @@ def test_one_knob_shows_exactly_the_objects_and_fields_it_changes():
         assert overlay["added"] == [] and overlay["removed"] == []
         fields = {(c["object"], f["path"], f["old"], f["new"]) for c in overlay["changed"] for f in c["fields"]
                   if "checksum" not in f["path"] and not c["object"].endswith(".md")}
-        assert fields == {("ConfigMap/monitoring/loki-config", "data[config.yaml].limits_config.retention_period",
-                           "720h", "360h")}
-        # Every other changed field is the config checksum that rolls Loki's pods, and only Loki's.
-        rolled = {c["object"] for c in overlay["changed"] if c["object"] != "ConfigMap/monitoring/loki-config"}
-        assert rolled - {"CAPACITY.md"} and all("/loki" in name for name in rolled - {"CAPACITY.md"})
+        # Two dashboards state the retention in force: their text changes, and nothing else of them.
+        stated = {(name, path) for name, path, _, _ in fields if name.startswith(DASHBOARD)}
+        assert {name for name, _ in stated} == {DASHBOARD + "openemr-audit", DASHBOARD + "stack-loki-retention"}
+        assert all("720h" in old and "360h" in new for name, _, old, new in fields if name.startswith(DASHBOARD))
+        assert fields - {f for f in fields if f[0].startswith(DASHBOARD)} == {
+            ("ConfigMap/monitoring/loki-config", "data[config.yaml].limits_config.retention_period", "720h", "360h")}
+        # Every other changed field is a checksum that rolls Loki's pods, or Grafana's for its dashboards.
+        rolled = {c["object"] for c in overlay["changed"] if c["object"] != "ConfigMap/monitoring/loki-config"
+                  and not c["object"].startswith(DASHBOARD)}
+        assert rolled - {"CAPACITY.md", "Deployment/monitoring/grafana"}
+        assert all("/loki" in name for name in rolled - {"CAPACITY.md", "Deployment/monitoring/grafana"})
         # Half the log retention: the Loki bucket holds half as much, and the estimate says so.
         assert overlay["cost"]["min_after"] < overlay["cost"]["min_before"]
 
