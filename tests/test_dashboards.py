@@ -230,14 +230,14 @@ def test_every_promql_panel_returns_data_carrying_its_legend_labels(objects, boa
 ])
 def test_the_proof_fails_for_a_query_that_would_say_no_data(tmp_path, broken):
     name, expr, legend = broken
-    result = promtool("test", "rules", write_suite(tmp_path, load_tree(DIST / "clinic"), [(name, has_data(expr, legend))]), cwd=tmp_path)
+    result = promtool("test", "rules", write_suite(tmp_path, [], [(name, has_data(expr, legend))]), cwd=tmp_path)
     assert result.returncode != 0 and "exp:" in result.stdout + result.stderr
 
 
 @needs_promtool
 def test_the_proof_passes_a_query_that_has_data(tmp_path):
     expr = has_data('sum by (instance) (rate(node_cpu_seconds_total{mode!="idle"}[5m]))', ("instance",))
-    result = promtool("test", "rules", write_suite(tmp_path, load_tree(DIST / "clinic"), [("ok", expr)]), cwd=tmp_path)
+    result = promtool("test", "rules", write_suite(tmp_path, [], [("ok", expr)]), cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -250,3 +250,29 @@ def test_docs_list_every_dashboard_and_panel_as_rendered():
         for panel in panels(board):
             if panel["type"] != "row":
                 assert panel["title"] in text, (board["uid"], panel["title"])
+
+
+def _render_clinic_with(tmp_path, extra: str):
+    overlays = tmp_path / "overlays"
+    overlays.mkdir()
+    (overlays / "clinic.yaml").write_text((ROOT / "overlays" / "clinic.yaml").read_text() + extra)
+    return run_main("--overlays", str(overlays), "--dist", str(tmp_path / "dist"))
+
+
+def test_the_database_dashboard_reads_aurora_from_cloudwatch_once_the_cluster_is_named(tmp_path):
+    result = _render_clinic_with(tmp_path, "openemr: {database_cluster_id: openemr-aurora}\n")
+    assert result.returncode == 0, result.stderr
+    board = dashboards(load_tree(tmp_path / "dist" / "clinic"))["openemr-database"]
+    watched = [t for p in panels(board) for t in p.get("targets", []) if t["datasource"]["uid"] == "cloudwatch"]
+    assert len(watched) >= 5
+    assert all(t["namespace"] == "AWS/RDS" and t["dimensions"] == {"DBClusterIdentifier": "openemr-aurora"}
+               and t["matchExact"] and t["queryMode"] == "Metrics" and t["statistic"] for t in watched)
+    assert not any("database_cluster_id" in p.get("options", {}).get("content", "") for p in panels(board))
+    # Without the key, the row says how to turn it on instead of showing nothing.
+    default = dashboards(load_tree(DIST / "clinic"))["openemr-database"]
+    assert any("database_cluster_id" in p.get("options", {}).get("content", "") for p in panels(default))
+
+
+def test_a_malformed_database_cluster_id_stops_synthesis_naming_the_key(tmp_path):
+    result = _render_clinic_with(tmp_path, "openemr: {database_cluster_id: 'not an id!'}\n")
+    assert result.returncode != 0 and "openemr.database_cluster_id" in result.stderr + result.stdout

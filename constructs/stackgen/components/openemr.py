@@ -60,6 +60,8 @@ class OpenEmrConfig(Model):
     # Render an egress NetworkPolicy for OpenEMR's traffic to the stack. Only allow rules: meant for an
     # app namespace that already denies egress by default (otherwise it would isolate OpenEMR's egress).
     egress_policy: bool = True
+    # The Aurora DB cluster's identifier: the database dashboard then shows its CloudWatch metrics.
+    database_cluster_id: str | None = Field(None, pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$")
 
 
 SIDECAR_DIR = "openemr-sidecar"

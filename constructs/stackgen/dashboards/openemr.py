@@ -42,6 +42,7 @@ from stackgen.dashboards.panels import (
     CLUSTER,
     Board,
     Row,
+    cloudwatch,
     logql,
     logs,
     mimir,
@@ -119,6 +120,31 @@ def api(stack: StackConfig) -> Board:
     ], links=(ERRORS, openemr_reliability.SLO, SERVICE_MAP, DATABASE))
 
 
+# Aurora's cluster-level metrics in CloudWatch (namespace AWS/RDS, dimension DBClusterIdentifier).
+RDS_METRICS = (
+    ("CPU", "CPUUtilization", "Average", "percent", "CPU of the cluster's instances."),
+    ("Connections", "DatabaseConnections", "Sum", "short", "Client connections open to the cluster."),
+    ("Capacity (ACU)", "ServerlessDatabaseCapacity", "Average", "short",
+     "Aurora Serverless v2 capacity in use; at the configured maximum, queries queue."),
+    ("Replica lag", "AuroraReplicaLagMaximum", "Maximum", "ms", "Largest lag of a reader behind the writer."),
+    ("Freeable memory", "FreeableMemory", "Average", "bytes", "Memory left on the instances."),
+    ("Deadlocks", "Deadlocks", "Sum", "short", "Deadlocks per second the engine resolved by rolling back."),
+)
+
+
+def rds_panels(cluster_id: str | None) -> list:
+    if not cluster_id:
+        return [text("CloudWatch RDS metrics", "Set `openemr.database_cluster_id` to the Aurora DB cluster's "
+                     "identifier and this row shows its CloudWatch metrics (CPU, connections, capacity, replica "
+                     "lag, memory, deadlocks) through the **CloudWatch** datasource, read with Grafana's own IRSA "
+                     "role. The panels above are what OpenEMR itself experiences; an encrypted (TLS) database "
+                     "connection hides them from OTeBPF.", height=5)]
+    return [timeseries(title, f"{what} CloudWatch AWS/RDS {metric} ({statistic}) of cluster {cluster_id}.",
+                       cloudwatch("AWS/RDS", metric, statistic, "DBClusterIdentifier", cluster_id, title),
+                       unit=unit, width=8)
+            for title, metric, statistic, unit, what in RDS_METRICS]
+
+
 def database(stack: StackConfig) -> Board:
     sql = with_(APP, MYSQL)
     ops = rate(DB_COUNT, sql)
@@ -147,12 +173,7 @@ def database(stack: StackConfig) -> Board:
                  "statement\") with the failing SQL and the PHP file that issued it.",
                  logql(error_log(stack, f"|~ `{DB_ERROR}`")))]),
         Row("Amazon RDS"),
-        text("CloudWatch RDS metrics", "CloudWatch RDS metrics (CPU, connections, replica lag, freeable memory) "
-             "need the DB cluster's identifier, which the stack configuration does not carry yet.\n\n"
-             "Until it does, open Explore with the **CloudWatch** datasource (Grafana reads it with its own IRSA "
-             "role): namespace `AWS/RDS`, dimension `DBClusterIdentifier`, metrics `CPUUtilization`, "
-             "`DatabaseConnections`, `AuroraReplicaLag`, `FreeableMemory`. The panels above are what OpenEMR "
-             "itself experiences; an encrypted (TLS) database connection hides them from OTeBPF.", height=6),
+        *rds_panels(stack.openemr.database_cluster_id),
     ], links=(API, CACHE, SERVICE_MAP))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from grafana_foundation_sdk.builders import cloudwatch as cloudwatch_query
 from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.builders import logs as logs_panel
 from grafana_foundation_sdk.builders import loki as loki_query
@@ -22,6 +23,7 @@ from grafana_foundation_sdk.builders import text as text_panel
 from grafana_foundation_sdk.builders import timeseries as timeseries_panel
 from grafana_foundation_sdk.builders.common import StackingConfig
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models.cloudwatch import CloudWatchQueryMode, MetricEditorMode, MetricQueryType
 from grafana_foundation_sdk.models.common import StackingMode
 from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
@@ -50,7 +52,9 @@ class Query:
     legend: str = ""
     datasource: str = PROM_VARIABLE
     instant: bool = False
-    kind: str = "promql"  # promql | logql | traceql | servicemap
+    kind: str = "promql"  # promql | logql | traceql | servicemap | cloudwatch
+    # cloudwatch: expr is the metric name; (namespace, statistic, dimension name, dimension value)
+    metric: tuple[str, str, str, str] = ("", "", "", "")
 
 
 def prom(expr: str, legend: str = "", instant: bool = False) -> Query:
@@ -64,6 +68,13 @@ def mimir(expr: str, legend: str = "", instant: bool = False) -> Query:
 
 def logql(expr: str, legend: str = "", instant: bool = False) -> Query:
     return Query(expr, legend, datasource="loki", instant=instant, kind="logql")
+
+
+def cloudwatch(namespace: str, metric_name: str, statistic: str, dimension: str, value: str,
+               legend: str = "") -> Query:
+    """A CloudWatch metric of one resource, in the datasource's default region."""
+    return Query(metric_name, legend, datasource="cloudwatch", kind="cloudwatch",
+                 metric=(namespace, statistic, dimension, value))
 
 
 def traceql(expr: str) -> Query:
@@ -200,6 +211,12 @@ def _target(query: Query, ref_id: str):
         target = target.instant(True) if query.instant else target.range(True)
     elif query.kind == "traceql":
         target = tempo_query.TempoQuery().query_type("traceql").query(query.expr).limit(20)
+    elif query.kind == "cloudwatch":
+        namespace, statistic, dimension, value = query.metric
+        target = (cloudwatch_query.CloudWatchMetricsQuery().query_mode(CloudWatchQueryMode.METRICS)
+                  .metric_query_type(MetricQueryType.SEARCH).metric_editor_mode(MetricEditorMode.BUILDER)
+                  .region("default").namespace(namespace).metric_name(query.expr).statistic(statistic)
+                  .dimensions({dimension: value}).match_exact(True).label(query.legend or query.expr))
     elif query.kind == "servicemap":
         target = tempo_query.TempoQuery().query_type("serviceMap")
     else:
