@@ -188,7 +188,7 @@ STACK_CASES = {
     "LokiRequestPanics": counter_case("loki_panic_total", f'{MON},job="j"', MON_JOB),
     "LokiIngesterFlushFailing": counter_case("loki_ingester_chunks_flush_failures_total", f'{MON},job="j"', MON_JOB),
     "LokiCompactorNotRunning": stale_timestamp_case(
-        "loki_compactor_compact_tables_operation_last_successful_run_timestamp_seconds", MON, {"namespace": "monitoring"}),
+        "loki_boltdb_shipper_compact_tables_operation_last_successful_run_timestamp_seconds", MON, {"namespace": "monitoring"}),
     "LokiObjectStoreErrors": ratio(f'loki_s3_request_duration_seconds_count{{{MON},operation="S3.PutObject",status_code="500"}}',
                                    f'loki_s3_request_duration_seconds_count{{{MON},operation="S3.PutObject",status_code="200"}}',
                                    rising(10), "0x40", rising(90), "25m", {"namespace": "monitoring", "operation": "S3.PutObject"}),

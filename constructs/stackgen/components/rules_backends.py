@@ -98,7 +98,7 @@ def _loki(stack: StackConfig) -> list:
         _stale("LokiRetentionNotRunning", "loki_compactor_apply_retention_last_successful_run_timestamp_seconds",
                "Loki retention", 86400),
         _stale("LokiCompactorNotRunning",
-               "loki_compactor_compact_tables_operation_last_successful_run_timestamp_seconds",
+               "loki_boltdb_shipper_compact_tables_operation_last_successful_run_timestamp_seconds",
                "Loki's index compaction", 10800),
         # Loki's own S3 client (storage_config.use_thanos_objstore is off).
         _object_store_errors("LokiObjectStoreErrors", "Loki", "loki_s3_request_duration_seconds_count"),
