@@ -126,8 +126,10 @@ def multiline_parser(name: str, start: str) -> dict:
         {"state": "cont", "regex": TRACE_CONTINUATION, "next_state": "cont"}]}
 
 
-# OpenEMR's container output mixes Apache's error log, PHP's errors and access lines: one parser whose
-# continuation rule lists only trace shapes, so an access line is never glued onto a trace.
+# For the app namespace's containers. OpenEMR's own image writes Apache's and PHP-FPM's logs to files
+# (rotatelogs; the sidecar ships them), but an image that logs to its output mixes Apache's error log,
+# PHP's errors and access lines: one parser whose continuation rule lists only trace shapes, so an
+# access line is never glued onto a trace.
 APP_MULTILINE = multiline_parser("openemr_php_apache", f"{PHP_ERROR_START}|{APACHE_ERROR_START}|{PHP_MESSAGE_START}")
 
 
