@@ -53,6 +53,9 @@ KUBELET = Port("https-metrics", 10250)
 NODE_EXPORTER = Port("metrics", 9100)
 KUBE_API = Port("https", 443)
 ALERTMANAGER_WEB = Port("web", 9093)
+# Prometheus' own ServiceAccount token and cluster CA, for the kubelets and the API server.
+TOKEN_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+CA_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
 
 GRANTS = [
     Grant(("",), ("nodes", "nodes/metrics", "services", "endpoints", "pods")),
@@ -114,55 +117,52 @@ class Prometheus(Construct):
         self._api_server_monitor(ctx, identity)
         self._ctx, self._identity = ctx, identity
 
+    def _cluster_service_monitor(self, ctx: Context, identity, name: str, namespace: str, job_label: str,
+                                 selector: dict[str, str], endpoints: list) -> None:
+        """A ServiceMonitor (in our namespace, selected by our Prometheus) for a Service of the cluster's own."""
+        m.ServiceMonitor(
+            self, f"{name}-service-monitor",
+            metadata={"name": name, "namespace": ctx.namespace,
+                      "labels": {**identity.selection_labels, "app.kubernetes.io/name": name,
+                                 "app.kubernetes.io/component": name}},
+            spec=m.ServiceMonitorSpec(
+                job_label=job_label,
+                namespace_selector=m.ServiceMonitorSpecNamespaceSelector(match_names=[namespace]),
+                selector=m.ServiceMonitorSpecSelector(match_labels=selector),
+                endpoints=endpoints))
+
     def _kubelet_monitor(self, ctx: Context, identity) -> None:
         """Container (cAdvisor) and kubelet metrics, through the kube-system/kubelet Service that the
         operator maintains (--kubelet-service)."""
         tls = m.ServiceMonitorSpecEndpointsTlsConfig(
-            ca_file="/var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
+            ca_file=CA_FILE,
             # EKS kubelets serve self-signed certificates for their node IPs.
             insecure_skip_verify=True)
         endpoints = [
             m.ServiceMonitorSpecEndpoints(
                 port=KUBELET.name, scheme=m.ServiceMonitorSpecEndpointsScheme.HTTPS, path=path,
-                bearer_token_file="/var/run/secrets/kubernetes.io/serviceaccount/token",
+                bearer_token_file=TOKEN_FILE,
                 tls_config=tls, honor_labels=True,
                 relabelings=[m.ServiceMonitorSpecEndpointsRelabelings(
                     source_labels=["__metrics_path__"], target_label="metrics_path")])
             for path in ("/metrics", "/metrics/cadvisor")
         ]
-        m.ServiceMonitor(
-            self, "kubelet-service-monitor",
-            metadata={"name": "kubelet", "namespace": ctx.namespace,
-                      "labels": {**identity.selection_labels, "app.kubernetes.io/name": "kubelet",
-                                 "app.kubernetes.io/component": "kubelet"}},
-            spec=m.ServiceMonitorSpec(
-                job_label="app.kubernetes.io/name",
-                namespace_selector=m.ServiceMonitorSpecNamespaceSelector(match_names=["kube-system"]),
-                selector=m.ServiceMonitorSpecSelector(match_labels={"app.kubernetes.io/name": "kubelet"}),
-                endpoints=endpoints))
+        self._cluster_service_monitor(ctx, identity, "kubelet", "kube-system", "app.kubernetes.io/name",
+                                      {"app.kubernetes.io/name": "kubelet"}, endpoints)
 
     def _api_server_monitor(self, ctx: Context, identity) -> None:
         """The API server's own metrics: EKS serves /metrics through the default `kubernetes` Service. Read
         with Prometheus' token (nonResourceURLs /metrics get, GRANTS), over the kube_api_cidrs egress; only
         the catalogued series are kept (its request histograms are large)."""
         kept = "|".join(sorted(catalog.component_series("apiserver")))
-        m.ServiceMonitor(
-            self, "apiserver-service-monitor",
-            metadata={"name": "apiserver", "namespace": ctx.namespace,
-                      "labels": {**identity.selection_labels, "app.kubernetes.io/name": "apiserver",
-                                 "app.kubernetes.io/component": "apiserver"}},
-            spec=m.ServiceMonitorSpec(
-                job_label="component",
-                namespace_selector=m.ServiceMonitorSpecNamespaceSelector(match_names=["default"]),
-                selector=m.ServiceMonitorSpecSelector(match_labels={"component": "apiserver", "provider": "kubernetes"}),
-                endpoints=[m.ServiceMonitorSpecEndpoints(
-                    port=KUBE_API.name, scheme=m.ServiceMonitorSpecEndpointsScheme.HTTPS,
-                    bearer_token_file="/var/run/secrets/kubernetes.io/serviceaccount/token",
-                    tls_config=m.ServiceMonitorSpecEndpointsTlsConfig(
-                        ca_file="/var/run/secrets/kubernetes.io/serviceaccount/ca.crt", server_name="kubernetes"),
-                    metric_relabelings=[m.ServiceMonitorSpecEndpointsMetricRelabelings(
-                        action=m.ServiceMonitorSpecEndpointsMetricRelabelingsAction.KEEP,
-                        source_labels=["__name__"], regex=kept)])]))
+        self._cluster_service_monitor(
+            ctx, identity, "apiserver", "default", "component", {"component": "apiserver", "provider": "kubernetes"},
+            [m.ServiceMonitorSpecEndpoints(
+                port=KUBE_API.name, scheme=m.ServiceMonitorSpecEndpointsScheme.HTTPS, bearer_token_file=TOKEN_FILE,
+                tls_config=m.ServiceMonitorSpecEndpointsTlsConfig(ca_file=CA_FILE, server_name="kubernetes"),
+                metric_relabelings=[m.ServiceMonitorSpecEndpointsMetricRelabelings(
+                    action=m.ServiceMonitorSpecEndpointsMetricRelabelingsAction.KEEP,
+                    source_labels=["__name__"], regex=kept)])])
 
     def allow_flows(self) -> None:
         """Prometheus' NetworkPolicy, once every component has declared what Prometheus scrapes."""
