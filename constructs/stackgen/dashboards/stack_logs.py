@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from stackgen.dashboards.panels import STACK, Board, Row, link_to, namespace_var, prom, stat, text, timeseries
-from stackgen.dashboards.stack_panels import TAGS, agg, jobs, or_none, rate, red, resources, sel, since
+from stackgen.dashboards.stack_panels import TAGS, agg, jobs, or_none, rate, red, resources, sel, siblings, since
 
 if TYPE_CHECKING:
     from stackgen.config import StackConfig
@@ -15,10 +15,6 @@ LOKI = jobs("loki")
 PUSH_ROUTES = 'route=~"loki_api_v1_push|api_prom_push|otlp_v1_logs"'
 QUERY_ROUTES = 'route=~"loki_api_v1_.+", route!="loki_api_v1_push"'
 LOKI_BOARDS = ["stack-loki-writes", "stack-loki-reads", "stack-loki-retention", "stack-fluent-bit"]
-
-
-def related(uid: str) -> list[str]:
-    return [other for other in LOKI_BOARDS if other != uid]
 
 
 def loki_writes(stack: StackConfig) -> Board:
@@ -60,7 +56,7 @@ def loki_writes(stack: StackConfig) -> Board:
                        width=8),
             *resources("loki", "loki-.*"),
         ],
-        [namespace_var(stack.namespace, "loki_build_info")], related("stack-loki-writes"), tags=TAGS)
+        [namespace_var(stack.namespace, "loki_build_info")], siblings(LOKI_BOARDS, "stack-loki-writes"), tags=TAGS)
 
 
 def loki_reads(stack: StackConfig) -> Board:
@@ -77,7 +73,7 @@ def loki_reads(stack: StackConfig) -> Board:
                  "loki_request_duration_seconds", LOKI, 'route=~"/logproto.Querier/.*"'),
             *resources("loki", "loki-.*"),
         ],
-        [namespace_var(stack.namespace, "loki_build_info")], related("stack-loki-reads"), tags=TAGS)
+        [namespace_var(stack.namespace, "loki_build_info")], siblings(LOKI_BOARDS, "stack-loki-reads"), tags=TAGS)
 
 
 def loki_retention(stack: StackConfig) -> Board:
@@ -108,7 +104,7 @@ def loki_retention(stack: StackConfig) -> Board:
             timeseries("Retention duration", "How long the last retention run took.",
                        prom(f"max by (pod) ({retention}_duration_seconds{sel(LOKI)})", "{{pod}}"), unit="s"),
         ],
-        [namespace_var(stack.namespace, "loki_build_info")], related("stack-loki-retention"), tags=TAGS)
+        [namespace_var(stack.namespace, "loki_build_info")], siblings(LOKI_BOARDS, "stack-loki-retention"), tags=TAGS)
 
 
 def fluent_bit(stack: StackConfig) -> Board:
@@ -152,7 +148,8 @@ def fluent_bit(stack: StackConfig) -> Board:
                                               ("fs_chunks_down", "fs down"))), width=24, links=node_link),
             *resources("fluent-bit", "fluent-bit-.*"),
         ],
-        [namespace_var(stack.agents_namespace, "fluentbit_build_info")], related("stack-fluent-bit"), tags=TAGS)
+        [namespace_var(stack.agents_namespace, "fluentbit_build_info")], siblings(LOKI_BOARDS, "stack-fluent-bit"),
+        tags=TAGS)
 
 
 def boards(stack: StackConfig) -> list[Board]:

@@ -16,6 +16,11 @@ ERRORS = 'status_code=~"5..|error"'  # dskit: HTTP 5xx, gRPC errors as "error"
 TAGS = ("observability-stack",)
 
 
+def siblings(family: list[str], uid: str) -> list[str]:
+    """The other boards of a family, for a board's links."""
+    return [other for other in family if other != uid]
+
+
 def sel(*matchers: str) -> str:
     """A selector on the cluster and the `namespace` variable, plus `matchers`."""
     return "{" + ", ".join((CLUSTER, NAMESPACE, *matchers)) + "}"

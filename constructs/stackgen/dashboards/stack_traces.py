@@ -7,17 +7,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from stackgen.dashboards.panels import STACK, Board, Row, link_to, namespace_var, prom, stat, timeseries
-from stackgen.dashboards.stack_panels import TAGS, agg, jobs, latency, or_none, rate, red, resources, sel
+from stackgen.dashboards.stack_panels import TAGS, agg, jobs, latency, or_none, rate, red, resources, sel, siblings
 
 if TYPE_CHECKING:
     from stackgen.config import StackConfig
 
 TEMPO = jobs("tempo")
 TEMPO_BOARDS = ["stack-tempo-writes", "stack-tempo-reads", "stack-tempo-metrics-generator", "stack-otebpf"]
-
-
-def related(uid: str) -> list[str]:
-    return [other for other in TEMPO_BOARDS if other != uid]
 
 
 def tempo_writes(stack: StackConfig) -> Board:
@@ -64,7 +60,7 @@ def tempo_writes(stack: StackConfig) -> Board:
                     "tempo_ingester_flush_duration_seconds", TEMPO, by="pod"),
             *resources("tempo", "tempo-.*"),
         ],
-        [namespace_var(stack.namespace, "tempo_build_info")], related("stack-tempo-writes"), tags=TAGS)
+        [namespace_var(stack.namespace, "tempo_build_info")], siblings(TEMPO_BOARDS, "stack-tempo-writes"), tags=TAGS)
 
 
 def tempo_reads(stack: StackConfig) -> Board:
@@ -93,7 +89,7 @@ def tempo_reads(stack: StackConfig) -> Board:
                        prom(rate("tempodb_retention_errors_total", TEMPO), "errors/s"), width=24),
             *resources("tempo", "tempo-.*"),
         ],
-        [namespace_var(stack.namespace, "tempo_build_info")], related("stack-tempo-reads"), tags=TAGS)
+        [namespace_var(stack.namespace, "tempo_build_info")], siblings(TEMPO_BOARDS, "stack-tempo-reads"), tags=TAGS)
 
 
 def metrics_generator(stack: StackConfig) -> Board:
@@ -131,7 +127,7 @@ def metrics_generator(stack: StackConfig) -> Board:
             *resources("tempo", "tempo-.*"),
         ],
         [namespace_var(stack.namespace, "tempo_build_info")],
-        [*related("stack-tempo-metrics-generator"), "stack-mimir-writes"], tags=TAGS)
+        [*siblings(TEMPO_BOARDS, "stack-tempo-metrics-generator"), "stack-mimir-writes"], tags=TAGS)
 
 
 def otebpf(stack: StackConfig) -> Board:
@@ -171,7 +167,8 @@ def otebpf(stack: StackConfig) -> Board:
                        prom(rate("obi_prometheus_http_requests_total", by="instance, path"), "{{instance}} {{path}}")),
             *resources("otebpf", "otebpf-.*"),
         ],
-        [namespace_var(stack.agents_namespace, "obi_internal_build_info")], related("stack-otebpf"), tags=TAGS)
+        [namespace_var(stack.agents_namespace, "obi_internal_build_info")], siblings(TEMPO_BOARDS, "stack-otebpf"),
+        tags=TAGS)
 
 
 def boards(stack: StackConfig) -> list[Board]:
