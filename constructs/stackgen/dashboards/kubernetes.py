@@ -70,6 +70,14 @@ def ratio(used: str, total: str) -> str:
     return f"sum({used}) / sum({total})"
 
 
+def _quota(title: str, description: str, usage: str, name: str, unit: str = ""):
+    """Per namespace: what is used of `name` (cpu | memory), requested and limited; a row opens its pods."""
+    per_namespace = [usage, resource("requests", name, ANY_NS), resource("limits", name, ANY_NS)]
+    return table(title, description, *(prom(f"sum by (namespace) ({expr})", instant=True) for expr in per_namespace),
+                 unit=unit,
+                 links=[("Pods of this namespace", link_to("k8s-namespace-pods", namespace="${__data.fields.namespace}"))])
+
+
 def cluster() -> Board:
     allocatable = 'kube_node_status_allocatable{%s, resource="%s"}'
     return Board(
@@ -98,21 +106,14 @@ def cluster() -> Board:
             timeseries("CPU usage by namespace", "Cores used by the containers of each namespace.",
                        prom(f"sum by (namespace) ({cpu_usage(ANY_NS)})", "{{namespace}}"),
                        unit="short", width=24, stack=True),
-            table("CPU quota by namespace", "Usage, requests and limits per namespace; a namespace opens its pods.",
-                  prom(f"sum by (namespace) ({cpu_usage(ANY_NS)})", instant=True),
-                  prom(f'sum by (namespace) ({resource("requests", "cpu", ANY_NS)})', instant=True),
-                  prom(f'sum by (namespace) ({resource("limits", "cpu", ANY_NS)})', instant=True),
-                  links=[("Pods of this namespace", link_to("k8s-namespace-pods", namespace="${__data.fields.namespace}"))]),
+            _quota("CPU quota by namespace", "Usage, requests and limits per namespace; a namespace opens its pods.",
+                   cpu_usage(ANY_NS), "cpu"),
             Row("Memory"),
             timeseries("Memory usage by namespace", "Working set (what the OOM killer counts) of each namespace.",
                        prom(f"sum by (namespace) ({memory(ANY_NS)})", "{{namespace}}"),
                        unit="bytes", width=24, stack=True),
-            table("Memory quota by namespace", "Working set, requests and limits per namespace.",
-                  prom(f"sum by (namespace) ({memory(ANY_NS)})", instant=True),
-                  prom(f'sum by (namespace) ({resource("requests", "memory", ANY_NS)})', instant=True),
-                  prom(f'sum by (namespace) ({resource("limits", "memory", ANY_NS)})', instant=True),
-                  unit="bytes",
-                  links=[("Pods of this namespace", link_to("k8s-namespace-pods", namespace="${__data.fields.namespace}"))]),
+            _quota("Memory quota by namespace", "Working set, requests and limits per namespace.", memory(ANY_NS),
+                   "memory", unit="bytes"),
         ],
         links=["k8s-namespace-pods", "k8s-namespace-workloads", "nodes"], tags=TAGS)
 
