@@ -159,23 +159,30 @@ def series():
     return all_series()
 
 
-def promql_targets(objects, boards, series):
+@pytest.fixture(scope="module")
+def resolved(boards, series):
+    """uid -> (the variables' values as Grafana opens the board, the problems found resolving them)."""
+    return {uid: resolve_variables(board, series) for uid, board in boards.items()}
+
+
+@pytest.fixture(scope="module")
+def promql(objects, boards, resolved):
+    """Every PromQL target of the overlay's dashboards, resolved."""
     provisioned = provisioned_datasources(objects)
-    return [t for board in boards.values()
-            for t in targets(board, provisioned, resolve_variables(board, series)[0], {"prometheus"})]
+    return [t for uid, board in boards.items() for t in targets(board, provisioned, resolved[uid][0], {"prometheus"})]
 
 
-def test_every_variable_opens_on_a_value_the_data_offers(boards, series):
-    problems = [problem for board in boards.values() for problem in resolve_variables(board, series)[1]]
+def test_every_variable_opens_on_a_value_the_data_offers(resolved):
+    problems = [problem for _, found in resolved.values() for problem in found]
     assert not problems
 
 
-def test_every_promql_query_uses_only_catalogued_metrics(objects, boards, series):
+def test_every_promql_query_uses_only_catalogued_metrics(objects, boards, resolved, promql):
     recorded = {r["record"] for g in rule_groups(objects) for r in g["rules"] if "record" in r}
     known = catalog.all_series() | recorded
-    unknown = {t.where: sorted(metric_names(t.expr) - known) for t in promql_targets(objects, boards, series)}
+    unknown = {t.where: sorted(metric_names(t.expr) - known) for t in promql}
     for uid, board in boards.items():
-        values = resolve_variables(board, series)[0]
+        values = resolved[uid][0]
         unknown.update({f"{uid} / variable {v['name']}": sorted({metric_of_variable(v, values)} - known - {""})
                         for v in board.get("templating", {}).get("list", [])})
     assert not {where: names for where, names in unknown.items() if names}
@@ -206,17 +213,17 @@ def failed_checks(result, checks) -> list[str]:
 
 
 @needs_promtool
-def test_every_promql_query_parses(objects, boards, series, tmp_path):
+def test_every_promql_query_parses(promql, tmp_path):
     records = [{"record": f"dashboard:check_{i}", "expr": t.expr}
-               for i, t in enumerate(promql_targets(objects, boards, series))]
+               for i, t in enumerate(promql)]
     (tmp_path / "queries.yml").write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": records}]}))
     result = promtool("check", "rules", "queries.yml", cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
 
 
 @needs_promtool
-def test_every_promql_panel_returns_data_carrying_its_legend_labels(objects, boards, series, tmp_path):
-    checks = [(t.where, has_data(t.expr, t.legend_labels)) for t in promql_targets(objects, boards, series)]
+def test_every_promql_panel_returns_data_carrying_its_legend_labels(objects, promql, tmp_path):
+    checks = [(t.where, has_data(t.expr, t.legend_labels)) for t in promql]
     assert checks
     result = promtool("test", "rules", write_suite(tmp_path, objects, checks), cwd=tmp_path)
     assert result.returncode == 0, failed_checks(result, checks)
