@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from synthetic import BUILTINS
 
 DASHBOARD_PREFIX = "grafana-dashboard-"
-PROM_TYPES = {"prometheus"}
 
 
 def dashboards(objects: list[dict]) -> dict[str, dict]:

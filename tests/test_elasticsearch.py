@@ -15,7 +15,6 @@ from elasticsearch_variants import (baseline, bodies, fluent_bit, flatten, objec
 from stackgen import validate
 from stackgen.flows import Address, flow_allowed
 from stackgen.manifests import Manifests, Pod
-from stackgen.validate import load_tree
 
 FIELDS = yaml.safe_load((ROOT / "tests" / "fixtures" / "eck" / "elasticsearch-api-fields.yaml").read_text())
 

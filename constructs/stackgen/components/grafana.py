@@ -135,7 +135,7 @@ def dashboard_providers() -> dict:
 
 
 def dashboard_config_map_name(uid: str) -> str:
-    return f"grafana-dashboard-{uid}"
+    return dashboards.CONFIG_MAP_PREFIX + uid
 
 
 def _dashboards(scope: Construct, identity, stack: StackConfig) -> tuple[k.Volume, str]:

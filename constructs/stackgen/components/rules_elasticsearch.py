@@ -22,7 +22,7 @@ DISK_USED = ("1 - max by (namespace, name) (elasticsearch_filesystem_data_availa
 
 def _disk(name: str, severity: str, threshold: float, what: str) -> Alert:
     return Alert(name, f"{DISK_USED} > $threshold", severity,
-                 f"Elasticsearch node {{{{ $labels.name }}}} data disk is {{{{ $value | humanizePercentage }}}} full",
+                 "Elasticsearch node {{ $labels.name }} data disk is {{ $value | humanizePercentage }} full",
                  f"The data volume of node {{{{ $labels.name }}}} is {{{{ $value | humanizePercentage }}}} full, above "
                  f"$threshold: {what}", "10m", threshold, "ratio")
 

@@ -88,7 +88,7 @@ def _prometheus() -> list:
                        "{{ $value | humanize }} samples with a duplicate timestamp and another value in 5 minutes.",
                        "10m"),
         _counter_alert("PrometheusSDRefreshFailure", "prometheus_sd_refresh_failures_total", "10m",
-                       f"{PROM} fails to discover targets ({{{{ $labels.mechanism }}}})", f"{{{{ $value | humanize }}}} "
+                       f"{PROM} fails to discover targets ({{{{ $labels.mechanism }}}})", "{{ $value | humanize }} "
                        "refreshes of {{ $labels.mechanism }} service discovery failed in 10 minutes.", "20m"),
         Alert("PrometheusRemoteWriteFailing", "rate(prometheus_remote_storage_samples_failed_total[5m]) / "
               "(rate(prometheus_remote_storage_samples_failed_total[5m]) + "

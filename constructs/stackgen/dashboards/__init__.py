@@ -27,6 +27,8 @@ from stackgen.dashboards.panels import FOLDERS, PROM_VARIABLE, Board, Panel
 if TYPE_CHECKING:
     from stackgen.config import StackConfig
 
+# Each dashboard's ConfigMap: this prefix and its uid.
+CONFIG_MAP_PREFIX = "grafana-dashboard-"
 FAMILIES = (kubernetes, networking, nodes, stack_metrics, stack_logs, stack_traces, openemr, openemr_usage,
             log_searches)
 

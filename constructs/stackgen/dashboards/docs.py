@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from stackgen.dashboards import CONFIG_MAP_PREFIX
 from stackgen.dashboards.panels import FOLDERS
 from stackgen.validate import load_tree
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "dashboards.md"
-PREFIX = "grafana-dashboard-"
 HEADER = """# Dashboards
 
 Generated from `dist/` by `python main.py dashboards`; a test keeps it in sync. Each dashboard is
@@ -27,7 +27,7 @@ def _boards(dist: Path) -> dict[str, dict[str, dict]]:
         folders = _folders(objects)
         found[overlay_dir.name] = {}
         for obj in objects:
-            if obj["kind"] == "ConfigMap" and obj["metadata"]["name"].startswith(PREFIX):
+            if obj["kind"] == "ConfigMap" and obj["metadata"]["name"].startswith(CONFIG_MAP_PREFIX):
                 for text in obj["data"].values():
                     board = json.loads(text)
                     if "uid" in board:
