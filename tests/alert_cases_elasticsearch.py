@@ -1,11 +1,11 @@
 """promtool cases for Elasticsearch's alerts (components/rules_elasticsearch.py), with the exporter's
-series as v1.9.0 labels them (cluster health by `cluster`/`color`, node metrics by `name`, snapshot
-stats by `repository`)."""
+series as v1.9.0 labels them and the ServiceMonitor relabels them (cluster health by `color` and
+`cluster`, scraped as `es_cluster`; node metrics by `name`; snapshot stats by `repository`)."""
 from alert_cases_base import case
 
-ES = 'namespace="monitoring",job="elasticsearch-exporter",cluster="elasticsearch"'
+ES = 'namespace="monitoring",job="elasticsearch-exporter",es_cluster="elasticsearch"'
 NODE = f'{ES},name="elasticsearch-es-default-0"'
-ES_LABELS = {"namespace": "monitoring", "cluster": "elasticsearch"}
+ES_LABELS = {"namespace": "monitoring", "es_cluster": "elasticsearch"}
 NODE_LABELS = {"namespace": "monitoring", "name": "elasticsearch-es-default-0"}
 REPO = f'{ES},repository="s3-snapshots"'
 REPO_LABELS = {"namespace": "monitoring", "repository": "s3-snapshots"}
@@ -42,6 +42,11 @@ ELASTICSEARCH_CASES = {
     "ElasticsearchSnapshotFailed": case(
         {f"elasticsearch_snapshot_stats_snapshot_number_of_failures{{{REPO}}}": "2x80"},
         {f"elasticsearch_snapshot_stats_snapshot_number_of_failures{{{REPO}}}": "0x80"}, "75m", REPO_LABELS),
+    # The exporter up with no repository's series, versus a repository reporting its snapshots.
+    "ElasticsearchSnapshotRepositoryMissing": case(
+        {f"up{{{ES}}}": "1x150"},
+        {f"up{{{ES}}}": "1x150", f"elasticsearch_snapshot_stats_number_of_snapshots{{{REPO}}}": "3x150"},
+        "140m", {"namespace": "monitoring"}),
     # The last snapshot's time stops moving (none for two days) versus one taken every day.
     "ElasticsearchSnapshotTooOld": case(
         {f"elasticsearch_snapshot_stats_latest_snapshot_timestamp_seconds{{{REPO}}}": "0x3000"},

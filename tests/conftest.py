@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "constructs"), str(ROOT)]
@@ -14,7 +15,9 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from stackgen.validate import load_tree  # noqa: E402
 
-OVERLAYS = ("clinic", "hospital", "large")
+OVERLAYS = ("clinic", "hospital", "hospital-elk", "large")
+# The size overlays; the others are based on one of them (`base:`) and keep its size.
+SIZES = ("clinic", "hospital", "large")
 DIST = ROOT / "dist"
 # Seed variables that would change a render; tests run main.py without any of them unless they say so.
 from stackgen.config import ENV_OVERRIDES  # noqa: E402
@@ -56,6 +59,13 @@ def objects(overlay) -> list[dict]:
 @pytest.fixture(scope="session")
 def manifests(objects) -> Manifests:
     return Manifests(objects)
+
+
+def size_of(overlay: str) -> str:
+    """The size overlay an overlay is based on (itself for a size overlay)."""
+    while overlay not in SIZES:
+        overlay = yaml.safe_load((ROOT / "overlays" / f"{overlay}.yaml").read_text())["base"]
+    return overlay
 
 
 def tree_bytes(root: Path) -> dict[str, bytes]:

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import yaml
-from conftest import DIST, OVERLAYS, ROOT, clean_env, run_main, tree_bytes
+from conftest import DIST, OVERLAYS, ROOT, clean_env, run_main, size_of, tree_bytes
 from stackgen.checks.addresses import check_urls, resolve_url
 from stackgen.flows import flow_allowed
 from stackgen.manifests import Manifests
@@ -54,7 +54,7 @@ def test_topology_follows_the_overlay():
     expected["large"] = expected["hospital"]
     for overlay in OVERLAYS:
         objects = load_tree(DIST / overlay)
-        for backend, names in expected[overlay].items():
+        for backend, names in expected[size_of(overlay)].items():
             assert set(workloads(objects, backend)) == names, (overlay, backend)
 
 
@@ -116,7 +116,8 @@ def test_wiring_resolves_to_rendered_service_ports(manifests):
 def test_seven_datasources_with_correlations(objects):
     config_map = next(o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "grafana-datasources")
     sources = {d["uid"]: d for d in yaml.safe_load(config_map["data"]["datasources.yaml"])["datasources"]}
-    assert set(sources) == {"prometheus", "mimir", "loki", "tempo", "alertmanager", "cloudwatch", "x-ray"}
+    elasticsearch = {"elasticsearch"} if any(o["kind"] == "Elasticsearch" for o in objects) else set()
+    assert set(sources) == {"prometheus", "mimir", "loki", "tempo", "alertmanager", "cloudwatch", "x-ray"} | elasticsearch
     assert sources["loki"]["jsonData"]["derivedFields"][0]["datasourceUid"] == "tempo"
     tempo = sources["tempo"]["jsonData"]
     assert tempo["tracesToLogsV2"]["datasourceUid"] == "loki"

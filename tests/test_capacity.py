@@ -6,7 +6,7 @@ import re
 
 import pytest
 import yaml
-from conftest import DIST, OVERLAYS, clean_env, run_main
+from conftest import DIST, OVERLAYS, clean_env, run_main, size_of
 from stackgen.validate import load_tree
 
 # The seed's pricing facts (CONTEXT.md) and node types of the overlays.
@@ -34,7 +34,20 @@ def table_row(text, first_cell):
     return [cell.strip() for cell in row.strip("|").split("|")]
 
 
-def minimum_requests(objects):
+def stated_nodes(text) -> int:
+    """The model's input: the nodes the budget holds (the seed's 2, or `logs.budget.nodes`)."""
+    return int(re.search(r"DaemonSets count once per node of the budget \((\d+)\)", text).group(1))
+
+
+def eck_pods(o):
+    """ECK's pods: a nodeSet's `count` (Elasticsearch), the resource's `count` (Kibana), main container."""
+    sets = o["spec"]["nodeSets"] if o["kind"] == "Elasticsearch" else [o["spec"]]
+    for node_set in sets:
+        [container] = [c for c in node_set["podTemplate"]["spec"]["containers"] if c["name"] == o["kind"].lower()]
+        yield node_set.get("count", 1), container["resources"]["requests"]
+
+
+def minimum_requests(objects, nodes=2):
     """Independently of the generator: pods at their minimum, each container's requests."""
     hpa_min = {(o["spec"]["scaleTargetRef"]["kind"], o["spec"]["scaleTargetRef"]["name"]): o["spec"]["minReplicas"]
                for o in objects if o["kind"] == "HorizontalPodAutoscaler"}
@@ -45,7 +58,7 @@ def minimum_requests(objects):
     for o in objects:
         key = (o["kind"], o["metadata"]["name"])
         if o["kind"] in ("Deployment", "StatefulSet", "DaemonSet"):
-            pods = 2 if o["kind"] == "DaemonSet" else hpa_min.get(key, o["spec"].get("replicas", 1))
+            pods = nodes if o["kind"] == "DaemonSet" else hpa_min.get(key, o["spec"].get("replicas", 1))
             for c in o["spec"]["template"]["spec"]["containers"]:
                 total_cpu += cpu(c["resources"]["requests"]["cpu"]) * pods
                 total_mem += gib(c["resources"]["requests"]["memory"]) * pods
@@ -54,6 +67,10 @@ def minimum_requests(objects):
                     else hpa_min.get(key, o["spec"].get("replicas", 1)))
             total_cpu += (cpu(o["spec"]["resources"]["requests"]["cpu"]) + reloader[0]) * pods
             total_mem += (gib(o["spec"]["resources"]["requests"]["memory"]) + reloader[1]) * pods
+        elif o["kind"] in ("Elasticsearch", "Kibana"):
+            for pods, requests in eck_pods(o):
+                total_cpu += cpu(requests["cpu"]) * pods
+                total_mem += gib(requests["memory"]) * pods
     return total_cpu, total_mem
 
 
@@ -63,6 +80,9 @@ def volume_gib(objects):
         if o["kind"] == "StatefulSet":
             total += sum(gib(t["spec"]["resources"]["requests"]["storage"]) for t in o["spec"].get("volumeClaimTemplates", [])) \
                 * o["spec"]["replicas"]
+        elif o["kind"] == "Elasticsearch":
+            total += sum(gib(t["spec"]["resources"]["requests"]["storage"]) * n.get("count", 1)
+                         for n in o["spec"]["nodeSets"] for t in n.get("volumeClaimTemplates", []))
         elif o["kind"] == "PersistentVolumeClaim":
             total += gib(o["spec"]["resources"]["requests"]["storage"])
         elif o["kind"] in ("Prometheus", "Alertmanager"):
@@ -77,7 +97,7 @@ def volume_gib(objects):
 @pytest.mark.parametrize("overlay_name", OVERLAYS)
 def test_capacity_report_equals_a_recomputation_from_dist(overlay_name):
     objects, text = load_tree(DIST / overlay_name), report(overlay_name)
-    total_cpu, total_mem = minimum_requests(objects)
+    total_cpu, total_mem = minimum_requests(objects, stated_nodes(text))
     reported_cpu, reported_mem = (float(x) for x in table_row(text, "**total**")[2].split(" / "))
     assert reported_cpu == pytest.approx(total_cpu, abs=0.006) and reported_mem == pytest.approx(total_mem, abs=0.006)
     assert float(table_row(text, "gp3-monitoring-encrypted")[1]) == pytest.approx(volume_gib(objects), abs=0.5)
@@ -86,7 +106,7 @@ def test_capacity_report_equals_a_recomputation_from_dist(overlay_name):
 @pytest.mark.parametrize("overlay_name", OVERLAYS)
 def test_the_estimate_follows_the_stated_model(overlay_name):
     text = report(overlay_name)
-    vcpu, memory, rate = NODE[overlay_name]
+    vcpu, memory, rate = NODE[size_of(overlay_name)]
     low_cpu, low_mem = (float(x) for x in table_row(text, "**total**")[2].split(" / "))
     compute = max(low_cpu / vcpu, low_mem / memory) * rate * HOURS * (1 + FEE)
     block = float(table_row(text, "gp3-monitoring-encrypted")[1]) * GP3

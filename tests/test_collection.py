@@ -10,7 +10,7 @@ import subprocess
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import DIST, OVERLAYS, clean_env, run_main
+from conftest import DIST, OVERLAYS, ROOT, clean_env, run_main, size_of
 from stackgen import catalog, validate
 from stackgen.checks.addresses import ADDRESS, resolve_url
 from stackgen.checks.references import _selected_services, check_monitors_catalogued
@@ -129,8 +129,8 @@ def fluent_bit_config(objects):
 def test_fluent_bit_reads_every_container_log_with_kubernetes_metadata(objects):
     daemon = one(objects, "DaemonSet", "fluent-bit")
     pipeline = fluent_bit_config(objects)["pipeline"]
-    [source] = pipeline["inputs"]
-    assert source["name"] == "tail" and source["path"] == "/var/log/containers/*.log"
+    [source] = [i for i in pipeline["inputs"] if i["name"] == "tail"]
+    assert source["path"] == "/var/log/containers/*.log"
     assert "cri" in source["multiline.parser"]
     kubernetes = next(f for f in pipeline["filters"] if f["name"] == "kubernetes")
     assert kubernetes["match"] == source["tag"]
@@ -140,8 +140,13 @@ def test_fluent_bit_reads_every_container_log_with_kubernetes_metadata(objects):
     assert daemon["spec"]["template"]["spec"]["tolerations"] == [{"operator": "Exists"}]
 
 
+def loki_output(config: dict) -> dict:
+    [output] = [o for o in config["pipeline"]["outputs"] if o["name"] == "loki"]
+    return output
+
+
 def test_fluent_bit_pushes_to_lokis_push_api_with_the_labels_asked_for(manifests):
-    [output] = fluent_bit_config(manifests.objects)["pipeline"]["outputs"]
+    output = loki_output(fluent_bit_config(manifests.objects))
     assert output["name"] == "loki" and output["uri"] == "/loki/api/v1/push"
     labels = dict(pair.strip().split("=", 1) for pair in output["labels"].split(","))
     assert set(labels) == {"job", "cluster", "namespace", "pod", "container", "app"}
@@ -155,8 +160,10 @@ def test_fluent_bit_pushes_to_lokis_push_api_with_the_labels_asked_for(manifests
 
 def test_fluent_bit_buffers_on_the_node_disk_and_retries_without_limit(objects):
     config = fluent_bit_config(objects)
-    [source], [output] = config["pipeline"]["inputs"], config["pipeline"]["outputs"]
-    assert source["storage.type"] == "filesystem"
+    output = loki_output(config)
+    # The container logs, and OpenEMR's file logs forwarded by its sidecar where Elasticsearch takes them.
+    assert {i["storage.type"] for i in config["pipeline"]["inputs"]} == {"filesystem"}
+    [source] = [i for i in config["pipeline"]["inputs"] if i["name"] == "tail"]
     assert output["retry_limit"] == "no_limits" and output["storage.total_limit_size"] == "2G"
     daemon = one(objects, "DaemonSet", "fluent-bit")
     host_paths = {v["name"]: v["hostPath"]["path"] for v in daemon["spec"]["template"]["spec"]["volumes"] if "hostPath" in v}
@@ -226,9 +233,13 @@ def patched_openemr():
 
 
 def test_sidecar_mode_is_opt_in():
-    assert [o for o in OVERLAYS if (DIST / o / SIDECAR_DIR).is_dir()] == ["large"]
-    assert not (DIST / "large" / "kustomization.yaml").read_text().count(SIDECAR_DIR), \
-        "the Component belongs to the OpenEMR kustomization, not to the monitoring one"
+    chosen = [o for o in OVERLAYS if (yaml.safe_load((ROOT / "overlays" / f"{o}.yaml").read_text()).get("fluent_bit") or {})
+              .get("sidecar", {}).get("enabled")]
+    assert chosen == ["hospital-elk", "large"]
+    assert [o for o in OVERLAYS if (DIST / o / SIDECAR_DIR).is_dir()] == chosen
+    for overlay in chosen:
+        assert not (DIST / overlay / "kustomization.yaml").read_text().count(SIDECAR_DIR), \
+            "the Component belongs to the OpenEMR kustomization, not to the monitoring one"
 
 
 def test_sidecar_patch_yields_a_valid_openemr_deployment():
@@ -345,7 +356,7 @@ PUSH = {"tempo-push": {"clinic": "tempo", "hospital": "tempo-distributor", "larg
 
 
 def named(manifests, overlay, name):
-    return pod(manifests, PUSH[name][overlay] if name in PUSH else name)
+    return pod(manifests, PUSH[name][size_of(overlay)] if name in PUSH else name)
 
 
 @pytest.mark.parametrize("source,destination,port", COLLECTION_FLOWS)
@@ -378,9 +389,8 @@ def test_every_monitor_scrapes_a_catalogued_component(manifests):
 def test_catalog_names_no_monitor_that_no_overlay_renders():
     rendered = {o["metadata"]["name"] for name in OVERLAYS for o in load_tree(DIST / name)
                 if o["kind"] in ("ServiceMonitor", "PodMonitor")}
-    # Components of an optional switch (`rendered_with`) are checked where the switch renders them.
-    optional = {m for c in catalog.load()["components"].values() if c.get("rendered_with") for m in c.get("monitors", [])}
-    assert set(catalog.monitored_components()) - optional == rendered
+    # Components of an optional switch (`rendered_with`) are rendered by the overlay that turns it on.
+    assert set(catalog.monitored_components()) == rendered
 
 
 def test_catalog_lists_the_otebpf_http_metrics_and_tempo_span_metrics():

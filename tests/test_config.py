@@ -88,7 +88,7 @@ def test_bad_environment_value_names_variable_and_key(variable, value, expected,
 
 def test_unknown_overlay_is_refused(dist_copy):
     result = run_main("--overlay", "clinc", "--dist", str(dist_copy))
-    assert result.returncode == 2 and "overlay 'clinc' does not exist; available: clinic, hospital, large" in result.stderr
+    assert result.returncode == 2 and "overlay 'clinc' does not exist; available: clinic, hospital, hospital-elk, large" in result.stderr
 
 
 def _objects(path):

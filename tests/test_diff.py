@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import DIST, ROOT, clean_env, run_main
+from conftest import DIST, OVERLAYS, ROOT, clean_env, run_main
 from stackgen.diff import compare, field_changes, git_tree, markdown, working_tree
 
 
@@ -24,7 +24,7 @@ def test_one_knob_shows_exactly_the_objects_and_fields_it_changes():
     result = run_main("diff", "--json", env=clean_env(LOKI_RETENTION="360h"))
     assert result.returncode == 1, result.stderr
     report = {overlay["overlay"]: overlay for overlay in json.loads(result.stdout)}
-    assert set(report) == {"clinic", "hospital", "large"}
+    assert set(report) == set(OVERLAYS)
     for overlay in report.values():
         assert overlay["added"] == [] and overlay["removed"] == []
         fields = {(c["object"], f["path"], f["old"], f["new"]) for c in overlay["changed"] for f in c["fields"]

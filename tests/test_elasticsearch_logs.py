@@ -7,16 +7,26 @@ import json
 import re
 
 import pytest
+from conftest import DIST
 from elasticsearch_variants import baseline, bodies, flatten, fluent_bit, ndjson, objects_of, one, plan, variant, walk  # noqa: F401
 from luqum.parser import parser as lucene
 from luqum.tree import SearchField
 from stackgen.components import es_shipping
 from stackgen.components.elasticsearch_setup import MAPPING
+from stackgen.validate import load_tree
 
 
 def test_the_15_saved_searches_parse_and_use_only_indexed_fields(variant):
     _, tree = variant
-    objects = objects_of(tree, "clinic")
+    check_saved_searches(objects_of(tree, "clinic"))
+
+
+def test_the_committed_saved_searches_parse_and_use_only_indexed_fields():
+    """What Flux applies: dist/hospital-elk's NDJSON, against the index template the same overlay's Job PUTs."""
+    check_saved_searches(load_tree(DIST / "hospital-elk"))
+
+
+def check_saved_searches(objects):
     saved = ndjson(objects)
     searches = [o for o in saved if o["type"] == "search"]
     views = {o["id"]: o for o in saved if o["type"] == "index-pattern"}

@@ -120,8 +120,9 @@ GROUPS = {"openemr-service", "openemr-slo", "openemr-pods", "node", "kubernetes-
 
 
 def test_rules_are_selected_and_cover_the_areas(overlay):
-    names = {o["metadata"]["name"] for o in load_tree(DIST / overlay) if o["kind"] == "PrometheusRule"}
-    assert names == GROUPS
+    objects = load_tree(DIST / overlay)
+    names = {o["metadata"]["name"] for o in objects if o["kind"] == "PrometheusRule"}
+    assert names == GROUPS | ({"elasticsearch"} if any(o["kind"] == "Elasticsearch" for o in objects) else set())
     severities = {r["labels"]["severity"] for r in alerts(overlay)}
     assert severities == {"critical", "warning", "info"}
     assert len(alerts(overlay)) >= 120
@@ -140,7 +141,7 @@ def test_nothing_alerts_on_components_eks_does_not_expose(overlay):
 
 # Alerts about the cluster or a component as a whole: their result carries no label to name.
 WHOLE = {"Watchdog", "KubeCPUOvercommit", "KubeMemoryOvercommit", "KubeAPIDown", "LokiDown", "TempoDown", "MimirDown",
-         "OpenEMRNoTraffic", "GrafanaDown", "KubernetesEventsNotShipped"}
+         "OpenEMRNoTraffic", "GrafanaDown", "KubernetesEventsNotShipped", "ElasticsearchExporterDown"}
 
 
 def test_every_description_names_the_object_and_its_value(overlay):

@@ -168,7 +168,7 @@ def through_filters(config: dict, record: dict, api_answers: bool) -> dict:
     """The tail record through the rendered parser and kubernetes filters."""
     parsers = {p["name"]: p for p in config.get("parsers", [])}
     for step in config["pipeline"]["filters"]:
-        if step["name"] == "parser":
+        if step["name"] == "parser" and step["key_name"] in record:  # without the key, the record passes as is
             match = onigmo(parsers[step["parser"]]["regex"]).match(record[step["key_name"]])
             if match:
                 if step["preserve_key"] == "off":
@@ -186,9 +186,9 @@ LOG_FILE = "/var/log/containers/openemr-7d9f-abcde_openemr_openemr-" + "a" * 64 
 @pytest.mark.parametrize("api_answers", [True, False], ids=["api-up", "api-unreachable-or-pod-gone"])
 def test_records_keep_namespace_pod_and_container_without_the_api(objects, api_answers):
     config = node_config(objects)
-    [source] = config["pipeline"]["inputs"]
+    [source] = [i for i in config["pipeline"]["inputs"] if i["name"] == "tail"]
     record = through_filters(config, {"log": "x", source["path_key"]: LOG_FILE}, api_answers)
-    [output] = config["pipeline"]["outputs"]
+    [output] = [o for o in config["pipeline"]["outputs"] if o["name"] == "loki"]
     labels = loki_labels(output, record)
     assert {k: labels[k] for k in ("namespace", "pod", "container")} == \
         {"namespace": "openemr", "pod": "openemr-7d9f-abcde", "container": "openemr"}
@@ -211,7 +211,8 @@ def test_every_fluent_bit_key_exists_at_the_pinned_version(objects):
         assert config_problems(config) == []
     broken = copy.deepcopy(node_config(objects))
     broken["service"]["storage.max_chunks"] = 128  # a typo Fluent Bit itself ignores silently
-    broken["pipeline"]["filters"][-1]["kube_meta_negative_cache_ttl"] = 60  # newer than 4.2.0
+    kubernetes = next(f for f in broken["pipeline"]["filters"] if f["name"] == "kubernetes")
+    kubernetes["kube_meta_negative_cache_ttl"] = 60  # newer than 4.2.0
     problems = config_problems(broken)
     assert "service: unknown key 'storage.max_chunks'" in problems
     assert "filter kubernetes: unknown key 'kube_meta_negative_cache_ttl'" in problems

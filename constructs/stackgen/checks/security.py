@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+from stackgen.components import eck_model
 from stackgen.manifests import Manifests, ref
 from stackgen.names import HOST_ACCESS_ANNOTATION
 
@@ -11,15 +12,14 @@ def check_pod_security(m: Manifests) -> list[str]:
     """The restricted defaults everywhere; root, added capabilities, hostPID and hostNetwork only on pods
     that say why (HOST_ACCESS_ANNOTATION). Privileged never."""
     problems = []
-    for obj in m.of_kind("Deployment", "StatefulSet", "DaemonSet"):
-        spec = obj["spec"]["template"]["spec"]
+    for pod_ref, kind, spec, annotations in _pod_templates(m):
         pod_context = spec.get("securityContext", {})
-        excepted = HOST_ACCESS_ANNOTATION in (obj["spec"]["template"]["metadata"].get("annotations") or {})
+        excepted = HOST_ACCESS_ANNOTATION in annotations
         if not excepted and (spec.get("hostPID") or spec.get("hostNetwork")):
-            problems.append(f"{ref(obj)}: host namespaces without a {HOST_ACCESS_ANNOTATION} reason")
+            problems.append(f"{pod_ref}: host namespaces without a {HOST_ACCESS_ANNOTATION} reason")
         for container in spec["containers"]:
             context = container.get("securityContext", {})
-            where = f"{ref(obj)} container {container['name']}"
+            where = f"{pod_ref} container {container['name']}"
             capabilities = context.get("capabilities") or {}
             if capabilities.get("add") and not excepted:
                 problems.append(f"{where}: adds capabilities without a {HOST_ACCESS_ANNOTATION} reason")
@@ -31,9 +31,10 @@ def check_pod_security(m: Manifests) -> list[str]:
                 "seccomp RuntimeDefault": (context.get("seccompProfile") or pod_context.get("seccompProfile") or {}).get("type") == "RuntimeDefault",
                 "cpu/memory requests and limits": all(
                     r in (container.get("resources") or {}).get(kind, {}) for kind in ("requests", "limits") for r in ("cpu", "memory")),
-                "a readiness probe": "readinessProbe" in container,
+                "a readiness probe": "readinessProbe" in container or kind in NOT_ROUTED,
                 "a liveness probe that does not wait for peers": not _liveness_on_readiness(container),
-                "image pinned to a tag": re.search(r":[^:/]+$", container["image"]) is not None and not container["image"].endswith(":latest"),
+                "image pinned to a tag": kind in ECK or (re.search(r":[^:/]+$", container["image"]) is not None
+                                                         and not container["image"].endswith(":latest")),
             }
             problems += [f"{where}: missing {name}" for name, ok in expectations.items() if not ok]
             if context.get("privileged"):
@@ -43,6 +44,22 @@ def check_pod_security(m: Manifests) -> list[str]:
         if context.get("runAsNonRoot") is not True or (context.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
             problems.append(f"{ref(cr)}: pod securityContext must be non-root with seccomp RuntimeDefault")
     return problems
+
+
+# A Job's pod runs to completion and nothing routes to it; ECK adds its own readiness probes and sets the
+# image from the resource's `version` (pinned in versions.py).
+ECK = ("Elasticsearch", "Kibana")
+NOT_ROUTED = ("Job", *ECK)
+
+
+def _pod_templates(m: Manifests):
+    """(where, kind, pod spec, pod annotations) of every pod the overlay makes, ECK's included."""
+    for obj in m.of_kind("Deployment", "StatefulSet", "DaemonSet", "Job"):
+        template = obj["spec"]["template"]
+        yield ref(obj), obj["kind"], template["spec"], template["metadata"].get("annotations") or {}
+    for obj in m.of_kind(*ECK):
+        for role, _, _, spec in eck_model.pods(obj):
+            yield f"{ref(obj)}/{role}", obj["kind"], spec, {}
 
 
 # dskit's /ready (Loki, Tempo, Mimir) reports the ring and peers; a liveness probe there restarts pods that

@@ -146,7 +146,7 @@ def inhibit_rules() -> list[dict]:
         _inhibit("LokiDown", "LokiRequestErrors|LokiRequestLatency"),
         _inhibit("LokiDown", FLUENT_BIT_DELIVERY, only=LOKI_OUTPUTS),
         # Rendered with logs.backend elasticsearch | both; inert otherwise.
-        _inhibit("ElasticsearchClusterRed", "ElasticsearchClusterYellow", ["namespace", "cluster"]),
+        _inhibit("ElasticsearchClusterRed", "ElasticsearchClusterYellow", ["namespace", "es_cluster"]),
         _inhibit("ElasticsearchClusterRed", FLUENT_BIT_DELIVERY, only=ES_OUTPUTS),
         _inhibit("ElasticsearchDiskFloodStage", "ElasticsearchDiskHighWatermark", ["namespace", "name"]),
         _inhibit("TempoDown", "OTeBPFTraceExportErrors|TempoRequestErrors|TempoRequestLatency"),

@@ -48,14 +48,15 @@ RECONCILES = ("get", "list", "watch", "update", "patch")
 
 
 class EckOperatorConfig(Model):
-    resources: Resources = sized("50m", "150Mi", "1", "512Mi")
+    resources: Resources = sized("50m", "150Mi", "1", "1Gi")  # the chart's limits
 
 
 # What it does in the stack's namespace, from the chart's rbacRules: it owns the objects it generates and
 # reconciles (never creates or deletes) our Elasticsearch and Kibana resources. The other ECK kinds are
 # read only: the operator starts a controller for each and waits for their caches before reconciling.
 NAMESPACED = [
-    Grant(("",), ("pods", "endpoints", "persistentvolumeclaims", "secrets", "services", "configmaps"), OWNS),
+    Grant(("",), ("pods", "persistentvolumeclaims", "secrets", "services", "configmaps"), OWNS),
+    Grant(("",), ("endpoints",), READ),
     Grant(("",), ("events",), ("create", "patch")),
     Grant(("apps",), ("statefulsets", "deployments"), OWNS),
     Grant(("apps",), ("daemonsets",), READ),
@@ -122,8 +123,9 @@ class EckOperator(Construct):
         container = ContainerSpec(
             name="manager", image=versions.ECK_OPERATOR.ref, resources=stack.eck_operator.resources,
             ports=[METRICS], args=["manager", f"--config={CONFIG_DIR}/eck.yaml"],
-            env=[k.EnvVar(name="OPERATOR_NAMESPACE", value_from=k.EnvVarSource(
-                field_ref=k.ObjectFieldSelector(field_path="metadata.namespace")))],
+            # POD_IP: the operator reads its IP family from it (IPv4 when empty), as in the chart.
+            env=[k.EnvVar(name=name, value_from=k.EnvVarSource(field_ref=k.ObjectFieldSelector(field_path=path)))
+                 for name, path in (("OPERATOR_NAMESPACE", "metadata.namespace"), ("POD_IP", "status.podIP"))],
             mounts=[k.VolumeMount(name="conf", mount_path=CONFIG_DIR, read_only=True)],
             readiness=HttpProbe("/metrics", METRICS.name), liveness=None,
             no_liveness="Elastic's manifests render no probe; the metrics listener says nothing about reconciling")

@@ -39,6 +39,9 @@ HTTPS = Port("https", eck_model.HTTP_PORT)
 TRANSPORT = Port("transport", eck_model.TRANSPORT_PORT)
 AWS_HTTPS = Port("aws-https", 443)
 EXPORTER_HTTP = Port("http", 9114)
+# The exporter labels cluster health with Elasticsearch's cluster name as `cluster`, the label Prometheus'
+# external labels give the Kubernetes cluster: scraped as `es_cluster` instead (rules_elasticsearch.py).
+CLUSTER_LABEL = "es_cluster"
 CONFIG_DIR = "/usr/share/elasticsearch/config"  # ES_PATH_CONF in Elastic's image
 TOKEN_DIR = f"{CONFIG_DIR}/repository-s3"
 TOKEN_FILE = "aws-web-identity-token-file"
@@ -237,16 +240,17 @@ class Exporter(Construct):
         container = ContainerSpec(
             name="exporter", image=versions.ELASTICSEARCH_EXPORTER.ref, resources=stack.elasticsearch.exporter_resources,
             ports=[EXPORTER_HTTP],
-            args=[f"--es.uri={http_url(stack)}", "--es.all", f"--es.ca={CA_DIR}/ca.crt", "--es.indices",
-                  "--collector.snapshots", f"--web.listen-address=:{EXPORTER_HTTP.number}"],
+            args=[f"--es.uri={http_url(stack)}", "--es.all", f"--es.ca={CA_DIR}/ca.crt", "--collector.snapshots",
+                  f"--web.listen-address=:{EXPORTER_HTTP.number}"],
             env=[secret_env("ES_USERNAME", "username"), secret_env("ES_PASSWORD", "password")],
             mounts=[k.VolumeMount(name="ca", mount_path=CA_DIR, read_only=True)],
             readiness=HttpProbe("/healthz", EXPORTER_HTTP.name), liveness=HttpProbe("/healthz", EXPORTER_HTTP.name))
         service_account(self, identity)
-        deployment(self, PodSpec(identity, [container], uid=65534, volumes=[k.Volume(
+        deployment(self, PodSpec(identity, [container], uid=65534, secret_env=(
+            "elasticsearch_exporter v1.9.0 reads credentials only from ES_USERNAME/ES_PASSWORD or the URI"), volumes=[k.Volume(
             name="ca", secret=k.SecretVolumeSource(secret_name=eck_model.ca_secret(NAME)))]), replicas=1)
         service(self, identity, [EXPORTER_HTTP])
-        service_monitor(self, identity, [Endpoint(EXPORTER_HTTP.name)])
+        service_monitor(self, identity, [Endpoint(EXPORTER_HTTP.name, rename_cluster_label_to=CLUSTER_LABEL)])
         ctx.scraped(identity, [EXPORTER_HTTP])
         component_policy(self, identity, Policy(
             ingress=[rule([ctx.pods_of("prometheus")], [EXPORTER_HTTP])],

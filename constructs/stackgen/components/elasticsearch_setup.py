@@ -8,7 +8,9 @@ against tests/fixtures/eck/elasticsearch-api-fields.yaml); the program is es_set
 The Job mounts ECK's `elastic` Secret and CA (its pod waits until ECK has made them), waits for the
 cluster, applies the plan and writes each user's Secret through the Kubernetes API: Fluent Bit's in the
 agents' namespace, with the CA it verifies Elasticsearch with. Flux recreates the Job when the plan
-changes (force), since a Job's pod template cannot be updated in place.
+changes (force), since a Job's pod template cannot be updated in place, and an hour after it finished
+(the Job deletes itself then, and Flux's next reconcile applies it again): a Job that failed because
+Elasticsearch came up late runs again, and an ILM policy or saved search changed by hand is put back.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from stackgen.components import eck_model, elasticsearch
 from stackgen.context import Context
 from stackgen.lib.meta import Identity
 from stackgen.lib.netpol import Peer, Policy, cidrs, component_policy, rule
-from stackgen.lib.workload import PodSpec, Port, checksum, service_account
+from stackgen.lib.workload import ContainerSpec, PodSpec, Port, checksum, justified, service_account
 from stackgen.settings import Resources
 
 if TYPE_CHECKING:
@@ -154,37 +156,38 @@ def secret_writer_role(scope: Construct, identity: Identity, namespace: str, *se
                       subjects=[k.Subject(kind="ServiceAccount", name=identity.name, namespace=identity.namespace)])
 
 
+# After a success or a failure: the setup is idempotent, and nothing else would retry a failed one.
+RERUN_AFTER_SECONDS = 3600
+
+
 def setup_job(scope: Construct, identity: Identity, *, args: list[str], config_map: str, config_files: str,
               ca_secret: str, annotations: dict[str, str] | None = None, api_access: str = "") -> k.KubeJob:
     """A run-to-completion pod of the restricted profile: the program, its input, ECK's `elastic`
     password and the CA of the service it calls, all read-only."""
-    container = {
-        "name": "setup", "image": versions.SETUP_PYTHON.ref, "imagePullPolicy": "IfNotPresent",
-        "command": ["python", "-u", f"{SCRIPT_DIR}/setup.py", *args],
-        "env": [{"name": "PYTHONDONTWRITEBYTECODE", "value": "1"}],
-        "resources": elasticsearch.restricted_container("setup", RESOURCES)["resources"],
-        "securityContext": {**elasticsearch.restricted_container("setup", RESOURCES)["securityContext"],
-                            "runAsUser": 65534, "runAsGroup": 65534},
-        "volumeMounts": [{"name": "program", "mountPath": SCRIPT_DIR, "readOnly": True},
-                         {"name": "input", "mountPath": PLAN_DIR, "readOnly": True},
-                         {"name": "elastic-user", "mountPath": "/etc/elastic-user", "readOnly": True},
-                         {"name": "ca", "mountPath": "/etc/stack-ca", "readOnly": True}],
-        "terminationMessagePolicy": "FallbackToLogsOnError",
-    }
-    template = PodSpec(identity, [], uid=65534, api_access=api_access, annotations={
-        "checksum/input": checksum(config_files)}).template()
+    container = ContainerSpec(
+        name="setup", image=versions.SETUP_PYTHON.ref, resources=RESOURCES, ports=[], readiness=None, liveness=None,
+        no_liveness="a run-to-completion Job: it exits when done, and the kubelet restarts it on failure",
+        command=["python", "-u", f"{SCRIPT_DIR}/setup.py", *args],
+        env=[k.EnvVar(name="PYTHONDONTWRITEBYTECODE", value="1")], uid=65534,
+        mounts=[k.VolumeMount(name=name, mount_path=path, read_only=True) for name, path in (
+            ("program", SCRIPT_DIR), ("input", PLAN_DIR), ("elastic-user", "/etc/elastic-user"),
+            ("ca", "/etc/stack-ca"))])
+    pod = PodSpec(identity, [container], uid=65534, api_access=api_access, annotations={
+        "checksum/input": checksum(config_files)}, volumes=[
+        k.Volume(name="program", config_map=k.ConfigMapVolumeSource(
+            name=NAME, items=[k.KeyToPath(key="setup.py", path="setup.py")])),
+        k.Volume(name="input", config_map=k.ConfigMapVolumeSource(name=config_map)),
+        k.Volume(name="elastic-user", secret=k.SecretVolumeSource(
+            secret_name=eck_model.elastic_user_secret(elasticsearch.NAME),
+            items=[k.KeyToPath(key="elastic", path="elastic")])),
+        k.Volume(name="ca", secret=k.SecretVolumeSource(
+            secret_name=ca_secret, items=[k.KeyToPath(key="ca.crt", path="ca.crt")]))])
     job = k.KubeJob(scope, "job", metadata=identity.meta(annotations={
         # A Job's pod template is immutable: Flux replaces the Job when the plan changes.
-        "kustomize.toolkit.fluxcd.io/force": "enabled", **(annotations or {})}),
-        spec=k.JobSpec(backoff_limit=4, active_deadline_seconds=3600, template=template))
-    job.add_json_patch(cdk8s.JsonPatch.replace("/spec/template/spec/containers", [container]))
+        "kustomize.toolkit.fluxcd.io/force": "enabled", **justified(pod), **(annotations or {})}),
+        spec=k.JobSpec(backoff_limit=4, active_deadline_seconds=3600, ttl_seconds_after_finished=RERUN_AFTER_SECONDS,
+                       template=pod.template()))
     job.add_json_patch(cdk8s.JsonPatch.add("/spec/template/spec/restartPolicy", "OnFailure"))
-    job.add_json_patch(cdk8s.JsonPatch.add("/spec/template/spec/volumes", [
-        {"name": "program", "configMap": {"name": NAME, "items": [{"key": "setup.py", "path": "setup.py"}]}},
-        {"name": "input", "configMap": {"name": config_map}},
-        {"name": "elastic-user", "secret": {"secretName": eck_model.elastic_user_secret(elasticsearch.NAME),
-                                            "items": [{"key": "elastic", "path": "elastic"}]}},
-        {"name": "ca", "secret": {"secretName": ca_secret, "items": [{"key": "ca.crt", "path": "ca.crt"}]}}]))
     return job
 
 

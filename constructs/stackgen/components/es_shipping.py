@@ -97,6 +97,13 @@ def mounts(stack: StackConfig) -> list[k.VolumeMount]:
         if elasticsearch.enabled(stack) else []
 
 
+def secret_env(stack: StackConfig) -> str:
+    if not elasticsearch.enabled(stack):
+        return ""
+    return ("the es output reads its password only from the configuration, where ${VAR} is the one way to "
+            "keep it out of the ConfigMap")
+
+
 def env(stack: StackConfig) -> list[k.EnvVar]:
     return [k.EnvVar(name=PASSWORD_VARIABLE, value_from=k.EnvVarSource(secret_key_ref=k.SecretKeySelector(
         name=elasticsearch_setup.SHIPPER_SECRET, key="password")))] if elasticsearch.enabled(stack) else []

@@ -192,7 +192,7 @@ class FluentBit(Construct):
                      k.Volume(name="state", host_path=k.HostPathVolumeSource(path=STATE_DIR,
                                                                              type="DirectoryOrCreate")),
                      *es_shipping.volumes(stack)],
-            annotations={"checksum/config": checksum(text)},
+            annotations={"checksum/config": checksum(text)}, secret_env=es_shipping.secret_env(stack),
             host_access=HostAccess(
                 "read-only hostPath /var/log: container logs owned by root (uid 0, no capability); hostPath "
                 "/var/lib/fluent-bit: tail offsets and disk buffer survive restarts", run_as_root=True))

@@ -73,12 +73,28 @@ def _condition(kind: str, status: str) -> str:
 OPERATED_HEALTH = [{"apiVersion": "monitoring.coreos.com/v1", "kind": kind, "current": _condition("Available", "True"),
                     "failed": _condition("Reconciled", "False")} for kind in ("Alertmanager", "Prometheus")]
 
+# ECK's resources carry no Ready condition either: ECK reports the generation it has acted on, a phase and
+# the health it reads from Elasticsearch (pkg/apis/elasticsearch/v1/status.go, common/v1 DeploymentStatus).
+# Red is not a failure: a new cluster is red until its primaries are assigned; Invalid never recovers.
+_RECONCILED = "has(status.observedGeneration) && status.observedGeneration == metadata.generation"
+ECK_HEALTH = [
+    {"apiVersion": "elasticsearch.k8s.elastic.co/v1", "kind": "Elasticsearch",
+     "current": f"{_RECONCILED} && has(status.phase) && status.phase == 'Ready' && has(status.health) && "
+                "status.health == 'green'",
+     "failed": "has(status.phase) && status.phase == 'Invalid'"},
+    {"apiVersion": "kibana.k8s.elastic.co/v1", "kind": "Kibana",
+     "current": f"{_RECONCILED} && has(status.health) && status.health == 'green'",
+     "failed": "false"},
+]
 
-def kustomizations(overlay: str, stack: StackConfig) -> list[dict]:
+
+def kustomizations(overlay: str, stack: StackConfig, *, eck: bool = False) -> list[dict]:
+    """The three stages; `eck`: the stack holds ECK's Elasticsearch and Kibana."""
     prefix = stack.flux.path_prefix
     crds = _kustomization(stack, "crds", f"{prefix}/crds", prune=False, timeout=stack.flux.crds_timeout, interval="1h")
     operators = _kustomization(stack, "operators", f"{prefix}/{overlay}/operators", prune=True,
                                timeout=stack.flux.operators_timeout, depends_on=crds["metadata"]["name"])
     stack_stage = _kustomization(stack, "stack", f"{prefix}/{overlay}", prune=True, timeout=stack.flux.stack_timeout,
-                                 depends_on=operators["metadata"]["name"], health_exprs=OPERATED_HEALTH)
+                                 depends_on=operators["metadata"]["name"],
+                                 health_exprs=OPERATED_HEALTH + (ECK_HEALTH if eck else []))
     return [crds, operators, stack_stage]

@@ -34,18 +34,18 @@ def _rules(stack: StackConfig) -> list:
               "The Elasticsearch exporter is down",
               f"No {JOB} target has answered Prometheus for 10 minutes (absent={{{{ $value }}}}): Elasticsearch's "
               "health, disk and snapshots are not watched.", "10m"),
-        Alert("ElasticsearchClusterRed", f'max by (namespace, cluster) ({health}{{color="red"}}) == 1', "critical",
-              "Elasticsearch cluster {{ $labels.cluster }} is red",
-              "Cluster {{ $labels.cluster }} has a primary shard unassigned (red={{ $value }}): some logs cannot be "
+        Alert("ElasticsearchClusterRed", f'max by (namespace, es_cluster) ({health}{{color="red"}}) == 1', "critical",
+              "Elasticsearch cluster {{ $labels.es_cluster }} is red",
+              "Cluster {{ $labels.es_cluster }} has a primary shard unassigned (red={{ $value }}): some logs cannot be "
               "searched or written.", "5m"),
-        Alert("ElasticsearchClusterYellow", f'max by (namespace, cluster) ({health}{{color="yellow"}}) == 1',
-              "warning", "Elasticsearch cluster {{ $labels.cluster }} is yellow",
-              "Cluster {{ $labels.cluster }} has replica shards unassigned (yellow={{ $value }}) for 30 minutes: "
+        Alert("ElasticsearchClusterYellow", f'max by (namespace, es_cluster) ({health}{{color="yellow"}}) == 1',
+              "warning", "Elasticsearch cluster {{ $labels.es_cluster }} is yellow",
+              "Cluster {{ $labels.es_cluster }} has replica shards unassigned (yellow={{ $value }}) for 30 minutes: "
               "one more node lost loses data.", "30m"),
         Alert("ElasticsearchUnassignedShards",
-              "max by (namespace, cluster) (elasticsearch_cluster_health_unassigned_shards) > $threshold", "warning",
-              "Elasticsearch cluster {{ $labels.cluster }} has {{ $value }} unassigned shards",
-              "{{ $value }} shards of cluster {{ $labels.cluster }} have been unassigned for 30 minutes "
+              "max by (namespace, es_cluster) (elasticsearch_cluster_health_unassigned_shards) > $threshold", "warning",
+              "Elasticsearch cluster {{ $labels.es_cluster }} has {{ $value }} unassigned shards",
+              "{{ $value }} shards of cluster {{ $labels.es_cluster }} have been unassigned for 30 minutes "
               "(threshold $threshold): check the allocation explanation.", "30m", 0),
         _disk("ElasticsearchDiskHighWatermark", "warning", 0.90,
               "past the high watermark Elasticsearch moves shards away and allocates none here."),
@@ -60,8 +60,17 @@ def _rules(stack: StackConfig) -> list:
         Alert("ElasticsearchSnapshotFailed",
               "max by (namespace, repository) (elasticsearch_snapshot_stats_snapshot_number_of_failures) > $threshold",
               "warning", "Elasticsearch snapshots to {{ $labels.repository }} fail",
-              "The latest snapshot in repository {{ $labels.repository }} has {{ $value }} failed shards "
-              "(threshold $threshold): the logs are not fully backed up.", "1h", 0),
+              "The latest snapshot in repository {{ $labels.repository }} reports {{ $value }} failures "
+              "(threshold $threshold): some shards' logs are not backed up.", "1h", 0),
+        # Without a registered repository the exporter reports no snapshot series, and the two alerts above
+        # could never fire: the setup Job has not run to the end (its ILM policy is missing too).
+        Alert("ElasticsearchSnapshotRepositoryMissing",
+              f'count by (namespace) (up{{job="{JOB}"}} == 1) unless count by (namespace) '
+              "(elasticsearch_snapshot_stats_number_of_snapshots)", "warning",
+              "Elasticsearch has no snapshot repository",
+              "The exporter answers but reports no snapshot repository for 2 hours ({{ $value }} exporter up in "
+              "{{ $labels.namespace }}): the elasticsearch-setup Job has not completed, so neither snapshots nor "
+              "the ILM retention policy may be in place.", "2h"),
         Alert("ElasticsearchSnapshotTooOld",
               "time() - max by (namespace, repository) "
               "(elasticsearch_snapshot_stats_latest_snapshot_timestamp_seconds) > $threshold", "warning",

@@ -21,12 +21,24 @@ class Endpoint:
     interval: str | None = None
     honor_labels: bool = False
     relabel_instance_to_node: bool = False  # NODE_AS_INSTANCE
+    # A label of the exporter's own that the stack's external labels also set (`cluster`) is renamed to
+    # this, so that the Kubernetes cluster's name still reaches the alerts and Mimir.
+    rename_cluster_label_to: str | None = None
 
     def render(self) -> m.ServiceMonitorSpecEndpoints:
         relabelings = [m.ServiceMonitorSpecEndpointsRelabelings(**r) for r in NODE_AS_INSTANCE] \
             if self.relabel_instance_to_node else None
         return m.ServiceMonitorSpecEndpoints(port=self.port, path=self.path, interval=self.interval,
-                                             honor_labels=self.honor_labels or None, relabelings=relabelings)
+                                             honor_labels=self.honor_labels or None, relabelings=relabelings,
+                                             metric_relabelings=self._metric_relabelings())
+
+    def _metric_relabelings(self) -> list[m.ServiceMonitorSpecEndpointsMetricRelabelings] | None:
+        if not self.rename_cluster_label_to:
+            return None
+        action = m.ServiceMonitorSpecEndpointsMetricRelabelingsAction
+        return [m.ServiceMonitorSpecEndpointsMetricRelabelings(source_labels=["cluster"],
+                                                               target_label=self.rename_cluster_label_to),
+                m.ServiceMonitorSpecEndpointsMetricRelabelings(action=action.LABELDROP, regex="cluster")]
 
 
 def service_monitor(scope: Construct, identity: Identity, endpoints: list[Endpoint]) -> m.ServiceMonitor:

@@ -23,6 +23,7 @@ ROOT = "CKV_K8S_23"
 HIGH_UID = "CKV_K8S_40"
 ADDED_CAPABILITIES = "CKV_K8S_25"
 NET_RAW = "CKV_K8S_28"
+SECRET_ENV = "CKV_K8S_35"
 # checkov's own titles, for the README's list.
 TITLES = {PULL_POLICY: "Image Pull Policy should be Always", DIGEST: "Image should use digest",
           LIVENESS: "Liveness Probe Should be Configured",
@@ -32,7 +33,8 @@ TITLES = {PULL_POLICY: "Image Pull Policy should be Always", DIGEST: "Image shou
           ROOT: "Minimize the admission of root containers",
           HIGH_UID: "Containers should run as a high UID to avoid host conflict",
           ADDED_CAPABILITIES: "Minimize the admission of containers with added capability",
-          NET_RAW: "Minimize the admission of containers with the NET_RAW capability"}
+          NET_RAW: "Minimize the admission of containers with the NET_RAW capability",
+          SECRET_ENV: "Prefer using secrets as files over secrets as environment variables"}
 
 PULL_POLICY_REASON = ("images are pinned to exact release tags in versions.py; IfNotPresent restarts pods "
                       "without a registry round trip")
@@ -49,6 +51,8 @@ def justified(pod: PodSpec) -> dict[str, str]:
         found[LIVENESS] = missing[0]
     if pod.api_access:
         found[TOKEN] = f"calls the Kubernetes API: {pod.api_access}"
+    if pod.secret_env:
+        found[SECRET_ENV] = pod.secret_env
     access = pod.host_access
     if access:
         reason = f"node agent in its own privileged namespace: {access.reason}"

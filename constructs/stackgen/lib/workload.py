@@ -103,7 +103,8 @@ class ContainerSpec:
     image: str
     resources: Resources
     ports: list[Port]
-    readiness: HttpProbe
+    # None only for a Job's run-to-completion container (nothing routes to it; validate checks the rest).
+    readiness: HttpProbe | None
     # None where the upstream project renders none; `no_liveness` then says why (rendered for reviewers).
     liveness: HttpProbe | None
     args: list[str] = field(default_factory=list)
@@ -126,9 +127,9 @@ class ContainerSpec:
             args=self.args or None,
             env=self.env or None,
             ports=[k.ContainerPort(name=p.name, container_port=p.number, protocol=p.protocol)
-                   for p in self.ports],
+                   for p in self.ports] or None,
             resources=resource_requirements(self.resources),
-            readiness_probe=_probe(self.readiness, initial_delay=5, failure_threshold=3),
+            readiness_probe=_probe(self.readiness, initial_delay=5, failure_threshold=3) if self.readiness else None,
             liveness_probe=_probe(self.liveness, initial_delay=30, failure_threshold=6) if self.liveness else None,
             security_context=container_security_context(host_access, self.uid),
             volume_mounts=self.mounts or None,
@@ -155,6 +156,8 @@ class PodSpec:
     fs_group: int | None = None
     # Only pods that talk to the Kubernetes API get a token mounted: what they call it for.
     api_access: str = ""
+    # A Secret read as an environment variable (checkov prefers files): why the program needs it so.
+    secret_env: str = ""
     volumes: list[k.Volume] = field(default_factory=list)
     may_scale_out: bool = False
     # Host access for node agents, with the reason rendered on the pod.
