@@ -6,8 +6,8 @@ import re
 
 import pytest
 import yaml
-from alert_cases_elasticsearch import ELASTICSEARCH_CASES
-from conftest import clean_env, run_main
+from alert_cases_elasticsearch import ELASTICSEARCH_CASES, ES_LABELS
+from conftest import DIST, clean_env, run_main
 from stackgen import catalog
 from stackgen.validate import load_tree
 from test_rules import PROMTOOL, _test_group, promtool, runbook_anchors
@@ -58,3 +58,38 @@ def test_lokis_rules_go_with_loki_and_shared_ones_stay(groups):
     rendered = {r.get("alert") or r.get("record") for g in groups for r in g["rules"]}
     assert not {name for name in rendered if "loki" in name.lower()}
     assert "RingMembersUnhealthy" in rendered and "TempoDown" in rendered
+
+
+def relabel(labels: dict[str, str], configs: list[dict]) -> dict[str, str]:
+    """Prometheus' metric relabeling, for the two actions the monitors render (replace with the default
+    regex, labeldrop); anything else is refused rather than guessed."""
+    labels = dict(labels)
+    for config in configs:
+        action = config.get("action", "replace")
+        if action == "replace" and set(config) <= {"sourceLabels", "targetLabel", "action"}:
+            value = ";".join(labels.get(name, "") for name in config["sourceLabels"])
+            labels = {**labels, config["targetLabel"]: value} if value else \
+                {k: v for k, v in labels.items() if k != config["targetLabel"]}
+        elif action == "labeldrop":
+            labels = {k: v for k, v in labels.items() if not re.fullmatch(config["regex"], k)}
+        else:
+            raise AssertionError(f"relabel action not emulated: {config}")
+    return labels
+
+
+def test_the_cluster_label_reaches_the_rules_as_scraped():
+    """The exporter names Elasticsearch's cluster `cluster`, which Prometheus' external labels reserve for
+    the Kubernetes cluster: the monitor renames it, and the rules, inhibitions and cases use the new name."""
+    objects = load_tree(DIST / "hospital-elk")
+    [monitor] = [o for o in objects if o["kind"] == "ServiceMonitor" and o["metadata"]["name"] == "elasticsearch-exporter"]
+    [endpoint] = monitor["spec"]["endpoints"]
+    exported = {"cluster": "elasticsearch", "color": "red", "namespace": "monitoring"}
+    scraped = relabel(exported, endpoint["metricRelabelings"])
+    assert "cluster" not in scraped and scraped["es_cluster"] == "elasticsearch"
+    assert ES_LABELS.items() <= scraped.items(), "the promtool cases use the labels as scraped"
+    rules = [r for o in objects if o["kind"] == "PrometheusRule" for g in o["spec"]["groups"] for r in g["rules"]
+             if "elasticsearch_cluster_health" in r.get("expr", "")]
+    assert rules and all("by (namespace, es_cluster)" in r["expr"] for r in rules)
+    config = yaml.safe_load(next(o for o in objects if o["kind"] == "Secret")["stringData"]["alertmanager.yaml"])
+    [yellow] = [r for r in config["inhibit_rules"] if "ElasticsearchClusterYellow" in str(r.get("target_matchers"))]
+    assert set(yellow["equal"]) <= set(scraped)
