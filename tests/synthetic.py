@@ -53,6 +53,9 @@ def _pods() -> list[Pod]:
         Pod("monitoring", "mimir-0", NODES[0], "StatefulSet", "mimir", ("mimir",), "10.0.1.46"),
         Pod("kube-system", "coredns-5d78c9869d-klmno", NODES[1], "Deployment", "coredns", ("coredns",), "10.0.2.47"),
     ]
+    # ECK's StatefulSet of the `default` nodeSet (hospital-elk), on alternating nodes.
+    found += [Pod("monitoring", f"elasticsearch-es-default-{i}", NODES[i % 2], "StatefulSet", "elasticsearch-es-default",
+                  ("elasticsearch",), f"10.0.{1 + i % 2}.{50 + i}") for i in range(3)]
     for index, node in enumerate(NODES):
         for agent in ("node-exporter", "otebpf", "fluent-bit"):
             found.append(Pod("monitoring-agents", f"{agent}-{'ab'[index]}{index}x9z", node, "DaemonSet", agent,
@@ -333,9 +336,11 @@ EXPORTERS = [kube_state_metrics, kubelet, node_exporter]
 
 
 def all_series() -> Series:
+    import synthetic_elasticsearch
     import synthetic_openemr
     import synthetic_stack
     s = Series()
-    for exporter in EXPORTERS + synthetic_stack.EXPORTERS + synthetic_openemr.EXPORTERS:
+    for exporter in (EXPORTERS + synthetic_stack.EXPORTERS + synthetic_elasticsearch.EXPORTERS
+                     + synthetic_openemr.EXPORTERS):
         exporter(s)
     return s

@@ -18,6 +18,7 @@ from stackgen.dashboards import (
     nodes,
     openemr,
     openemr_usage,
+    stack_elasticsearch,
     stack_logs,
     stack_metrics,
     stack_traces,
@@ -29,8 +30,8 @@ if TYPE_CHECKING:
 
 # Each dashboard's ConfigMap: this prefix and its uid.
 CONFIG_MAP_PREFIX = "grafana-dashboard-"
-FAMILIES = (kubernetes, networking, nodes, stack_metrics, stack_logs, stack_traces, openemr, openemr_usage,
-            log_searches)
+FAMILIES = (kubernetes, networking, nodes, stack_metrics, stack_logs, stack_elasticsearch, stack_traces, openemr,
+            openemr_usage, log_searches)
 
 
 @dataclass(frozen=True)
