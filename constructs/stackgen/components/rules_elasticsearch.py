@@ -20,6 +20,10 @@ DISK_USED = ("1 - max by (namespace, name) (elasticsearch_filesystem_data_availa
              "max by (namespace, name) (elasticsearch_filesystem_data_size_bytes)")
 
 
+# Elasticsearch's own disk watermarks (its defaults), and heap pressure; the dashboard draws the same lines.
+HIGH_WATERMARK, FLOOD_STAGE, HEAP_PRESSURE = 0.90, 0.95, 0.9
+
+
 def _disk(name: str, severity: str, threshold: float, what: str) -> Alert:
     return Alert(name, f"{DISK_USED} > $threshold", severity,
                  "Elasticsearch node {{ $labels.name }} data disk is {{ $value | humanizePercentage }} full",
@@ -47,16 +51,17 @@ def _rules(stack: StackConfig) -> list:
               "Elasticsearch cluster {{ $labels.es_cluster }} has {{ $value }} unassigned shards",
               "{{ $value }} shards of cluster {{ $labels.es_cluster }} have been unassigned for 30 minutes "
               "(threshold $threshold): check the allocation explanation.", "30m", 0),
-        _disk("ElasticsearchDiskHighWatermark", "warning", 0.90,
+        _disk("ElasticsearchDiskHighWatermark", "warning", HIGH_WATERMARK,
               "past the high watermark Elasticsearch moves shards away and allocates none here."),
-        _disk("ElasticsearchDiskFloodStage", "critical", 0.95,
+        _disk("ElasticsearchDiskFloodStage", "critical", FLOOD_STAGE,
               "past the flood stage its indices are read-only and log writes are refused."),
         Alert("ElasticsearchHeapPressure",
               'max by (namespace, name) (elasticsearch_jvm_memory_used_bytes{area="heap"}) / '
               'max by (namespace, name) (elasticsearch_jvm_memory_max_bytes{area="heap"}) > $threshold', "warning",
               "Elasticsearch node {{ $labels.name }} uses {{ $value | humanizePercentage }} of its heap",
               "Node {{ $labels.name }} has used {{ $value | humanizePercentage }} of its JVM heap for 15 minutes "
-              "(threshold $threshold): long GC pauses and circuit-breaker rejections follow.", "15m", 0.9, "ratio"),
+              "(threshold $threshold): long GC pauses and circuit-breaker rejections follow.", "15m",
+              HEAP_PRESSURE, "ratio"),
         Alert("ElasticsearchSnapshotFailed",
               "max by (namespace, repository) (elasticsearch_snapshot_stats_snapshot_number_of_failures) > $threshold",
               "warning", "Elasticsearch snapshots to {{ $labels.repository }} fail",

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from stackgen.components import elasticsearch
+from stackgen.components.rules_elasticsearch import FLOOD_STAGE, HEAP_PRESSURE, HIGH_WATERMARK
 from stackgen.dashboards.panels import STACK, Board, Row, namespace_var, prom, stat, table, text, timeseries
 from stackgen.dashboards.stack_panels import TAGS, agg, or_none, rate, resources, sel, since
 
@@ -19,8 +20,6 @@ JOB = 'job="elasticsearch-exporter"'
 HEALTH = "elasticsearch_cluster_health"
 SHARD_STATES = ("active", "relocating", "initializing", "unassigned")
 HEAP = 'area="heap"'
-# Elasticsearch's disk watermarks and the heap threshold, as in components/rules_elasticsearch.py.
-HIGH_WATERMARK, FLOOD_STAGE, HEAP_PRESSURE = 0.90, 0.95, 0.9
 SNAPSHOT = "elasticsearch_snapshot_stats"
 
 

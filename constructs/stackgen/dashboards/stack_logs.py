@@ -148,8 +148,9 @@ def fluent_bit(stack: StackConfig) -> Board:
                                               ("fs_chunks_down", "fs down"))), width=24, links=node_link),
             *resources("fluent-bit", "fluent-bit-.*"),
         ],
-        [namespace_var(stack.agents_namespace, "fluentbit_build_info")], siblings(LOKI_BOARDS, "stack-fluent-bit"),
-        tags=TAGS)
+        [namespace_var(stack.agents_namespace, "fluentbit_build_info")],
+        # Elasticsearch's board where the overlay has one (render drops links to boards it does not).
+        siblings(LOKI_BOARDS, "stack-fluent-bit") + ["stack-elasticsearch"], tags=TAGS)
 
 
 def boards(stack: StackConfig) -> list[Board]:
