@@ -240,7 +240,9 @@ def test_switching_the_backend_changes_only_what_it_should(variant, baseline):
     allowed = {"ConfigMap/monitoring-agents/fluent-bit-config", "DaemonSet/monitoring-agents/fluent-bit",
                "NetworkPolicy/monitoring-agents/fluent-bit", "ConfigMap/monitoring/grafana-datasources",
                "Deployment/monitoring/grafana", "NetworkPolicy/monitoring/grafana", "NetworkPolicy/monitoring/prometheus",
-               "PrometheusRule/monitoring/logs-traces-metrics"}
+               "PrometheusRule/monitoring/logs-traces-metrics",
+               # Fluent Bit's board links to Elasticsearch's (added) board.
+               "ConfigMap/monitoring/grafana-dashboard-stack-fluent-bit"}
     # Dashboards keep their panels on other datasources; the events shipper's alert goes with it (Loki only).
     allowed |= {key for key in changed if uses_loki(before[key])}
     if backend == "elasticsearch":
