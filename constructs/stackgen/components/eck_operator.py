@@ -23,10 +23,9 @@ from constructs import Construct
 from stackgen import versions
 from stackgen.components import elasticsearch
 from stackgen.context import Context
-from stackgen.lib.meta import Identity
 from stackgen.lib.monitors import Endpoint, service_monitor
 from stackgen.lib.netpol import Policy, cidrs, component_policy, rule
-from stackgen.lib.rbac import READ, Grant, cluster_role
+from stackgen.lib.rbac import READ, Grant, cluster_role, role
 from stackgen.lib.workload import (
     ContainerSpec,
     HttpProbe,
@@ -104,13 +103,6 @@ def operator_config(namespace: str) -> dict:
     }
 
 
-def _role(scope: Construct, identity: Identity) -> None:
-    k.KubeRole(scope, "role", metadata=identity.meta(), rules=[*(g.render() for g in NAMESPACED), LEADER_LEASE])
-    k.KubeRoleBinding(scope, "role-binding", metadata=identity.meta(),
-                      role_ref=k.RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name=identity.name),
-                      subjects=[k.Subject(kind="ServiceAccount", name=identity.name, namespace=identity.namespace)])
-
-
 class EckOperator(Construct):
     def __init__(self, scope: Construct, ctx: Context):
         super().__init__(scope, NAME)
@@ -130,7 +122,7 @@ class EckOperator(Construct):
             readiness=HttpProbe("/metrics", METRICS.name), liveness=None,
             no_liveness="Elastic's manifests render no probe; the metrics listener says nothing about reconciling")
         service_account(self, identity)
-        _role(self, identity)
+        role(self, identity, [*(g.render() for g in NAMESPACED), LEADER_LEASE])
         cluster_role(self, identity, CLUSTER)
         deployment(self, PodSpec(
             identity, [container], uid=65534, api_access="reconciles Elasticsearch and Kibana into StatefulSets, "

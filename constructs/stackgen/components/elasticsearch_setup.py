@@ -27,6 +27,7 @@ from stackgen.components import eck_model, elasticsearch
 from stackgen.context import Context
 from stackgen.lib.meta import Identity
 from stackgen.lib.netpol import Peer, Policy, cidrs, component_policy, rule
+from stackgen.lib.rbac import role
 from stackgen.lib.workload import ContainerSpec, PodSpec, Port, checksum, justified, service_account
 from stackgen.settings import Resources
 
@@ -147,13 +148,10 @@ def written_secrets(stack: StackConfig) -> str:
 
 def secret_writer_role(scope: Construct, identity: Identity, namespace: str, *secrets: str) -> None:
     """Create Secrets in `namespace`, read and update only the named ones (create cannot name its object)."""
-    meta = k.ObjectMeta(name=identity.name, namespace=namespace, labels=identity.labels)
-    k.KubeRole(scope, f"role-{namespace}", metadata=meta, rules=[
+    role(scope, identity, [
         k.PolicyRule(api_groups=[""], resources=["secrets"], verbs=["create"]),
-        k.PolicyRule(api_groups=[""], resources=["secrets"], resource_names=list(secrets), verbs=["get", "update"])])
-    k.KubeRoleBinding(scope, f"role-binding-{namespace}", metadata=meta,
-                      role_ref=k.RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name=identity.name),
-                      subjects=[k.Subject(kind="ServiceAccount", name=identity.name, namespace=identity.namespace)])
+        k.PolicyRule(api_groups=[""], resources=["secrets"], resource_names=list(secrets), verbs=["get", "update"])],
+        namespace)
 
 
 # After a success or a failure: the setup is idempotent, and nothing else would retry a failed one.

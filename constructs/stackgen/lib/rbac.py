@@ -1,4 +1,4 @@
-"""Cluster-wide read access for a component's ServiceAccount, written once."""
+"""A component's ServiceAccount's rights: cluster-wide (ClusterRole) or in one namespace (Role), written once."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,6 +20,17 @@ class Grant:
     def render(self) -> k.PolicyRule:
         return k.PolicyRule(api_groups=list(self.api_groups), resources=list(self.resources),
                             verbs=list(self.verbs))
+
+
+def role(scope: Construct, identity: Identity, rules: list[k.PolicyRule], namespace: str | None = None) -> None:
+    """A Role and its binding to the component's ServiceAccount, in `namespace` (default: the component's)."""
+    namespace = namespace or identity.namespace
+    suffix = "" if namespace == identity.namespace else f"-{namespace}"
+    meta = k.ObjectMeta(name=identity.name, namespace=namespace, labels=identity.labels)
+    k.KubeRole(scope, f"role{suffix}", metadata=meta, rules=rules)
+    k.KubeRoleBinding(scope, f"role-binding{suffix}", metadata=meta,
+                      role_ref=k.RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name=identity.name),
+                      subjects=[k.Subject(kind="ServiceAccount", name=identity.name, namespace=identity.namespace)])
 
 
 def cluster_role(scope: Construct, identity: Identity, grants: list[Grant],
