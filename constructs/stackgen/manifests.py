@@ -30,6 +30,14 @@ class Pod:
     ports: dict[str, tuple[int, str]]  # name -> (number, protocol)
     containers: list[dict] = field(default_factory=list)
     host_network: bool = False
+    # The rendered pod spec and its annotations; empty for the operator's pods (their CR is all there is).
+    spec: dict = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        """The kind of the object the pod comes from (Deployment, Job, Elasticsearch, ...)."""
+        return self.owner.split("/", 1)[0]
 
 
 def ref(obj: dict) -> str:
@@ -89,11 +97,13 @@ class Manifests:
             template = obj["spec"]["template"]
             containers = template["spec"]["containers"]
             pods.append(Pod(ref(obj), obj["metadata"]["namespace"], template["metadata"].get("labels", {}),
-                            _container_ports(containers), containers, template["spec"].get("hostNetwork", False)))
+                            _container_ports(containers), containers, template["spec"].get("hostNetwork", False),
+                            template["spec"], template["metadata"].get("annotations") or {}))
         for obj in self.of_kind("Prometheus", "Alertmanager"):
             pods.append(_operator_pod(obj))
         for obj in self.of_kind("Elasticsearch", "Kibana"):  # ECK's pods (components/eck_model.py)
-            pods += [Pod(f"{ref(obj)}/{role}", obj["metadata"]["namespace"], labels, ports, spec["containers"])
+            pods += [Pod(f"{ref(obj)}/{role}", obj["metadata"]["namespace"], labels, ports, spec["containers"],
+                         spec=spec)
                      for role, labels, ports, spec in eck_model.pods(obj)]
         return pods
 

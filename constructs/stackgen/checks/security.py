@@ -3,18 +3,26 @@ from __future__ import annotations
 
 import re
 
-from stackgen.components import eck_model
 from stackgen.manifests import Manifests, ref
 from stackgen.names import HOST_ACCESS_ANNOTATION
+
+
+# A Job's pod runs to completion and nothing routes to it; ECK adds its own readiness probes and sets the
+# image from the resource's `version` (pinned in versions.py).
+ECK = ("Elasticsearch", "Kibana")
+NOT_ROUTED = ("Job", *ECK)
 
 
 def check_pod_security(m: Manifests) -> list[str]:
     """The restricted defaults everywhere; root, added capabilities, hostPID and hostNetwork only on pods
     that say why (HOST_ACCESS_ANNOTATION). Privileged never."""
     problems = []
-    for pod_ref, kind, spec, annotations in _pod_templates(m):
+    for pod in m.pods():
+        if not pod.spec:
+            continue  # the operator's pods: their CR's securityContext is checked below
+        pod_ref, kind, spec = pod.owner, pod.kind, pod.spec
         pod_context = spec.get("securityContext", {})
-        excepted = HOST_ACCESS_ANNOTATION in annotations
+        excepted = HOST_ACCESS_ANNOTATION in pod.annotations
         if not excepted and (spec.get("hostPID") or spec.get("hostNetwork")):
             problems.append(f"{pod_ref}: host namespaces without a {HOST_ACCESS_ANNOTATION} reason")
         for container in spec["containers"]:
@@ -44,22 +52,6 @@ def check_pod_security(m: Manifests) -> list[str]:
         if context.get("runAsNonRoot") is not True or (context.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
             problems.append(f"{ref(cr)}: pod securityContext must be non-root with seccomp RuntimeDefault")
     return problems
-
-
-# A Job's pod runs to completion and nothing routes to it; ECK adds its own readiness probes and sets the
-# image from the resource's `version` (pinned in versions.py).
-ECK = ("Elasticsearch", "Kibana")
-NOT_ROUTED = ("Job", *ECK)
-
-
-def _pod_templates(m: Manifests):
-    """(where, kind, pod spec, pod annotations) of every pod the overlay makes, ECK's included."""
-    for obj in m.of_kind("Deployment", "StatefulSet", "DaemonSet", "Job"):
-        template = obj["spec"]["template"]
-        yield ref(obj), obj["kind"], template["spec"], template["metadata"].get("annotations") or {}
-    for obj in m.of_kind(*ECK):
-        for role, _, _, spec in eck_model.pods(obj):
-            yield f"{ref(obj)}/{role}", obj["kind"], spec, {}
 
 
 # dskit's /ready (Loki, Tempo, Mimir) reports the ring and peers; a liveness probe there restarts pods that
