@@ -20,7 +20,7 @@ OVERLAYS = ("clinic", "hospital", "hospital-elk", "large")
 SIZES = ("clinic", "hospital", "large")
 DIST = ROOT / "dist"
 # Seed variables that would change a render; tests run main.py without any of them unless they say so.
-from stackgen.config import ENV_OVERRIDES  # noqa: E402
+from stackgen.config import ENV_OVERRIDES, load_overlay  # noqa: E402
 from stackgen.manifests import Manifests  # noqa: E402
 
 
@@ -59,6 +59,11 @@ def objects(overlay) -> list[dict]:
 @pytest.fixture(scope="session")
 def manifests(objects) -> Manifests:
     return Manifests(objects)
+
+
+def overlay_config(overlay: str):
+    """The overlay's validated configuration, as synth reads it (without environment overrides)."""
+    return load_overlay(ROOT / "overlays" / f"{overlay}.yaml", {}, source=f"overlays/{overlay}.yaml").config
 
 
 def size_of(overlay: str) -> str:

@@ -10,7 +10,7 @@ import subprocess
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import DIST, OVERLAYS, ROOT, clean_env, run_main, size_of
+from conftest import DIST, OVERLAYS, clean_env, overlay_config, run_main, size_of
 from stackgen import catalog, validate
 from stackgen.checks.addresses import ADDRESS, resolve_url
 from stackgen.checks.references import _selected_services, check_monitors_catalogued
@@ -233,8 +233,7 @@ def patched_openemr():
 
 
 def test_sidecar_mode_is_opt_in():
-    chosen = [o for o in OVERLAYS if (yaml.safe_load((ROOT / "overlays" / f"{o}.yaml").read_text()).get("fluent_bit") or {})
-              .get("sidecar", {}).get("enabled")]
+    chosen = [o for o in OVERLAYS if overlay_config(o).fluent_bit.sidecar.enabled]
     assert chosen == ["hospital-elk", "large"]
     assert [o for o in OVERLAYS if (DIST / o / SIDECAR_DIR).is_dir()] == chosen
     for overlay in chosen:

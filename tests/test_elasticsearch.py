@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import DIST, OVERLAYS, ROOT, clean_env, run_main
+from conftest import DIST, OVERLAYS, ROOT, clean_env, overlay_config, run_main
 from elasticsearch_variants import (baseline, bodies, fluent_bit, flatten, objects_of, one, plan,  # noqa: F401
                                     variant)
 from stackgen import validate, versions
-from stackgen.config import load_overlay
 from stackgen.flows import Address, flow_allowed
 from stackgen.manifests import Manifests, Pod
 
@@ -251,18 +250,14 @@ def test_switching_the_backend_changes_only_what_it_should(variant, baseline):
     assert "PrometheusRule/monitoring/elasticsearch" in added
 
 
-def config_of(overlay: str):
-    return load_overlay(ROOT / "overlays" / f"{overlay}.yaml", {}, source=f"overlays/{overlay}.yaml").config
-
-
 def test_only_the_overlays_that_choose_it_render_elasticsearch(overlay, objects):
-    chose = config_of(overlay).logs.backend != "loki"
+    chose = overlay_config(overlay).logs.backend != "loki"
     assert bool({o["kind"] for o in objects} & {"Elasticsearch", "Kibana", "Job"}) is chose
     assert (DIST / overlay / "operators" / "eck-operator.yaml").exists() is chose
 
 
 def test_ecks_crds_are_applied_first_while_an_overlay_renders_elasticsearch():
-    rendering = [name for name in OVERLAYS if config_of(name).logs.backend != "loki"]
+    rendering = [name for name in OVERLAYS if overlay_config(name).logs.backend != "loki"]
     assert rendering == ["hospital-elk"]
     assert versions.ECK_CRDS in yaml.safe_load((DIST / "crds" / "kustomization.yaml").read_text())["resources"]
 

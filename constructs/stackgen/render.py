@@ -133,7 +133,7 @@ def render_overlay(loaded: LoadedConfig) -> RenderedOverlay:
     _check_budget(loaded, rendered)
     _check_admission(loaded, rendered)
     rendered.reports["CAPACITY.md"] = capacity.report(loaded.name, loaded.config, rendered.manifests)
-    rendered.delivery = flux.kustomizations(loaded.name, loaded.config, eck=elasticsearch.enabled(loaded.config))
+    rendered.delivery = flux.kustomizations(loaded.name, loaded.config)
     return rendered
 
 

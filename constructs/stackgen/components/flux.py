@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
+from stackgen.components import elasticsearch
 from stackgen.names import PART_OF
 from stackgen.settings import DnsLabel, GoDuration, Model
 
@@ -88,13 +89,12 @@ ECK_HEALTH = [
 ]
 
 
-def kustomizations(overlay: str, stack: StackConfig, *, eck: bool = False) -> list[dict]:
-    """The three stages; `eck`: the stack holds ECK's Elasticsearch and Kibana."""
+def kustomizations(overlay: str, stack: StackConfig) -> list[dict]:
     prefix = stack.flux.path_prefix
     crds = _kustomization(stack, "crds", f"{prefix}/crds", prune=False, timeout=stack.flux.crds_timeout, interval="1h")
     operators = _kustomization(stack, "operators", f"{prefix}/{overlay}/operators", prune=True,
                                timeout=stack.flux.operators_timeout, depends_on=crds["metadata"]["name"])
     stack_stage = _kustomization(stack, "stack", f"{prefix}/{overlay}", prune=True, timeout=stack.flux.stack_timeout,
                                  depends_on=operators["metadata"]["name"],
-                                 health_exprs=OPERATED_HEALTH + (ECK_HEALTH if eck else []))
+                                 health_exprs=OPERATED_HEALTH + (ECK_HEALTH if elasticsearch.enabled(stack) else []))
     return [crds, operators, stack_stage]
