@@ -66,6 +66,11 @@ def overlay_config(overlay: str):
     return load_overlay(ROOT / "overlays" / f"{overlay}.yaml", {}, source=f"overlays/{overlay}.yaml").config
 
 
+def renders_elasticsearch(objects: list[dict]) -> bool:
+    """The overlay's logs.backend is elasticsearch or both (ECK's resources are rendered)."""
+    return any(o["kind"] == "Elasticsearch" for o in objects)
+
+
 def size_of(overlay: str) -> str:
     """The size overlay an overlay is based on (itself for a size overlay)."""
     while overlay not in SIZES:

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import yaml
-from conftest import DIST, OVERLAYS, ROOT, clean_env, run_main, size_of, tree_bytes
+from conftest import DIST, OVERLAYS, ROOT, clean_env, renders_elasticsearch, run_main, size_of, tree_bytes
 from stackgen.checks.addresses import check_urls, resolve_url
 from stackgen.flows import flow_allowed
 from stackgen.manifests import Manifests
@@ -116,7 +116,7 @@ def test_wiring_resolves_to_rendered_service_ports(manifests):
 def test_seven_datasources_with_correlations(objects):
     config_map = next(o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "grafana-datasources")
     sources = {d["uid"]: d for d in yaml.safe_load(config_map["data"]["datasources.yaml"])["datasources"]}
-    elasticsearch = {"elasticsearch"} if any(o["kind"] == "Elasticsearch" for o in objects) else set()
+    elasticsearch = {"elasticsearch"} if renders_elasticsearch(objects) else set()
     assert set(sources) == {"prometheus", "mimir", "loki", "tempo", "alertmanager", "cloudwatch", "x-ray"} | elasticsearch
     assert sources["loki"]["jsonData"]["derivedFields"][0]["datasourceUid"] == "tempo"
     tempo = sources["tempo"]["jsonData"]

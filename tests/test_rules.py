@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import yaml
 from alert_cases import CASES
-from conftest import DIST, ROOT
+from conftest import DIST, ROOT, renders_elasticsearch
 from promql import metric_names
 from stackgen import catalog
 from stackgen.validate import load_tree
@@ -122,7 +122,7 @@ GROUPS = {"openemr-service", "openemr-slo", "openemr-pods", "node", "kubernetes-
 def test_rules_are_selected_and_cover_the_areas(overlay):
     objects = load_tree(DIST / overlay)
     names = {o["metadata"]["name"] for o in objects if o["kind"] == "PrometheusRule"}
-    assert names == GROUPS | ({"elasticsearch"} if any(o["kind"] == "Elasticsearch" for o in objects) else set())
+    assert names == GROUPS | ({"elasticsearch"} if renders_elasticsearch(objects) else set())
     severities = {r["labels"]["severity"] for r in alerts(overlay)}
     assert severities == {"critical", "warning", "info"}
     assert len(alerts(overlay)) >= 120

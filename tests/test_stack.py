@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 
 import pytest
-from conftest import DIST, OVERLAYS, SIZES
+from conftest import DIST, OVERLAYS, SIZES, renders_elasticsearch
 from stackgen import budget
 from stackgen.checks.addresses import check_urls, grafana_datasource_urls, in_cluster_addresses, resolve_url
 from stackgen.checks.references import (
@@ -157,7 +157,7 @@ def test_grafana_datasources_resolve_to_rendered_service_ports(manifests):
     urls = grafana_datasource_urls(manifests)
     # Prometheus, Mimir, Loki, Tempo, Alertmanager, and Elasticsearch where it is rendered; CloudWatch and
     # X-Ray are AWS APIs, reached through Grafana's IRSA role.
-    assert len(urls) == 5 + bool(manifests.of_kind("Elasticsearch"))
+    assert len(urls) == 5 + renders_elasticsearch(manifests.objects)
     assert [resolve_url(manifests, u) for u in urls] == [None] * len(urls)
 
 
