@@ -47,6 +47,11 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 from stackgen.config import ConfigError, load_overlay  # noqa: E402
 
 
+def say(line: str) -> None:
+    """Under the cdk8s CLI (`pipenv run synth`), which swallows the app's stdout, report on stderr."""
+    print(line, file=sys.stderr if os.environ.get("CDK8S_OUTDIR") else sys.stdout)
+
+
 def render(args: argparse.Namespace, names: list[str] | None = None) -> list:
     """Load, check and render the overlays. Raises ConfigError on bad input."""
     overlays = Path(args.overlays)
@@ -59,9 +64,9 @@ def render(args: argparse.Namespace, names: list[str] | None = None) -> list:
         loaded.append(load_overlay(path, dict(os.environ), source=f"{overlays.name}/{name}.yaml"))
     for overlay in loaded:
         for o in overlay.overrides:
-            print(f"override {overlay.name}: {o.variable} sets {o.path} = {o.new!r} (overlay: {o.old!r})")
+            say(f"override {overlay.name}: {o.variable} sets {o.path} = {o.new!r} (overlay: {o.old!r})")
         if not overlay.config.otebpf.enabled:
-            print(f"note {overlay.name}: OTeBPF is off: no OpenEMR traces or HTTP RED metrics, Tempo admits no "
+            say(f"note {overlay.name}: OTeBPF is off: no OpenEMR traces or HTTP RED metrics, Tempo admits no "
                   "OTLP sender, and the alert rules on OpenEMR's HTTP metrics are not rendered")
     from stackgen.render import render_overlay  # loads the jsii runtime: only for valid input
 
@@ -81,7 +86,7 @@ def synth(args: argparse.Namespace) -> int:
     publish(dist, rendered, keep_others=bool(args.overlay))
     _mirror_for_cdk8s_cli(dist)
     for overlay in rendered:
-        print(f"rendered dist/{overlay.name}: {len(overlay.manifests)} objects")
+        say(f"rendered dist/{overlay.name}: {len(overlay.manifests)} objects; Flux applies dist/flux/{overlay.name}.yaml")
     return 0
 
 
@@ -125,10 +130,13 @@ def _mirror_for_cdk8s_cli(dist: Path) -> None:
 def validate(args: argparse.Namespace) -> int:
     from stackgen.validate import validate_tree
 
+    from stackgen.validate import custom_resource_count
+
     problems = validate_tree(Path(args.dist), args.kubernetes_version or None)
     for problem in problems:
         print(problem)
-    print(f"validate: {len(problems)} problem(s)")
+    print(f"validate: {len(problems)} problem(s); {custom_resource_count(Path(args.dist))} custom resources checked "
+          "against their vendored CRDs")
     return 1 if problems else 0
 
 
@@ -143,10 +151,10 @@ def alerts(args: argparse.Namespace) -> int:
 
 def security(args: argparse.Namespace) -> int:
     from stackgen.lib.security_findings import report
-    from stackgen.validate import load_tree
+    from stackgen.validate import load_tree, overlay_directories
 
     dist = Path(args.dist)
-    print(report({d.name: load_tree(d) for d in sorted(dist.iterdir()) if d.is_dir() and d.name != "crds"}), end="")
+    print(report({d.name: load_tree(d) for d in overlay_directories(dist)}), end="")
     return 0
 
 

@@ -12,7 +12,8 @@ import yaml
 from conftest import DIST, OVERLAYS, ROOT, clean_env, overlay_config, run_main
 from elasticsearch_variants import (baseline, bodies, fluent_bit, flatten, objects_of, one, plan,  # noqa: F401
                                     variant)
-from stackgen import validate, versions
+from stackgen import validate
+from stackgen.validate import stage_objects
 from stackgen.flows import Address, flow_allowed
 from stackgen.manifests import Manifests, Pod
 
@@ -200,8 +201,8 @@ def test_the_operator_manages_only_the_stack_namespace_with_a_namespaced_role(va
     role = one(objects, "Role", "eck-operator")
     assert role["metadata"]["namespace"] == "monitoring"
     assert not any("*" in r["verbs"] or "*" in r["resources"] for r in role["rules"])
-    crds = yaml.safe_load((tree / "crds" / "kustomization.yaml").read_text())["resources"]
-    assert "https://download.elastic.co/downloads/eck/3.5.0/crds.yaml" in crds
+    crds = yaml.safe_load((tree / "clinic" / "crds" / "kustomization.yaml").read_text())["resources"]
+    assert "../../crds/eck-v3.5.0" in crds and (tree / "crds" / "eck-v3.5.0" / "all-crds.yaml").exists()
     operators = [o for o in yaml.safe_load_all((tree / "clinic" / "operators" / "eck-operator.yaml").read_text()) if o]
     assert one(operators, "Deployment", "eck-operator")  # applied with the operators, before the stack
 
@@ -256,10 +257,14 @@ def test_only_the_overlays_that_choose_it_render_elasticsearch(overlay, objects)
     assert (DIST / overlay / "operators" / "eck-operator.yaml").exists() is chose
 
 
-def test_ecks_crds_are_applied_first_while_an_overlay_renders_elasticsearch():
+def test_ecks_crds_are_applied_first_only_where_an_overlay_renders_elasticsearch():
     rendering = [name for name in OVERLAYS if overlay_config(name).logs.backend != "loki"]
     assert rendering == ["hospital-elk"]
-    assert versions.ECK_CRDS in yaml.safe_load((DIST / "crds" / "kustomization.yaml").read_text())["resources"]
+    for name in OVERLAYS:
+        crds = yaml.safe_load((DIST / name / "crds" / "kustomization.yaml").read_text())["resources"]
+        assert ("../../crds/eck-v3.5.0" in crds) is (name in rendering), name
+        applied = {o["spec"]["group"] for o in stage_objects(DIST / name / "crds")}
+        assert ("elasticsearch.k8s.elastic.co" in applied) is (name in rendering), name
 
 
 def test_an_overlay_that_does_not_fit_is_refused_naming_the_budget_keys(tmp_path):

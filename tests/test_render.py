@@ -1,9 +1,11 @@
 """dist/ is what the source renders, byte for byte, every time, by either entry point."""
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -42,7 +44,7 @@ def test_cdk8s_synth_renders_the_same_bytes(fresh_dist, tmp_path):
 
 def test_every_overlay_has_a_complete_kustomization_per_stage():
     for name in OVERLAYS:
-        for stage in (DIST / name, DIST / name / "operators"):
+        for stage in (DIST / name, DIST / name / "operators", DIST / name / "platform"):
             kustomization = yaml.safe_load((stage / "kustomization.yaml").read_text())
             files = {p.name for p in stage.glob("*.yaml")} - {"kustomization.yaml"}
             assert set(kustomization["resources"]) == files
@@ -50,26 +52,46 @@ def test_every_overlay_has_a_complete_kustomization_per_stage():
         assert operators["resources"][0] == "namespace.yaml"
 
 
-def test_crds_are_referenced_at_the_operator_tag_not_vendored():
-    kustomization = yaml.safe_load((DIST / "crds" / "kustomization.yaml").read_text())
+def test_crds_are_vendored_at_the_tag_each_operator_runs():
+    """dist/crds/<set> holds the files themselves, byte for byte the vendored ones, at the operators' tags."""
+    record = yaml.safe_load((ROOT / "imports" / "crds" / "SOURCES.yaml").read_text())
     operator = yaml.safe_load_all((DIST / "clinic" / "operators" / "prometheus-operator.yaml").read_text())
-    image = next(o for o in operator if o["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["image"]
-    tag = image.rsplit(":", 1)[1]
-    prometheus_operator = [url for url in kustomization["resources"] if "/prometheus-operator/" in url]
-    assert len(prometheus_operator) == 10
-    assert all(f"/prometheus-operator/{tag}/example/prometheus-operator-crd/" in url for url in prometheus_operator)
-    # ECK's, at the tag its operator runs, because an overlay renders Elasticsearch (test_elasticsearch.py).
+    tag = next(o for o in operator if o["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["image"]
     eck = next(o for o in yaml.safe_load_all((DIST / "hospital-elk" / "operators" / "eck-operator.yaml").read_text())
-               if o["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["image"].rsplit(":", 1)[1]
-    assert set(kustomization["resources"]) - set(prometheus_operator) == {
-        f"https://download.elastic.co/downloads/eck/{eck}/crds.yaml"}
-    assert list((DIST / "crds").iterdir()) == [DIST / "crds" / "kustomization.yaml"]
+               if o["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["image"]
+    folders = {p.name for p in (DIST / "crds").iterdir()}
+    assert folders == {f"prometheus-operator-{tag.rsplit(':', 1)[1]}", f"eck-v{eck.rsplit(':', 1)[1]}"}
+    for folder in folders:
+        files = sorted(p.name for p in (DIST / "crds" / folder).glob("*.yaml") if p.name != "kustomization.yaml")
+        assert files == sorted(record[folder]["files"]) and files
+        for name in files:
+            data = (DIST / "crds" / folder / name).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == record[folder]["files"][name]["sha256"]
+            assert data == (ROOT / "imports" / "crds" / folder / name).read_bytes()
+            assert f"/{tag.rsplit(':', 1)[1]}/" in record[folder]["files"][name]["url"] or folder.startswith("eck")
+
+
+def test_no_remote_resource_anywhere_in_dist():
+    """Flux fetches nothing at reconcile time (kustomize-controller --no-remote-bases=true refuses it)."""
+    for kustomization in DIST.rglob("kustomization.yaml"):
+        resources = yaml.safe_load(kustomization.read_text())["resources"]
+        assert not [r for r in resources if "://" in r], kustomization
+    result = subprocess.run(["grep", "-rlE", r"resources:.*https?://|^- https?://", str(DIST / "crds")],
+                            capture_output=True, text=True)
+    assert result.stdout == ""
+
+
+def test_the_vendored_files_match_their_record():
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "vendor.py"), "--check"], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "vendor: 0 problem(s)" in result.stdout
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not on PATH")
 def test_kubectl_kustomize_builds_each_overlay(overlay, objects):
     built = []
-    for stage in (DIST / overlay / "operators", DIST / overlay):
+    for stage in (DIST / overlay / "platform", DIST / overlay / "operators", DIST / overlay):
         result = subprocess.run(["kubectl", "kustomize", str(stage)], capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
         built += [doc for doc in yaml.safe_load_all(result.stdout) if doc]

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import copy
 
-import pytest
 from conftest import DIST
 from stackgen import validate
 from stackgen.checks import check_all
 
-CRDS_PRESENT = validate.CRD_DIR.is_dir()
 
 
 def test_overlay_is_valid_for_oldest_and_newest_kubernetes(overlay):
@@ -18,7 +16,6 @@ def test_overlay_is_valid_for_oldest_and_newest_kubernetes(overlay):
     assert validate.validate_overlay(DIST / overlay) == []
 
 
-@pytest.mark.skipif(not CRDS_PRESENT, reason="../shared/crds absent: CRD schemas unavailable")
 def test_custom_resources_are_checked_against_their_crds(objects):
     custom = [o for o in objects if o["apiVersion"].startswith("monitoring.coreos.com/")]
     assert {o["kind"] for o in custom} == {"Prometheus", "Alertmanager", "ServiceMonitor", "PodMonitor", "PrometheusRule"}

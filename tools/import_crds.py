@@ -1,4 +1,4 @@
-"""Regenerate the typed CRD bindings in imports/ from the pinned CRDs in ../shared/crds.
+"""Regenerate the typed CRD bindings in imports/com/ from the vendored CRDs in imports/crds/ (tools/vendor.py).
 
 `cdk8s import` turns a CRD into a jsii module. Two of the Prometheus Operator CRDs cannot be compiled
 as they are: jsii refuses property names shaped like Java getters (`getConcurrency` in
@@ -53,7 +53,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         combined = Path(tmp) / "monitoring.coreos.com.yaml"
         combined.write_text(yaml.safe_dump_all(documents))
-        shutil.rmtree(ROOT / "imports", ignore_errors=True)
+        shutil.rmtree(ROOT / "imports" / "com", ignore_errors=True)  # imports/crds/ is the vendored source
         env = dict(os.environ, CDK8S_CHECK_UPGRADE="false")
         subprocess.run(
             ["npx", "--no-install", "cdk8s", "import", str(combined), "-l", "python", "-o", "imports"],

@@ -112,7 +112,8 @@ def _mem(r: Requests) -> str:
     return f"{r.memory_bytes / GIB:.2f}"
 
 
-def report(overlay: str, stack: StackConfig, manifests: list[dict]) -> str:
+def report(overlay: str, stack: StackConfig, manifests: list[dict], addons: list[dict] | None = None) -> str:
+    """`manifests`: the stack's (what its budget holds); `addons`: the platform stage's objects."""
     capacity, nodes = stack.capacity, applying(stack)[0].nodes
     items = sorted(workloads(manifests, nodes), key=lambda w: (w.kind, w.name))
     low, high = _sum(items, "min", "requests"), _sum(items, "max", "requests")
@@ -162,7 +163,24 @@ def report(overlay: str, stack: StackConfig, manifests: list[dict]) -> str:
               "requests and transfer not included |",
               "", "An estimate, not a bill: nodes are shared with the application, the real node count depends on "
               "how the scheduler packs pods, and S3 grows with what the cluster really sends.", ""]
-    return "\n".join(lines)
+    return "\n".join(lines + platform_addons(addons or []))
+
+
+def platform_addons(objects: list[dict]) -> list[str]:
+    """What the platform stage runs for the whole cluster (dist/<overlay>/platform), outside the stack's
+    budget and cost: the workloads it renders, and each HelmRelease's pods as its values size them."""
+    from stackgen.components.platform import helm_release_pods  # the platform package renders through cdk8s
+
+    rows = [(f"{w.kind}/{w.name}", w.pods_min, w.requests) for w in workloads(objects, 1)]
+    rows += helm_release_pods(objects)
+    if not rows:
+        return []
+    lines = ["## Platform add-ons (outside the budget)", "",
+             "What the stack needs and EKS Auto Mode does not run (`platform.<piece>: managed`); shared with the "
+             "rest of the cluster, so counted apart from the stack's budget and cost.", "",
+             "| workload | pods | requests (CPU / mem) |", "|---|---|---|"]
+    lines += [f"| {name} | {pods} | {_cpu(r * pods)} / {_mem(r * pods)} |" for name, pods, r in rows]
+    return lines + [""]
 
 
 def monthly_totals(text: str) -> tuple[float, float] | None:

@@ -34,6 +34,7 @@ from stackgen.components.loki import LokiConfig
 from stackgen.components.mimir import MimirConfig
 from stackgen.components.node_exporter import NodeExporterConfig
 from stackgen.components.openemr import OpenEmrConfig
+from stackgen.components.platform import PlatformConfig
 from stackgen.components.otebpf import OtebpfConfig
 from stackgen.components.prometheus import PrometheusConfig
 from stackgen.components.prometheus_operator import PrometheusOperatorConfig
@@ -77,6 +78,8 @@ class StackConfig(Model):
     fluent_bit: FluentBitConfig = FluentBitConfig()
     alerting: Alerting = Alerting()
     flux: FluxConfig = FluxConfig()
+    # What EKS Auto Mode does not run and the stack needs: managed here, or existing in the cluster.
+    platform: PlatformConfig = PlatformConfig()
     # Where the Secrets the pods mount come from: AWS Secrets Manager through External Secrets, or kubectl.
     secrets: SecretsConfig = SecretsConfig()
     # Loki, Elasticsearch/Kibana on ECK, or both (components/elasticsearch.py).

@@ -10,7 +10,7 @@ from pathlib import Path
 import cdk8s
 import yaml
 
-from stackgen import budget, capacity, versions
+from stackgen import budget, capacity, crds
 from stackgen.checks.pod_security import check_pod_security_admission
 from stackgen.components import flux
 from stackgen.components.alertmanager import Alertmanager
@@ -29,6 +29,7 @@ from stackgen.components.mimir import Mimir
 from stackgen.components.node_exporter import NodeExporter
 from stackgen.components.openemr import OpenEmrSide
 from stackgen.components.otebpf import Otebpf
+from stackgen.components.platform import Platform
 from stackgen.components.prometheus import Prometheus
 from stackgen.components.prometheus_operator import PrometheusOperator
 from stackgen.components.rules import Rules, override_problems
@@ -43,6 +44,7 @@ COMPONENTS = [
     ("namespace", Namespace),
     ("storage-class", EncryptedStorageClass),
     ("network-baseline", NetworkBaseline),
+    ("platform", Platform),  # what EKS Auto Mode lacks: metrics-server, External Secrets Operator
     ("prometheus-operator", PrometheusOperator),
     ("eck-operator", EckOperator),  # logs.backend elasticsearch | both
     ("kube-state-metrics", KubeStateMetrics),
@@ -64,11 +66,15 @@ COMPONENTS = [
     ("prometheus", Prometheus),  # last: its egress is built from every other component's targets
 ]
 
-# Applied before the stack (dist/<overlay>/operators/): the namespaces with their network baseline, and
-# the operators, so that the stack's custom resources find a running operator (see dist/flux/).
-OPERATORS_DIR = "operators"
+# Applied before the stack, in this order (see dist/flux/): dist/<overlay>/crds (the CRD sets it uses,
+# from dist/crds/<set>), dist/<overlay>/platform (what EKS Auto Mode lacks), dist/<overlay>/operators (the
+# namespaces with their network baseline, and the operators, so that the stack's custom resources find a
+# running operator). Files not named here are the stack's (dist/<overlay>).
 FLUX_DIR = "flux"
-OPERATOR_STAGE = ("namespace", "network-baseline", "prometheus-operator", "eck-operator")
+CRDS_DIR = "crds"
+STAGE_OF = {"platform": "platform", "namespace": "operators", "network-baseline": "operators",
+            "prometheus-operator": "operators", "eck-operator": "operators"}
+STAGES = ("platform", "operators")
 
 KIND_ORDER = [
     "Namespace", "StorageClass", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding",
@@ -109,10 +115,17 @@ class RenderedOverlay:
     reports: dict[str, str] = field(default_factory=dict)
     # The Flux Kustomizations that deliver it (dist/flux/<overlay>.yaml).
     delivery: list[dict] = field(default_factory=list)
+    # The CRD sets its CRD stage applies (dist/crds/<set>).
+    crd_sets: list[crds.CrdSet] = field(default_factory=list)
 
     @property
     def manifests(self) -> list[dict]:
         return [obj for objects in self.files.values() for obj in objects]
+
+    @property
+    def stack_manifests(self) -> list[dict]:
+        """All but the platform stage: what the overlay's budget and cost hold."""
+        return [obj for name, objects in self.files.items() if STAGE_OF.get(name) != "platform" for obj in objects]
 
 
 def render_overlay(loaded: LoadedConfig) -> RenderedOverlay:
@@ -132,8 +145,10 @@ def render_overlay(loaded: LoadedConfig) -> RenderedOverlay:
                                ctx.extra_files)
     _check_budget(loaded, rendered)
     _check_admission(loaded, rendered)
-    rendered.reports["CAPACITY.md"] = capacity.report(loaded.name, loaded.config, rendered.manifests)
+    rendered.reports["CAPACITY.md"] = capacity.report(loaded.name, loaded.config, rendered.stack_manifests,
+                                                      rendered.files["platform"])
     rendered.delivery = flux.kustomizations(loaded.name, loaded.config)
+    rendered.crd_sets = [crds.PROMETHEUS_OPERATOR] + ([crds.ECK] if elasticsearch.enabled(loaded.config) else [])
     return rendered
 
 
@@ -147,13 +162,19 @@ def _check_admission(loaded: LoadedConfig, rendered: RenderedOverlay) -> None:
 def _check_budget(loaded: LoadedConfig, rendered: RenderedOverlay) -> None:
     stack = loaded.config
     limit, key = budget.applying(stack)  # logs.budget: the nodes Elasticsearch adds
-    total = budget.overall(rendered.manifests, limit.nodes)
+    total = budget.overall(rendered.stack_manifests, limit.nodes)
     if total.cpu_millicores > cpu_millicores(limit.cpu) or total.memory_bytes > memory_bytes(limit.memory):
         raise ConfigError(
             f"{loaded.source}: total requests {total.describe()} exceed {key}.cpu={limit.cpu} / "
             f"{key}.memory={limit.memory} ({limit.nodes} nodes); lower resources or replicas, or raise the budget"
             + (" (logs.budget: the budget with Elasticsearch's nodes)" if key == "budget" and elasticsearch.enabled(stack)
                else ""))
+
+
+def _write_kustomization(directory: Path, header: str, resources: list[str]) -> None:
+    kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                     "resources": resources}
+    (directory / "kustomization.yaml").write_text(header + yaml.safe_dump(kustomization, sort_keys=False))
 
 
 def _write_stage(directory: Path, header: str, files: dict[str, list[dict]]) -> None:
@@ -163,18 +184,20 @@ def _write_stage(directory: Path, header: str, files: dict[str, list[dict]]) -> 
         if objects:
             (directory / f"{file_name}.yaml").write_text(header + to_yaml(objects))
             resources.append(f"{file_name}.yaml")
-    kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-                     "resources": resources}
-    (directory / "kustomization.yaml").write_text(header + yaml.safe_dump(kustomization, sort_keys=False))
+    _write_kustomization(directory, header, resources)
 
 
 def write_overlay(root: Path, rendered: RenderedOverlay) -> None:
-    """dist/<overlay>/operators/ (applied first) and dist/<overlay>/ (the stack), each a kustomization."""
+    """dist/<overlay>/{crds,platform,operators}/ (applied first, in that order) and dist/<overlay>/ (the
+    stack), each a kustomization."""
     directory = root / rendered.name
     header = HEADER.format(overlay=rendered.name)
-    first = {name: objects for name, objects in rendered.files.items() if name in OPERATOR_STAGE}
-    _write_stage(directory, header, {name: objects for name, objects in rendered.files.items() if name not in first})
-    _write_stage(directory / OPERATORS_DIR, header, first)
+    _write_stage(directory, header, {n: objects for n, objects in rendered.files.items() if n not in STAGE_OF})
+    for stage in STAGES:
+        _write_stage(directory / stage, header,
+                     {n: objects for n, objects in rendered.files.items() if STAGE_OF.get(n) == stage})
+    (directory / CRDS_DIR).mkdir()
+    _write_kustomization(directory / CRDS_DIR, header, [f"../../{CRDS_DIR}/{s.folder}" for s in rendered.crd_sets])
     for file_name, text in rendered.reports.items():
         (directory / file_name).write_text(text)
     for subdirectory, files in rendered.extras.items():
@@ -183,18 +206,18 @@ def write_overlay(root: Path, rendered: RenderedOverlay) -> None:
             (directory / subdirectory / file_name).write_text(header + to_yaml(objects))
 
 
-def write_crds(root: Path, eck: bool = False) -> None:
-    """The operators' CRDs, referenced at the pinned tag (not vendored), applied before any overlay; ECK's
-    when an overlay renders Elasticsearch."""
-    directory = root / "crds"
-    directory.mkdir(parents=True)
-    kustomization = {
-        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-        "resources": [f"{versions.PROMETHEUS_OPERATOR_CRD_BASE}/monitoring.coreos.com_{name}.yaml"
-                      for name in versions.PROMETHEUS_OPERATOR_CRDS] + ([versions.ECK_CRDS] if eck else []),
-    }
-    header = "# Generated by main.py. Prometheus Operator CRDs at the tag the operator runs; apply first.\n"
-    (directory / "kustomization.yaml").write_text(header + yaml.safe_dump(kustomization, sort_keys=False))
+def write_crds(root: Path, crd_sets: list[crds.CrdSet]) -> None:
+    """dist/crds/<set>/: the vendored CRD files byte for byte (imports/crds, with their upstream URLs and
+    checksums in imports/crds/SOURCES.yaml), one kustomization per set; each overlay's CRD stage lists
+    the sets it needs."""
+    for crd_set in crd_sets:
+        directory = root / CRDS_DIR / crd_set.folder
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        for name in crd_set.files:
+            shutil.copyfile(crds.vendored_path(crd_set, name), directory / name)
+        _write_kustomization(directory, f"# Generated by main.py: the CRDs of imports/crds/{crd_set.folder} "
+                                        "(upstream URLs and checksums: imports/crds/SOURCES.yaml).\n", crd_set.files)
 
 
 def publish(dist: Path, rendered: list[RenderedOverlay], keep_others: bool) -> None:
@@ -207,9 +230,8 @@ def publish(dist: Path, rendered: list[RenderedOverlay], keep_others: bool) -> N
             shutil.copytree(dist, tree)
             for overlay in rendered:
                 shutil.rmtree(tree / overlay.name, ignore_errors=True)
-            shutil.rmtree(tree / "crds", ignore_errors=True)
         tree.mkdir(exist_ok=True)
-        write_crds(tree, eck=any(o.files.get("eck-operator") for o in rendered))
+        write_crds(tree, list({s.folder: s for overlay in rendered for s in overlay.crd_sets}.values()))
         (tree / FLUX_DIR).mkdir(exist_ok=True)
         for overlay in rendered:
             write_overlay(tree, overlay)

@@ -2,8 +2,9 @@
 
 Core kinds: kubernetes-validate's JSON schemas in strict mode (unknown fields are errors), for the
 oldest and newest Kubernetes versions supported. Custom resources: the openAPIV3Schema of the pinned
-CRD (../shared/crds), made strict the way the API server's field validation is (no unknown fields
-where the schema does not preserve them). kubeconform is used in addition when it is on PATH.
+CRD (vendored in imports/crds/, the files dist/crds/ applies byte for byte), made strict the way the
+API server's field validation is (no unknown fields where the schema does not preserve them).
+kubeconform is used in addition when it is on PATH.
 """
 from __future__ import annotations
 
@@ -17,26 +18,33 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
-from stackgen import checks, manifests
+from stackgen import checks, crds, manifests
+from stackgen.checks.delivery import resource_metrics_problems
 
 SUPPORTED_KUBERNETES = ("1.29.0", "1.37.0")
-ROOT = Path(__file__).resolve().parents[2]
-CRD_DIR = ROOT.parent / "shared" / "crds"
-CUSTOM_GROUPS = ("monitoring.coreos.com/", "external-secrets.io/", "kustomize.toolkit.fluxcd.io/",
-                 "source.toolkit.fluxcd.io/", "elasticsearch.k8s.elastic.co/", "kibana.k8s.elastic.co/")
+# Rendered by this project: an overlay's kustomizations, in the order Flux applies them (dist/flux/), the
+# stack last. Custom resources are those of a kind no Kubernetes schema defines.
+STAGES = ("crds", "platform", "operators", "")
 
 
-STAGES = ("", "operators")  # an overlay's kustomizations: the stack, and the operators applied before it
-
-
-def load_tree(directory: Path) -> list[dict]:
-    """Every object an overlay applies: the stack and its operators stage."""
+def stage_objects(directory: Path) -> list[dict]:
+    """The objects one kustomization applies: its files, and the kustomizations it lists (dist/crds/<set>)."""
+    kustomization = directory / "kustomization.yaml"
+    if not kustomization.exists():
+        return []
     objects = []
-    for path in sorted(p for stage in STAGES for p in (directory / stage).glob("*.yaml")):
-        if path.name == "kustomization.yaml":
-            continue
-        objects += [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+    for resource in yaml.safe_load(kustomization.read_text())["resources"]:
+        path = (directory / resource).resolve()
+        if path.is_dir():
+            objects += stage_objects(path)
+        else:
+            objects += [doc for doc in yaml.load_all(path.read_text(), Loader=crds.CrdLoader) if doc]
     return objects
+
+
+def load_tree(directory: Path, with_crds: bool = False) -> list[dict]:
+    """Every object an overlay applies, stage by stage (the CRDs only when asked: they are large)."""
+    return [obj for stage in STAGES if with_crds or stage != "crds" for obj in stage_objects(directory / stage)]
 
 
 def _strict(schema: dict) -> dict:
@@ -59,32 +67,23 @@ def _strict(schema: dict) -> dict:
     return schema
 
 
-class _CrdLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-    """YAML 1.1 reads a bare `=` (a relabel action in these CRDs) as a special tag; it is a string."""
-
-
-_CrdLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
-
-
 @functools.cache
 def crd_schemas() -> dict[tuple[str, str], dict]:
-    schemas = {}
-    for path in sorted(CRD_DIR.glob("*/*.yaml")):
-        # One CRD a file, or several in one stream (ECK ships all-crds.yaml).
-        for crd in yaml.load_all(path.read_text(), Loader=_CrdLoader):
-            if not crd or crd.get("kind") != "CustomResourceDefinition":
-                continue
-            group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
-            for version in crd["spec"]["versions"]:
-                schemas[(f"{group}/{version['name']}", kind)] = _strict(version["schema"]["openAPIV3Schema"])
-    return schemas
+    """(apiVersion, kind) -> strict schema, for every vendored CRD set."""
+    return {(f"{crd['spec']['group']}/{version['name']}", crd["spec"]["names"]["kind"]):
+            _strict(version["schema"]["openAPIV3Schema"])
+            for crd_set in crds.SETS for crd in crds.documents(crd_set) for version in crd["spec"]["versions"]}
+
+
+def is_custom(obj: dict) -> bool:
+    """A kind Kubernetes itself does not define (its group is a CRD's)."""
+    group = obj["apiVersion"].rpartition("/")[0]
+    return "." in group and not group.endswith(".k8s.io")
 
 
 def schema_problems(obj: dict, kubernetes_versions: tuple[str, ...]) -> list[str]:
     where = manifests.ref(obj)
-    if obj["apiVersion"].startswith(CUSTOM_GROUPS):
-        if not CRD_DIR.is_dir():
-            return []
+    if is_custom(obj):
         schema = crd_schemas().get((obj["apiVersion"], obj["kind"]))
         if schema is None:
             return [f"{where}: no pinned CRD defines {obj['apiVersion']} {obj['kind']}"]
@@ -102,15 +101,23 @@ def schema_problems(obj: dict, kubernetes_versions: tuple[str, ...]) -> list[str
 
 
 def kustomization_problems(directory: Path) -> list[str]:
+    """Each stage's kustomization lists exactly the files beside it (and kustomizations that exist)."""
     problems = []
     for stage in STAGES:
         where = directory / stage
-        kustomization = yaml.safe_load((where / "kustomization.yaml").read_text())
-        listed = set(kustomization["resources"])
-        present = {p.name for p in where.glob("*.yaml")} - {"kustomization.yaml"}
         name = f"{directory.name}/{stage}/kustomization.yaml".replace("//", "/")
+        if not (where / "kustomization.yaml").exists():
+            problems.append(f"{name}: missing")
+            continue
+        resources = yaml.safe_load((where / "kustomization.yaml").read_text())["resources"]
+        remote = [r for r in resources if "://" in r]
+        problems += [f"{name}: remote resource {r} (fetched at every reconcile; vendor it)" for r in remote]
+        listed = {r for r in resources if r not in remote and not (where / r).is_dir()}
+        present = {p.name for p in where.glob("*.yaml")} - {"kustomization.yaml"}
         problems += [f"{name}: lists missing {file}" for file in sorted(listed - present)]
         problems += [f"{name}: does not list {file}" for file in sorted(present - listed)]
+        problems += [f"{name}: {r} has no kustomization.yaml" for r in resources
+                     if (where / r).is_dir() and not (where / r / "kustomization.yaml").exists()]
     return problems
 
 
@@ -133,33 +140,88 @@ def validate_overlay(directory: Path, kubernetes_versions: tuple[str, ...] = SUP
     return [f"{directory.name}: {p}" for p in problems]
 
 
+def overlay_directories(dist: Path) -> list[Path]:
+    return sorted(p for p in dist.iterdir() if p.is_dir() and p.name not in ("crds", "flux"))
+
+
+def custom_resource_count(dist: Path) -> int:
+    """How many rendered objects were checked against a vendored CRD's schema (the Flux stages included)."""
+    delivery = [doc for path in (dist / "flux").glob("*.yaml") for doc in yaml.safe_load_all(path.read_text()) if doc]
+    return sum(is_custom(obj) for obj in delivery + [o for d in overlay_directories(dist) for o in load_tree(d)])
+
+
 def validate_tree(dist: Path, kubernetes_versions: list[str] | None = None) -> list[str]:
     versions = tuple(kubernetes_versions or SUPPORTED_KUBERNETES)
-    if not CRD_DIR.is_dir():
-        print(f"note: {CRD_DIR} is absent: custom resources are not checked against their CRD schemas")
     problems = []
-    for directory in sorted(p for p in dist.iterdir() if p.is_dir() and p.name not in ("crds", "flux")):
+    for directory in overlay_directories(dist):
         problems += validate_overlay(directory, versions)
-    return problems + validate_flux(dist)
+    return problems + vendored_crd_problems(dist) + validate_flux(dist)
+
+
+def vendored_crd_problems(dist: Path) -> list[str]:
+    """dist/crds/<set>/ holds the vendored files byte for byte, and only sets dist/ installs itself."""
+    problems = []
+    for folder in sorted(p for p in (dist / "crds").iterdir() if p.is_dir()):
+        crd_set = next((s for s in crds.SETS if s.folder == folder.name), None)
+        if crd_set is None or crd_set.installed_by != "dist":
+            problems.append(f"crds/{folder.name}: not a CRD set dist/ installs")
+            continue
+        for name in crd_set.files:
+            if (folder / name).read_bytes() != crds.vendored_path(crd_set, name).read_bytes():
+                problems.append(f"crds/{folder.name}/{name}: differs from imports/crds/{folder.name}/{name}")
+    return problems
 
 
 def validate_flux(dist: Path) -> list[str]:
-    """dist/flux/<overlay>.yaml: valid Kustomizations whose paths exist and whose stages depend in order."""
+    """dist/flux/<overlay>.yaml: valid Kustomizations whose paths exist, whose stages depend in order, and
+    each of whose objects is of a kind the cluster serves by the time its stage applies it."""
     problems = []
     for path in sorted((dist / "flux").glob("*.yaml")):
         stages = [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
-        # The path prefix (dist/ as the source sees it) is what precedes the CRDs stage's `/crds`.
-        prefix = next((s["spec"]["path"][:-len("/crds")] for s in stages if s["spec"]["path"].endswith("/crds")), "")
-        names = set()
+        # The path prefix (dist/ as the source sees it) is what precedes the stack stage's `/<overlay>`.
+        prefix = next((s["spec"]["path"][:-len(path.stem) - 1] for s in stages
+                       if s["spec"]["path"].endswith(f"/{path.stem}")), "")
+        names, served, applied = set(), set(FLUX_SERVED), []
         for stage in stages:
             where = f"flux/{path.name}: {stage['metadata']['name']}"
             problems += [f"flux/{path.name}: {p}" for p in schema_problems(stage, ())]
-            target = dist / stage["spec"]["path"].removeprefix(prefix).lstrip("/")
-            if not (target / "kustomization.yaml").exists():
-                problems.append(f"{where}: path {stage['spec']['path']} has no kustomization.yaml in dist/")
             if stage["spec"].get("wait") and stage["spec"].get("healthChecks"):
                 problems.append(f"{where}: healthChecks are ignored while wait is true (use healthCheckExprs)")
             missing = [d["name"] for d in stage["spec"].get("dependsOn", []) if d["name"] not in names]
             problems += [f"{where}: depends on {name}, which is not applied before it" for name in missing]
             names.add(stage["metadata"]["name"])
+            target = dist / stage["spec"]["path"].removeprefix(prefix).lstrip("/")
+            if not (target / "kustomization.yaml").exists():
+                problems.append(f"{where}: path {stage['spec']['path']} has no kustomization.yaml in dist/")
+                continue
+            objects = stage_objects(target)
+            problems += [f"{where}: {manifests.ref(o)}: kind {o['apiVersion']} {o['kind']} is not served yet "
+                         "(no CRD in an earlier stage)" for o in objects if is_custom(o)
+                         and (o["apiVersion"], o["kind"]) not in served | crd_kinds(objects)]
+            served |= delivered_kinds(stage, objects)
+            applied.append((stage, objects))
+        problems += [f"flux/{path.name}: {p}" for p in resource_metrics_problems(applied)]
     return problems
+
+
+# What a cluster with nothing but `flux bootstrap` serves beyond Kubernetes itself.
+FLUX_SERVED = crds.kinds(crds.FLUX)
+
+
+def crd_kinds(objects: list[dict]) -> set[tuple[str, str]]:
+    """(apiVersion, kind) served once these CustomResourceDefinitions are applied."""
+    return {(f"{o['spec']['group']}/{v['name']}", o["spec"]["names"]["kind"])
+            for o in objects if o["kind"] == "CustomResourceDefinition" for v in o["spec"]["versions"] if v["served"]}
+
+
+def delivered_kinds(stage: dict, objects: list[dict]) -> set[tuple[str, str]]:
+    """Kinds served once a stage is ready: its CRDs, those its HelmReleases' charts install, and those whose
+    existing CRDs its health checks wait for (a piece the cluster already runs: platform.<piece>: existing)."""
+    kinds = crd_kinds(objects)
+    for release in (o for o in objects if o["kind"] == "HelmRelease"):
+        chart_set = crds.CHART_CRDS.get(release["spec"]["chart"]["spec"]["chart"])
+        kinds |= crds.kinds(chart_set) if chart_set else set()
+    waited = {check["name"] for check in stage["spec"].get("healthChecks", [])
+              if check["kind"] == "CustomResourceDefinition"}
+    return kinds | {kind for crd_set in crds.SETS for crd in crds.documents(crd_set) if crd["metadata"]["name"] in waited
+                    for kind in crd_kinds([crd])}

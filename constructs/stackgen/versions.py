@@ -1,7 +1,7 @@
 """Every image the stack runs, pinned to an exact tag, in one place.
 
 Prometheus and Alertmanager are versions the pinned operator (v0.93.0, same tag as the CRDs in
-../shared/crds) lists as supported; the config reloader always matches the operator.
+imports/crds) lists as supported; the config reloader always matches the operator.
 """
 from dataclasses import dataclass
 
@@ -35,17 +35,10 @@ GRAFANA_XRAY_PLUGIN = Image("grafana-x-ray-datasource", "2.17.1")
 KUBE_STATE_METRICS = Image("registry.k8s.io/kube-state-metrics/kube-state-metrics", "v2.18.0")
 NODE_EXPORTER = Image("quay.io/prometheus/node-exporter", "v1.10.2")
 
-# The CRDs the operator needs, applied before anything that uses them (dist/crds/).
-PROMETHEUS_OPERATOR_CRD_BASE = (
-    "https://raw.githubusercontent.com/prometheus-operator/prometheus-operator/"
-    f"{PROMETHEUS_OPERATOR.tag}/example/prometheus-operator-crd"
-)
-PROMETHEUS_OPERATOR_CRDS = (
-    "alertmanagerconfigs", "alertmanagers", "podmonitors", "probes", "prometheusagents",
-    "prometheuses", "prometheusrules", "scrapeconfigs", "servicemonitors", "thanosrulers",
-)
+# The resource metrics API for the HPAs (platform stage); 0.8.x serves Kubernetes 1.31 and newer.
+METRICS_SERVER = Image("registry.k8s.io/metrics-server/metrics-server", "v0.8.1")
 
-# Loki and Tempo at the versions whose configuration key trees are in ../shared/config-reference;
+# Loki and Tempo at the versions whose configuration key trees are in catalog/config-reference;
 # Mimir 2.17 (classic architecture, no Kafka), checked against the closest key tree there.
 LOKI = Image("docker.io/grafana/loki", "3.7.6")
 TEMPO = Image("docker.io/grafana/tempo", "2.10.8")
@@ -57,11 +50,9 @@ OTEBPF = Image("docker.io/otel/ebpf-instrument", "v1.0.0")
 # 4.2 is the stable series that receives backported fixes.
 FLUENT_BIT = Image("docker.io/fluent/fluent-bit", "4.2.0")
 
-# Elastic Cloud on Kubernetes, at the version of the CRDs in ../shared/crds/eck-v3.5.0 (dist/crds applies
-# them from Elastic's download site at the same version). Elasticsearch and Kibana always at one version;
+# Elastic Cloud on Kubernetes, at the version of the CRDs vendored in imports/crds/eck-v3.5.0. Elasticsearch and Kibana always at one version;
 # the setup Jobs run Python's standard library (urllib, ssl, json) only.
 ECK_OPERATOR = Image("docker.elastic.co/eck/eck-operator", "3.5.0")
-ECK_CRDS = f"https://download.elastic.co/downloads/eck/{ECK_OPERATOR.tag}/crds.yaml"
 ELASTICSEARCH = Image("docker.elastic.co/elasticsearch/elasticsearch", "9.1.5")
 KIBANA = Image("docker.elastic.co/kibana/kibana", ELASTICSEARCH.tag)
 ELASTICSEARCH_EXPORTER = Image("quay.io/prometheuscommunity/elasticsearch-exporter", "v1.9.0")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from stackgen.checks.addresses import check_urls
+from stackgen.checks.config_keys import check_backend_config_keys
 from stackgen.checks.fluent_bit import check_fluent_bit_keys
 from stackgen.checks.forms import check_address_forms
 from stackgen.checks.pod_security import check_pod_security_admission
@@ -23,7 +24,7 @@ from stackgen.manifests import Manifests
 ALL_CHECKS = [check_monitors_selected, check_service_monitor_ports, check_services, check_urls,
               check_autoscalers, check_disruption_budgets, check_network_policies, check_pod_security, check_labels,
               check_port_names, check_monitors_catalogued, check_address_forms, check_fluent_bit_keys,
-              check_pod_security_admission, check_secret_producers]
+              check_pod_security_admission, check_secret_producers, check_backend_config_keys]
 
 
 def check_all(objects: list[dict]) -> list[str]:

@@ -14,7 +14,7 @@ rendered here and the Secrets are created by hand (README: Receiver Secrets).
 The operator itself is not rendered: it is a cluster-wide controller that other applications share
 (OpenEMR's own secrets), installed once per cluster with its CRDs (README: Secrets). Plain objects
 rather than typed bindings: importing the External Secrets CRDs costs about 0.45 s on every synth for
-a handful of objects; they are validated against the pinned CRDs (../shared/crds/external-secrets-v2.9.0).
+a handful of objects; they are validated against the vendored CRDs (imports/crds/external-secrets-v2.9.0).
 """
 from __future__ import annotations
 

@@ -56,6 +56,7 @@ class Port:
 class HttpProbe:
     path: str
     port: str
+    scheme: str = "HTTP"
 
 
 def resource_requirements(resources: Resources) -> k.ResourceRequirements:
@@ -91,7 +92,8 @@ def pod_security_context(uid: int, fs_group: int | None = None, root: bool = Fal
 
 def _probe(probe: HttpProbe, initial_delay: int, failure_threshold: int) -> k.Probe:
     return k.Probe(
-        http_get=k.HttpGetAction(path=probe.path, port=int_or_string(probe.port)),
+        http_get=k.HttpGetAction(path=probe.path, port=int_or_string(probe.port),
+                                 scheme=None if probe.scheme == "HTTP" else probe.scheme),
         initial_delay_seconds=initial_delay, period_seconds=10, timeout_seconds=5,
         failure_threshold=failure_threshold,
     )
@@ -168,6 +170,7 @@ class PodSpec:
     extra_labels: dict[str, str] = field(default_factory=dict)
     # Several workloads of one component may share one ServiceAccount (one IRSA role).
     service_account: str | None = None
+    priority_class: str | None = None
 
     def template(self) -> k.PodTemplateSpec:
         access = self.host_access
@@ -188,6 +191,7 @@ class PodSpec:
                 topology_spread_constraints=spread_constraints(self.identity) if self.may_scale_out else None,
                 tolerations=[k.Toleration(operator="Exists")] if self.tolerate_all_taints else None,
                 enable_service_links=False,
+                priority_class_name=self.priority_class,
             ),
         )
 

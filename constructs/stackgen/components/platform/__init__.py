@@ -1,0 +1,81 @@
+"""The platform stage: what the stack needs from the cluster and EKS Auto Mode does not run.
+
+Each piece is `managed` (rendered into dist/<overlay>/platform/, applied by Flux before the operators
+and the stack) or `existing` (the cluster already runs it: nothing is rendered, and the stage waits until
+what the stack needs of it is there, so the stack is never dry-run before its kinds exist):
+
+| piece | what the stack needs of it | managed | existing: the stage waits for |
+|---|---|---|---|
+| `metrics_server` | `metrics.k8s.io`, which every HPA reads | metrics-server (metrics_server.py) | the APIService |
+| `external_secrets` | the ExternalSecret and ClusterSecretStore kinds (with `secrets.provider: aws`) | a HelmRelease of its chart | their CRDs |
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from constructs import Construct
+from stackgen import crds
+from stackgen.budget import Requests
+from stackgen.components.platform.external_secrets_operator import RESOURCES as ESO_RESOURCES
+from stackgen.components.platform.external_secrets_operator import ExternalSecretsOperator
+from stackgen.components.platform.metrics_server import API_SERVICE, MetricsServer
+from stackgen.components.platform.metrics_server import NAMESPACE as METRICS_SERVER_NAMESPACE
+from stackgen.context import Context
+from stackgen.settings import Model, cpu_millicores, memory_bytes
+
+if TYPE_CHECKING:
+    from stackgen.config import StackConfig
+
+Mode = Literal["managed", "existing"]
+
+
+class PlatformConfig(Model):
+    metrics_server: Mode = "managed"
+    external_secrets: Mode = "managed"
+
+
+def needs_external_secrets(stack: StackConfig) -> bool:
+    return stack.secrets.provider == "aws"
+
+
+class Platform(Construct):
+    def __init__(self, scope: Construct, ctx: Context):
+        super().__init__(scope, "platform")
+        stack = ctx.config
+        if stack.platform.metrics_server == "managed":
+            MetricsServer(self, stack.instance)
+        if needs_external_secrets(stack) and stack.platform.external_secrets == "managed":
+            ExternalSecretsOperator(self, stack.instance, stack.flux.namespace, stack.flux.interval)
+
+
+def health_checks(stack: StackConfig) -> list[dict]:
+    """What the platform stage waits for (Flux `healthChecks`, read with `wait: false`): every managed
+    piece's workload ready, every existing piece's API served."""
+    checks = []
+    if stack.platform.metrics_server == "managed":
+        checks.append({"apiVersion": "apps/v1", "kind": "Deployment", "name": "metrics-server",
+                       "namespace": METRICS_SERVER_NAMESPACE})
+    else:
+        checks.append({"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "name": API_SERVICE})
+    if needs_external_secrets(stack):
+        if stack.platform.external_secrets == "managed":
+            checks.append({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+                           "name": "external-secrets", "namespace": stack.flux.namespace})
+        else:
+            checks += [{"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "name": name}
+                       for kind in ("ExternalSecret", "ClusterSecretStore")
+                       for name in crds.for_kind("external-secrets.io/v1", kind)]
+    return checks
+
+
+def helm_release_pods(objects: list[dict]) -> list[tuple[str, int, Requests]]:
+    """The pods each HelmRelease of the stage runs (one replica of each, the charts' default), as sized by
+    the requests its values set."""
+    rows = []
+    for release in (o for o in objects if o["kind"] == "HelmRelease"):
+        for part in ESO_RESOURCES:
+            values = release["spec"]["values"]
+            requests = (values if part == "controller" else values[part])["resources"]["requests"]
+            rows.append((f"HelmRelease/{release['metadata']['name']} {part}", 1,
+                         Requests(cpu_millicores(requests["cpu"]), memory_bytes(requests["memory"]))))
+    return rows

@@ -1,0 +1,105 @@
+"""The pinned CustomResourceDefinitions: where each set comes from, who installs it, where it is kept.
+
+Every CRD file the project applies or validates against is vendored, unmodified, into
+`imports/crds/<set>/` by `tools/vendor.py` (`pipenv run vendor`), which records each file's upstream
+URL and sha256 in `imports/crds/SOURCES.yaml`. Nothing reads them from anywhere else, so a user's clone
+validates everything on its own.
+
+Who installs a set decides where it goes:
+- `dist`: synth copies the files byte for byte into `dist/crds/<set>/`, and each overlay's CRD stage
+  (`dist/<overlay>/crds/`) lists the sets it needs: ECK's only where the overlay renders Elasticsearch.
+  A CRD upgrade is then a file change in the pull request, and Flux fetches nothing at reconcile time.
+- `chart`: the platform stage's HelmRelease installs them with the operator (External Secrets: its
+  chart installs about twenty CRDs, generators included, of which the stack uses three; the controller
+  starts reconcilers for all of them). The vendored files are the schemas of those three at the chart's
+  version, for validation only.
+- `flux`: `flux bootstrap` installs them (Flux's own kinds, which dist/flux/ uses).
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+VENDORED = ROOT / "imports" / "crds"
+SOURCES = VENDORED / "SOURCES.yaml"
+
+
+@dataclass(frozen=True)
+class CrdSet:
+    folder: str
+    installed_by: Literal["dist", "chart", "flux"]
+    # Upstream location of each file at the pinned tag (file name -> URL), recorded by tools/vendor.py.
+    upstream: dict[str, str]
+
+    @property
+    def files(self) -> list[str]:
+        return sorted(self.upstream)
+
+
+def _at(base: str, *names: str) -> dict[str, str]:
+    return {name: f"{base}/{name}" for name in names}
+
+
+_PROMETHEUS_OPERATOR = "https://raw.githubusercontent.com/prometheus-operator/prometheus-operator/v0.93.0/example/prometheus-operator-crd"
+_ESO = "https://raw.githubusercontent.com/external-secrets/external-secrets/v2.9.0/config/crds/bases"
+_FLUX = "https://raw.githubusercontent.com/fluxcd/{}/{}/config/crd/bases"
+
+PROMETHEUS_OPERATOR = CrdSet("prometheus-operator-v0.93.0", "dist", _at(_PROMETHEUS_OPERATOR, *(
+    f"monitoring.coreos.com_{name}.yaml" for name in (
+        "alertmanagerconfigs", "alertmanagers", "podmonitors", "probes", "prometheusagents", "prometheuses",
+        "prometheusrules", "scrapeconfigs", "servicemonitors", "thanosrulers"))))
+ECK = CrdSet("eck-v3.5.0", "dist", {
+    "all-crds.yaml": "https://raw.githubusercontent.com/elastic/cloud-on-k8s/v3.5.0/config/crds/v1/all-crds.yaml"})
+EXTERNAL_SECRETS = CrdSet("external-secrets-v2.9.0", "chart", _at(_ESO, *(
+    f"external-secrets.io_{name}.yaml" for name in ("clustersecretstores", "externalsecrets", "secretstores"))))
+FLUX = CrdSet("flux-v2.9", "flux", {
+    **_at(_FLUX.format("kustomize-controller", "v1.9.4"), "kustomize.toolkit.fluxcd.io_kustomizations.yaml"),
+    **_at(_FLUX.format("source-controller", "v1.9.1"), *(
+        f"source.toolkit.fluxcd.io_{name}.yaml" for name in ("gitrepositories", "helmcharts", "helmrepositories",
+                                                             "ocirepositories"))),
+    **_at(_FLUX.format("helm-controller", "v1.6.3"), "helm.toolkit.fluxcd.io_helmreleases.yaml"),
+})
+SETS = (PROMETHEUS_OPERATOR, ECK, EXTERNAL_SECRETS, FLUX)
+
+
+def vendored_path(crd_set: CrdSet, name: str) -> Path:
+    return VENDORED / crd_set.folder / name
+
+
+class CrdLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """YAML 1.1 reads a bare `=` (a relabel action in these CRDs) as a special tag; it is a string."""
+
+
+CrdLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
+
+
+def documents(crd_set: CrdSet) -> tuple[dict, ...]:
+    """The CustomResourceDefinitions of a set (one a file, or several in one stream: ECK's all-crds.yaml)."""
+    return _documents(crd_set.folder, tuple(crd_set.files))
+
+
+@functools.cache
+def _documents(folder: str, files: tuple[str, ...]) -> tuple[dict, ...]:
+    return tuple(doc for name in files for doc in yaml.load_all((VENDORED / folder / name).read_text(), Loader=CrdLoader)
+                 if doc and doc.get("kind") == "CustomResourceDefinition")
+
+
+def kinds(crd_set: CrdSet) -> frozenset[tuple[str, str]]:
+    """(apiVersion, kind) of every served version the set defines."""
+    return frozenset((f"{crd['spec']['group']}/{version['name']}", crd["spec"]["names"]["kind"])
+                     for crd in documents(crd_set) for version in crd["spec"]["versions"] if version.get("served"))
+
+
+# Helm charts the platform stage installs that bring their own CRDs (chart name -> the pinned schemas).
+CHART_CRDS = {"external-secrets": EXTERNAL_SECRETS}
+
+
+def for_kind(api_version: str, kind: str) -> list[str]:
+    """Names of the vendored CRDs that define a kind (what a stage's health check waits for)."""
+    return [crd["metadata"]["name"] for crd_set in SETS for crd in documents(crd_set)
+            if crd["spec"]["group"] == api_version.rpartition("/")[0] and crd["spec"]["names"]["kind"] == kind]
