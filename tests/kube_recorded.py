@@ -8,6 +8,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Self
 
 import yaml
 
@@ -26,8 +27,8 @@ def recorded(cluster: str) -> dict[str, dict]:
 
 REASONS = {
     404: ("NotFound", '{qualified} "{name}" not found'),
-    403: ("Forbidden", '{qualified} "{name}" is forbidden: User "doctor" cannot get resource "{resource}" in API group '
-                       '"{group}" at the cluster scope'),
+    403: ("Forbidden", ('{qualified} "{name}" is forbidden: User "doctor" cannot get resource "{resource}" in API '
+                        'group "{group}" at the cluster scope')),
     503: ("ServiceUnavailable", "the server is currently unable to handle the request"),
 }
 
@@ -55,7 +56,7 @@ class RecordedApi:
         api = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server's naming)
+            def do_GET(self):  # http.server's naming
                 path = self.path.split("?", 1)[0].rstrip("/")  # the client asks for /api/ and /apis/
                 api.requests.append(f"GET {path}")
                 code = api.errors.get(path) or (200 if path in api.responses else 404)
@@ -73,7 +74,7 @@ class RecordedApi:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> RecordedApi:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 

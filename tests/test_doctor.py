@@ -88,11 +88,13 @@ def flux_stage(name: str, path: str, depends_on: str | None) -> dict:
 
 
 def build_tree(root, *, crds=(PROMETHEUS_CRD, SERVICE_MONITOR_CRD), crd_urls=(), platform=(), operators=OPERATORS,
-               stack=STACK):
+               stack=STACK, prefix="./dist", overlay_prefix=None):
     """overlays/fixture.yaml and its dist/ in the four-stage layout: crds (a shared CRD set, by directory),
-    platform, operators, stack."""
+    platform, operators, stack. `prefix` is where the Kustomizations find dist/ in the source."""
     (root / "overlays").mkdir(parents=True, exist_ok=True)
-    (root / "overlays" / f"{OVERLAY}.yaml").write_text("{}\n")
+    overlay_prefix = overlay_prefix or prefix
+    (root / "overlays" / f"{OVERLAY}.yaml").write_text(
+        "{}\n" if overlay_prefix == "./dist" else yaml.safe_dump({"flux": {"path_prefix": overlay_prefix}}))
     dist = root / "dist"
     write_stage(dist / "crds" / "prometheus-operator", list(crds), crd_urls)
     write_kustomization(dist / OVERLAY / "crds", ["../../crds/prometheus-operator"])
@@ -103,7 +105,7 @@ def build_tree(root, *, crds=(PROMETHEUS_CRD, SERVICE_MONITOR_CRD), crd_urls=(),
               ("monitoring-stack", "")]
     (dist / "flux").mkdir(exist_ok=True)
     (dist / "flux" / f"{OVERLAY}.yaml").write_text(yaml.safe_dump_all(
-        [flux_stage(name, f"./dist/{OVERLAY}/{sub}".rstrip("/"), stages[i - 1][0] if i else None)
+        [flux_stage(name, f"{prefix}/{OVERLAY}/{sub}".rstrip("/"), stages[i - 1][0] if i else None)
          for i, (name, sub) in enumerate(stages)]))
     return root
 
@@ -237,6 +239,18 @@ def test_tree_without_the_overlays_delivery_exits_2(api, tree, config, capsys):
                             f"(python main.py --overlay {OVERLAY})\n")
 
 
+def test_path_prefix_maps_flux_paths_to_dist(api, tmp_path, config, capsys):
+    """flux.path_prefix ./deploy/dist: ./deploy/dist/fixture/crds is <dist>/fixture/crds."""
+    api.load("ready")
+    code, report = doctor(build_tree(tmp_path / "a", prefix="./deploy/dist"), config, capsys)
+    assert code == 0 and ("kind served", "monitoring.coreos.com/v1 Prometheus") in rows(report, "pass")
+    root = build_tree(tmp_path / "b", prefix="./deploy/dist", overlay_prefix="./dist")
+    capsys.readouterr()
+    code = cli.main(["--overlay", OVERLAY, "--kubeconfig", str(config), "--overlays", str(root / "overlays"),
+                     "--dist", str(root / "dist")], ROOT)
+    assert code == 2 and "spec.path './deploy/dist/fixture/crds' is not under flux.path_prefix './dist'" in capsys.readouterr().err
+
+
 # Each check fails on the cluster broken in its one place (the ready cluster otherwise).
 
 def test_flux_not_installed(api, tree, config, capsys):
@@ -315,6 +329,15 @@ def test_crd_delivered_after_its_first_use(api, tmp_path, config, capsys):
                       "servicemonitors.monitoring.coreos.com comes later, in stage monitoring-stack")
 
 
+def test_crd_in_the_stage_of_its_first_use(api, tmp_path, config, capsys):
+    """Flux applies a stage's CRDs before the rest of it: a CRD may come with its first objects."""
+    root = build_tree(tmp_path, crds=[PROMETHEUS_CRD], operators=OPERATORS + [SERVICE_MONITOR_CRD])
+    api.load("ready")
+    code, report = doctor(root, config, capsys)
+    assert code == 0 and rows(report, "pass")[("kind served", "monitoring.coreos.com/v1 ServiceMonitor")]["detail"] == \
+        "delivered by stage monitoring-operators (CRD servicemonitors.monitoring.coreos.com)"
+
+
 def test_kind_nobody_delivers(api, tmp_path, config, capsys):
     root = build_tree(tmp_path, crds=[SERVICE_MONITOR_CRD])
     api.load("ready")
@@ -353,7 +376,7 @@ def test_no_hpa_needs_no_metrics_api(api, tmp_path, config, capsys):
     root = build_tree(tmp_path, stack=[o for o in STACK if o["kind"] != "HorizontalPodAutoscaler"])
     api.load("empty")
     code, report = doctor(root, config, capsys)
-    assert "metrics API" not in {c for c, _ in rows(report)}
+    assert code == 1 and "metrics API" not in {c for c, _ in rows(report)}
 
 
 def test_storage_provisioner_missing(api, tree, config, capsys):

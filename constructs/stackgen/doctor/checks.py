@@ -36,7 +36,7 @@ def metrics_api(inputs: Inputs) -> list[Check]:
 def storage_provisioners(inputs: Inputs) -> list[Check]:
     checks = []
     for stage in inputs.stages:
-        for storage_class in stage.of_kind(None, "StorageClass"):
+        for storage_class in stage.of_kind("StorageClass"):
             name, provisioner = storage_class["metadata"]["name"], storage_class.get("provisioner", "")
             target = f"StorageClass {name} -> CSIDriver {provisioner}"
             if inputs.cluster.csi_driver(provisioner) is not None:
@@ -62,7 +62,7 @@ def namespaces_free(inputs: Inputs) -> list[Check]:
     """A Namespace someone else owns would be taken over by Flux, and deleted with the stage when pruned."""
     checks = []
     for stage in inputs.stages:
-        for namespace in stage.of_kind(None, "Namespace"):
+        for namespace in stage.of_kind("Namespace"):
             name = namespace["metadata"]["name"]
             existing = inputs.cluster.namespace(name)
             labels = ((existing or {}).get("metadata") or {}).get("labels") or {}

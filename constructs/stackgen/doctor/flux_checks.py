@@ -19,7 +19,8 @@ def flux_kinds(inputs: Inputs) -> list[tuple[str, str]]:
     """The Kustomizations themselves, their sources, and every Flux kind a stage applies (HelmRelease...)."""
     needed = {(KUSTOMIZATION_API, "Kustomization")}
     needed |= {(SOURCE_API, stage.source_kind) for stage in inputs.stages}
-    needed |= {(o["apiVersion"], o["kind"]) for stage in inputs.stages for o in stage.objects if is_flux(o.get("apiVersion", ""))}
+    needed |= {(o["apiVersion"], o["kind"]) for stage in inputs.stages for o in stage.objects
+               if is_flux(o.get("apiVersion", ""))}
     return sorted(needed)
 
 
@@ -47,11 +48,12 @@ def flux_installed(inputs: Inputs) -> list[Check]:
 def _controller(inputs: Inputs, namespace: str, name: str) -> Check:
     target = f"Deployment {namespace}/{name}"
     deployment = inputs.cluster.deployment(namespace, name)
-    fix = f"{INSTALL}; {name} must be among --components"
     if deployment is None:
-        return Check("Flux controller running", target, "fail", "does not exist", fix)
+        return Check("Flux controller running", target, "fail", "does not exist",
+                     f"{INSTALL}; {name} must be among --components")
     status, message = condition(deployment, "Available")
-    replicas = f"{(deployment.get('status') or {}).get('availableReplicas') or 0}/{(deployment.get('spec') or {}).get('replicas', 1)} available"
+    available = (deployment.get("status") or {}).get("availableReplicas") or 0
+    replicas = f"{available}/{(deployment.get('spec') or {}).get('replicas', 1)} available"
     if status != "True":
         return Check("Flux controller running", target, "fail", f"not Available ({replicas}): {message or 'no condition yet'}",
                      f"kubectl -n {namespace} describe deployment {name}; flux check")
@@ -59,23 +61,23 @@ def _controller(inputs: Inputs, namespace: str, name: str) -> Check:
 
 
 def source_ready(inputs: Inputs) -> list[Check]:
-    checks = []
-    for namespace, kind, name in sorted({(s.namespace, s.source_kind, s.source_name) for s in inputs.stages}):
-        target = f"{kind} {namespace}/{name}"
-        create = (f"name the existing source in flux.source_kind/flux.source_name of overlays/{inputs.overlay}.yaml, "
-                  f"or create it: flux create source {'oci' if kind == 'OCIRepository' else 'git'} {name} "
-                  f"--url=<this repository> --branch=<branch> --namespace={namespace}")
-        if not inputs.cluster.serves(SOURCE_API, kind):
-            checks.append(Check("Flux source Ready", target, "fail", f"cannot exist: {SOURCE_API} {kind} is not served",
-                                INSTALL))
-            continue
-        source = inputs.cluster.custom_object(SOURCE_API, kind, namespace, name)
-        if source is None:
-            checks.append(Check("Flux source Ready", target, "fail", "does not exist", create))
-            continue
-        status, message = condition(source, "Ready")
-        checks.append(Check("Flux source Ready", target, "pass" if status == "True" else "fail",
-                            f"Ready: {message}" if status == "True" else f"not Ready: {message or 'no condition yet'}",
-                            "" if status == "True" else f"flux get sources {kind.removesuffix('Repository').lower()} -n {namespace}; "
-                                                         f"flux reconcile source {kind.removesuffix('Repository').lower()} {name} -n {namespace}"))
-    return checks
+    return [_source(inputs, namespace, kind, name)
+            for namespace, kind, name in sorted({(s.namespace, s.source_kind, s.source_name) for s in inputs.stages})]
+
+
+def _source(inputs: Inputs, namespace: str, kind: str, name: str) -> Check:
+    target = f"{kind} {namespace}/{name}"
+    if not inputs.cluster.serves(SOURCE_API, kind):
+        return Check("Flux source Ready", target, "fail", f"cannot exist: {SOURCE_API} {kind} is not served", INSTALL)
+    source = inputs.cluster.custom_object(SOURCE_API, kind, namespace, name)
+    cli_kind = "oci" if kind == "OCIRepository" else "git"  # flux create|get|reconcile source git|oci
+    if source is None:
+        where = "--url=oci://<registry>/<repository> --tag=<tag>" if cli_kind == "oci" else "--url=<this repository> --branch=<branch>"
+        return Check("Flux source Ready", target, "fail", "does not exist",
+                     f"name the existing source in flux.source_kind/flux.source_name of overlays/{inputs.overlay}.yaml, "
+                     f"or create it: flux create source {cli_kind} {name} {where} --namespace={namespace}")
+    status, message = condition(source, "Ready")
+    if status != "True":
+        return Check("Flux source Ready", target, "fail", f"not Ready: {message or 'no condition yet'}",
+                     f"flux get sources {cli_kind} -n {namespace}; flux reconcile source {cli_kind} {name} -n {namespace}")
+    return Check("Flux source Ready", target, "pass", f"Ready: {message}")

@@ -16,6 +16,6 @@ class Inputs:
     def first_stage_with(self, kind: str, name: str | None = None) -> tuple[int, Stage] | None:
         """(index, stage) of the first stage applying an object of this kind (and name)."""
         for index, stage in enumerate(self.stages):
-            if any(name in (None, (o.get("metadata") or {}).get("name")) for o in stage.of_kind(None, kind)):
+            if any(name in (None, (o.get("metadata") or {}).get("name")) for o in stage.of_kind(kind)):
                 return index, stage
         return None

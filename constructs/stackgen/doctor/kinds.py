@@ -16,7 +16,7 @@ def delivered_kinds(stages: list[Stage]) -> dict[tuple[str, str], tuple[int, Sta
     """(apiVersion, kind) -> (index, stage, CRD name) of the first stage whose CRDs serve it."""
     delivered: dict[tuple[str, str], tuple[int, Stage, str]] = {}
     for index, stage in enumerate(stages):
-        for crd in stage.of_kind(None, CRD):
+        for crd in stage.of_kind(CRD):
             spec = crd.get("spec") or {}
             for version in spec.get("versions") or []:
                 if version.get("served", True):
@@ -60,7 +60,7 @@ def _kind(inputs: Inputs, key: tuple[str, str], users: list[tuple[int, Stage, di
     # Remote resources (up to this stage) and the charts of earlier stages' HelmReleases may bring CRDs
     # doctor cannot read offline.
     unknown = [s.name for i, s in enumerate(inputs.stages[:first + 1])
-               if s.remote or (i < first and s.of_kind(None, "HelmRelease"))]
+               if s.remote or (i < first and s.of_kind("HelmRelease"))]
     if unknown:
         return Check("kind served", target, "warn",
                      f"not served by the cluster; {where}; remote resources or Helm charts of stage(s) "

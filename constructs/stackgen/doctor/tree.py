@@ -19,15 +19,14 @@ class TreeError(Exception):
 class Stage:
     name: str
     namespace: str  # Flux's namespace (where the Kustomization and its source live)
-    path: str  # spec.path as Flux reads it, e.g. ./dist/hospital/crds
     source_kind: str
     source_name: str
     prune: bool
     objects: tuple[dict, ...] = ()
     remote: tuple[str, ...] = ()  # resources kustomize fetches at apply time: not readable offline
 
-    def of_kind(self, api_version: str | None, kind: str) -> list[dict]:
-        return [o for o in self.objects if o.get("kind") == kind and api_version in (None, o.get("apiVersion"))]
+    def of_kind(self, kind: str) -> list[dict]:
+        return [o for o in self.objects if o.get("kind") == kind]
 
 
 def object_name(obj: dict) -> str:
@@ -45,11 +44,10 @@ def load_stages(dist: Path, overlay: str, path_prefix: str) -> list[Stage]:
         if doc.get("kind") != "Kustomization" or not str(doc.get("apiVersion", "")).startswith("kustomize.toolkit.fluxcd.io/"):
             continue
         spec, meta = doc.get("spec") or {}, doc.get("metadata") or {}
-        path = str(spec.get("path", ""))
-        objects, remote = _resolve(_local(dist, path, path_prefix, delivery), set())
+        objects, remote = _resolve(_local(dist, str(spec.get("path", "")), path_prefix, delivery), set())
         source = spec.get("sourceRef") or {}
         stages.append(Stage(
-            name=meta.get("name", ""), namespace=meta.get("namespace", "flux-system"), path=path,
+            name=meta.get("name", ""), namespace=meta.get("namespace", "flux-system"),
             source_kind=source.get("kind", ""), source_name=source.get("name", ""),
             prune=bool(spec.get("prune")),
             objects=tuple(objects), remote=tuple(remote)))
@@ -60,10 +58,10 @@ def load_stages(dist: Path, overlay: str, path_prefix: str) -> list[Stage]:
 
 def _local(dist: Path, path: str, prefix: str, where: Path) -> Path:
     """./dist/hospital/crds (Flux's view, from the source's root) -> <dist>/hospital/crds."""
-    normalized, prefix = path.rstrip("/"), prefix.rstrip("/")
-    if normalized != prefix and not normalized.startswith(prefix + "/"):
+    relative, root = path.removeprefix("./").rstrip("/"), prefix.removeprefix("./").rstrip("/")
+    if relative != root and not relative.startswith(root + "/"):
         raise TreeError(f"{where}: spec.path {path!r} is not under flux.path_prefix {prefix!r}")
-    return dist / normalized[len(prefix):].lstrip("/")
+    return dist / relative[len(root):].lstrip("/")
 
 
 def _resolve(directory: Path, seen: set[Path]) -> tuple[list[dict], list[str]]:
