@@ -1,6 +1,8 @@
 """A Kubernetes API stand-in for the doctor tests: recorded JSON responses (tests/recorded/kubernetes/<cluster>/
 <URL path>.json) served by a stdlib HTTP server on 127.0.0.1 (a free port, stopped at the end), reached by the
-real Kubernetes client through a generated kubeconfig. `ready` holds only what differs from `empty`.
+real Kubernetes client through a generated kubeconfig. `ready` holds only what differs from `empty`. The
+responses are written in the shapes the API server returns (the client's typed models parse each one), for
+EKS Auto Mode after `flux bootstrap` (Flux 2.9's controllers), not captured from a live cluster.
 A path with no recording answers 404 with the API server's NotFound Status; a test sets `errors` for others."""
 from __future__ import annotations
 
