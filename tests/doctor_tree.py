@@ -21,13 +21,15 @@ def crd(group: str, kind: str, plural: str) -> dict:
                                                                   "x-kubernetes-preserve-unknown-fields": True}}}]}}
 
 
-def namespace(name: str) -> dict:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta(name, **{"app.kubernetes.io/part-of": PART_OF})}
+def namespace(name: str, **annotations: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {**meta(name, **{"app.kubernetes.io/part-of": PART_OF}), "annotations": annotations}}
 
 
 PROMETHEUS_CRD = crd("monitoring.coreos.com", "Prometheus", "prometheuses")
 SERVICE_MONITOR_CRD = crd("monitoring.coreos.com", "ServiceMonitor", "servicemonitors")
-OPERATORS = [namespace("monitoring"), namespace("monitoring-agents"),
+# As rendered, monitoring is never pruned; monitoring-agents is here without that annotation.
+OPERATORS = [namespace("monitoring", **{"kustomize.toolkit.fluxcd.io/prune": "disabled"}), namespace("monitoring-agents"),
              {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta("prometheus-operator", "monitoring")},
              {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta("prometheus-operator", "monitoring"),
               "spec": {"selector": {"matchLabels": {"app": "prometheus-operator"}}}},

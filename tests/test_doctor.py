@@ -308,18 +308,21 @@ def _existing_namespace(api, name: str, labels: dict) -> None:
     api.responses[f"/api/v1/namespaces/{name}"] = recorded
 
 
-def test_namespace_owned_by_someone_else(api, tree, config, capsys):
+@pytest.mark.parametrize("foreign, ours, detail", [
+    ("monitoring", "monitoring-agents", "would adopt it"),  # kustomize.toolkit.fluxcd.io/prune: disabled
+    ("monitoring-agents", "monitoring",
+     "would adopt it, and delete it with everything in it once the stage no longer applies it"),
+])
+def test_namespace_owned_by_someone_else(api, tree, config, capsys, foreign, ours, detail):
     api.load("ready")
-    _existing_namespace(api, "monitoring", {"team": "platform"})
-    _existing_namespace(api, "monitoring-agents", {"app.kubernetes.io/part-of": PART_OF})
+    _existing_namespace(api, foreign, {"team": "platform"})
+    _existing_namespace(api, ours, {"app.kubernetes.io/part-of": PART_OF})
     code, report = doctor(tree, config, capsys)
     failed = rows(report, "fail")
-    assert code == 1 and set(failed) == {("namespace free", "Namespace monitoring")}
-    assert failed[("namespace free", "Namespace monitoring")]["detail"] == (
-        f"exists without app.kubernetes.io/part-of: {PART_OF}: stage monitoring-operators would adopt it, "
-        "and with prune on delete it, with everything in it, once the stage no longer applies it")
-    assert rows(report, "pass")[("namespace free", "Namespace monitoring-agents")]["detail"] == \
-        f"exists, labelled part-of {PART_OF}"
+    assert code == 1 and set(failed) == {("namespace free", f"Namespace {foreign}")}
+    assert failed[("namespace free", f"Namespace {foreign}")]["detail"] == \
+        f"exists without app.kubernetes.io/part-of: {PART_OF}: stage monitoring-operators {detail}"
+    assert rows(report, "pass")[("namespace free", f"Namespace {ours}")]["detail"] == f"exists, labelled part-of {PART_OF}"
 
 
 def test_aggregated_api_without_backend_is_not_served(api, config):

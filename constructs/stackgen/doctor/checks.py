@@ -9,10 +9,12 @@ from stackgen.doctor.cluster import condition
 from stackgen.doctor.flux_checks import flux_installed, source_ready
 from stackgen.doctor.inputs import Inputs
 from stackgen.doctor.kinds import kinds_available
+from stackgen.doctor.tree import Stage
 from stackgen.names import PART_OF
 
 METRICS_API_SERVICE = "v1beta1.metrics.k8s.io"
 AUTO_MODE_EBS = "ebs.csi.eks.amazonaws.com"
+PRUNE_ANNOTATION = "kustomize.toolkit.fluxcd.io/prune"  # "disabled": Flux never deletes the object
 
 
 def metrics_api(inputs: Inputs) -> list[Check]:
@@ -59,26 +61,25 @@ def _provisioner_fix(provisioner: str) -> str:
 
 
 def namespaces_free(inputs: Inputs) -> list[Check]:
-    """A Namespace someone else owns would be taken over by Flux, and deleted with the stage when pruned."""
-    checks = []
-    for stage in inputs.stages:
-        for namespace in stage.of_kind("Namespace"):
-            name = namespace["metadata"]["name"]
-            existing = inputs.cluster.namespace(name)
-            labels = ((existing or {}).get("metadata") or {}).get("labels") or {}
-            if existing is None:
-                checks.append(Check("namespace free", f"Namespace {name}", "pass", f"absent: stage {stage.name} creates it"))
-            elif labels.get("app.kubernetes.io/part-of") == PART_OF:
-                checks.append(Check("namespace free", f"Namespace {name}", "pass", f"exists, labelled part-of {PART_OF}"))
-            else:
-                pruned = (", and with prune on delete it, with everything in it, once the stage no longer applies it"
-                          if stage.prune else "")
-                checks.append(Check(
-                    "namespace free", f"Namespace {name}", "fail",
-                    f"exists without app.kubernetes.io/part-of: {PART_OF}: stage {stage.name} would adopt it{pruned}",
-                    f"choose another namespace in overlays/{inputs.overlay}.yaml (namespace, agents_namespace); if it is "
-                    f"this stack's: kubectl label namespace {name} app.kubernetes.io/part-of={PART_OF}"))
-    return checks
+    """A Namespace someone else owns would be taken over by Flux (its labels, and whatever policies the stage
+    puts in it), and deleted with everything in it once the stage stops applying it, unless pruning is off."""
+    return [_namespace(inputs, stage, namespace) for stage in inputs.stages for namespace in stage.of_kind("Namespace")]
+
+
+def _namespace(inputs: Inputs, stage: Stage, namespace: dict) -> Check:
+    name = namespace["metadata"]["name"]
+    target = f"Namespace {name}"
+    existing = inputs.cluster.namespace(name)
+    if existing is None:
+        return Check("namespace free", target, "pass", f"absent: stage {stage.name} creates it")
+    if ((existing.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/part-of") == PART_OF:
+        return Check("namespace free", target, "pass", f"exists, labelled part-of {PART_OF}")
+    pruned = stage.prune and (namespace["metadata"].get("annotations") or {}).get(PRUNE_ANNOTATION) != "disabled"
+    return Check("namespace free", target, "fail",
+                 f"exists without app.kubernetes.io/part-of: {PART_OF}: stage {stage.name} would adopt it"
+                 + (", and delete it with everything in it once the stage no longer applies it" if pruned else ""),
+                 f"choose another namespace in overlays/{inputs.overlay}.yaml (namespace, agents_namespace); if it is "
+                 f"this stack's: kubectl label namespace {name} app.kubernetes.io/part-of={PART_OF}")
 
 
 CHECKS: tuple[Callable[[Inputs], list[Check]], ...] = (
