@@ -13,11 +13,13 @@ def meta(name: str, namespace: str | None = None, **labels: str) -> dict:
 
 
 def crd(group: str, kind: str, plural: str) -> dict:
+    # The relabel action enum, as upstream's CRDs hold it (written as a bare `=` below).
+    action = {"type": "string", "enum": ["replace", "Replace", "="]}
     return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": meta(f"{plural}.{group}"),
             "spec": {"group": group, "scope": "Namespaced",
                      "names": {"kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": kind.lower()},
                      "versions": [{"name": "v1", "served": True, "storage": True,
-                                   "schema": {"openAPIV3Schema": {"type": "object",
+                                   "schema": {"openAPIV3Schema": {"type": "object", "properties": {"action": action},
                                                                   "x-kubernetes-preserve-unknown-fields": True}}}]}}
 
 
@@ -60,7 +62,8 @@ def write_stage(directory, objects: list[dict], extra: tuple[str, ...] = ()) -> 
     resources = list(extra)
     if objects:
         (directory).mkdir(parents=True, exist_ok=True)
-        (directory / "objects.yaml").write_text(yaml.safe_dump_all(objects))
+        # Upstream CRDs write the enum value `=` bare (YAML 1.1's value tag), not quoted as PyYAML does.
+        (directory / "objects.yaml").write_text(yaml.safe_dump_all(objects).replace("- '='", "- ="))
         resources.append("objects.yaml")
     write_kustomization(directory, resources)
 
