@@ -114,6 +114,19 @@ def test_unreachable_api_server_is_one_line_on_stderr(tree, tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error: cannot reach the API server at http://127.0.0.1:"), result.stderr
 
 
+def test_tls_failure_is_one_line(api, tree, tmp_path, capsys):
+    """https to a plain-HTTP port: the TLS handshake fails."""
+    api.load("ready")
+    config = kubeconfig(tmp_path / "tls", api.url.replace("http://", "https://"))
+    capsys.readouterr()
+    code = cli.main(["--overlay", OVERLAY, "--kubeconfig", str(config), "--overlays", str(tree / "overlays"),
+                     "--dist", str(tree / "dist")], ROOT)
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == "" and captured.err.count("\n") == 1
+    assert captured.err.startswith(f"error: cannot reach the API server at {api.url.replace('http://', 'https://')} "
+                                   "(GET /api): [SSL"), captured.err  # the reason's wording is OpenSSL's
+
+
 @pytest.mark.parametrize("args, message", [
     (["--kubeconfig", "/nonexistent/kubeconfig"], "error: kubeconfig: "),
     (["--context", "elsewhere"], "error: kubeconfig: "),

@@ -46,8 +46,8 @@ class Cluster:
             if error.status in absent:
                 return None
             raise DoctorError(f"the API server at {self.host} answered {error.status} {error.reason} to {what}") from None
-        except urllib3.exceptions.HTTPError as error:
-            reason = getattr(error, "reason", None) or error
+        except urllib3.exceptions.HTTPError as error:  # refused, timed out, TLS failed (urllib3's MaxRetryError)
+            reason = " ".join(str(getattr(error, "reason", None) or error).split())
             raise DoctorError(f"cannot reach the API server at {self.host} ({what}): {reason}") from None
         return answer if isinstance(answer, dict) else self.api.sanitize_for_serialization(answer)
 

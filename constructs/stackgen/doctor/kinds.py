@@ -5,6 +5,7 @@ fluxcd/kustomize-controller#720), so a CRD and its first objects may share a sta
 from __future__ import annotations
 
 from stackgen.aws.report import Check
+from stackgen.doctor.cluster import group_version
 from stackgen.doctor.flux_checks import is_flux
 from stackgen.doctor.inputs import Inputs
 from stackgen.doctor.tree import Stage, object_name
@@ -19,7 +20,7 @@ def delivered_kinds(stages: list[Stage]) -> dict[tuple[str, str], tuple[int, Sta
         for crd in stage.of_kind(CRD):
             spec = crd.get("spec") or {}
             for version in spec.get("versions") or []:
-                if version.get("served", True):
+                if version.get("served"):
                     key = (f"{spec.get('group')}/{version.get('name')}", (spec.get("names") or {}).get("kind"))
                     delivered.setdefault(key, (index, stage, crd["metadata"]["name"]))
     return delivered
@@ -52,8 +53,10 @@ def _kind(inputs: Inputs, key: tuple[str, str], users: list[tuple[int, Stage, di
     first, stage, _ = users[0]
     if crd and crd[0] <= first:
         return Check("kind served", target, "pass", f"delivered by stage {crd[1].name} (CRD {crd[2]})")
-    named = ", ".join(object_name(obj) for _, _, obj in users[:3]) + (f" and {len(users) - 3} more" if len(users) > 3 else "")
-    where = f"stage {stage.name} applies {kind} {named}"
+    here = [object_name(obj) for index, _, obj in users if index == first]
+    later = len(users) - len(here)
+    where = (f"stage {stage.name} applies {kind} {', '.join(here[:3])}" + (f" and {len(here) - 3} more" if len(here) > 3 else "")
+             + (f" ({later} more in later stages)" if later else ""))
     if crd:
         return Check("kind served", target, "fail", f"{where}, but its CRD {crd[2]} comes later, in stage {crd[1].name}",
                      f"move CRD {crd[2]} to stage {stage.name} or an earlier one")
@@ -65,7 +68,7 @@ def _kind(inputs: Inputs, key: tuple[str, str], users: list[tuple[int, Stage, di
         return Check("kind served", target, "warn",
                      f"not served by the cluster; {where}; remote resources or Helm charts of stage(s) "
                      f"{', '.join(unknown)} may deliver it (not readable offline)",
-                     "after those stages reconcile: kubectl api-resources --api-group=" + api_version.rpartition("/")[0])
+                     f"after those stages reconcile: kubectl api-resources --api-group={group_version(api_version)[0]}")
     return Check("kind served", target, "fail", f"not served by the cluster and no stage delivers its CRD; {where}",
-                 f"install the CRDs of {api_version.rpartition('/')[0] or 'the core group'} before Flux applies "
+                 f"install the CRDs of {group_version(api_version)[0] or 'the core group'} before Flux applies "
                  "(or deliver them in the crds stage)")
