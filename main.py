@@ -169,6 +169,10 @@ def main(argv: list[str]) -> int:
         from stackgen.aws.cli import main as aws_main
 
         return aws_main(argv[1:], ROOT)
+    if argv[:1] == ["doctor"]:
+        from stackgen.doctor.cli import main as doctor_main
+
+        return doctor_main(argv[1:], ROOT)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", nargs="?", default="synth", choices=["synth", "validate", "alerts", "security", "diff", "dashboards"])
     parser.add_argument("--overlay", action="append", help="render only this overlay (repeatable)")
