@@ -8,6 +8,9 @@
     python main.py diff [--base REF] [--json]
                                         what a fresh render changes against dist/ (or REF's), object by
                                         object; exit 1 when dist/ is stale
+    python main.py doctor --overlay NAME
+                                        check the cluster of the current kubeconfig context before Flux
+                                        applies dist/flux/NAME.yaml (exit 1 when something is missing)
     python main.py aws discover|preflight|secrets bootstrap
                                         boto3: write a cluster overlay, check AWS before the first reconcile,
                                         create the Secrets Manager entries (python main.py aws --help)

@@ -4,6 +4,7 @@ before the rest of it and waits for them to be established (server-side apply in
 fluxcd/kustomize-controller#720), so a CRD and its first objects may share a stage."""
 from __future__ import annotations
 
+from stackgen import crds
 from stackgen.aws.report import Check
 from stackgen.doctor.cluster import group_version
 from stackgen.doctor.flux_checks import is_flux
@@ -14,9 +15,16 @@ CRD = "CustomResourceDefinition"
 
 
 def delivered_kinds(stages: list[Stage]) -> dict[tuple[str, str], tuple[int, Stage, str]]:
-    """(apiVersion, kind) -> (index, stage, CRD name) of the first stage whose CRDs serve it."""
+    """(apiVersion, kind) -> (index, stage, CRD name) of the first stage whose CRDs serve it: its own, or
+    those its HelmReleases' charts install (crds.CHART_CRDS: the pinned schemas of what the chart brings)."""
     delivered: dict[tuple[str, str], tuple[int, Stage, str]] = {}
     for index, stage in enumerate(stages):
+        for release in stage.of_kind("HelmRelease"):
+            chart = ((release.get("spec") or {}).get("chart") or {}).get("spec", {}).get("chart")
+            if chart in crds.CHART_CRDS:
+                for key in sorted(crds.kinds(crds.CHART_CRDS[chart])):
+                    # A chart's CRDs exist once its release is ready, i.e. for the stages after it.
+                    delivered.setdefault(key, (index + 1, stage, f"of chart {chart}"))
         for crd in stage.of_kind(CRD):
             spec = crd.get("spec") or {}
             for version in spec.get("versions") or []:

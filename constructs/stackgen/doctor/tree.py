@@ -8,15 +8,11 @@ from pathlib import Path
 
 import yaml
 
+from stackgen.crds import CrdLoader
+
 REMOTE = ("http://", "https://")
 
 
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml: dist/<overlay> parses 10x faster
-    """YAML 1.1 reads a bare `=` (a relabel action in the Prometheus Operator's CRDs) as a special tag; it is a
-    string. The same loader as validate.py's _CrdLoader: one shared loader would serve both."""
-
-
-_Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
 
 
 class TreeError(Exception):
@@ -101,6 +97,7 @@ def _resolve(directory: Path, seen: set[Path]) -> tuple[list[dict], list[str]]:
 
 def _documents(path: Path) -> list[dict]:
     try:
-        return [doc for doc in yaml.load_all(path.read_text(), Loader=_Loader) if isinstance(doc, dict)]
+        # libyaml, and upstream CRDs' bare `=` read as the string it is
+        return [doc for doc in yaml.load_all(path.read_text(), Loader=CrdLoader) if isinstance(doc, dict)]
     except yaml.YAMLError as error:
         raise TreeError(f"{path}: not YAML: {error}") from None
