@@ -9,7 +9,9 @@ label_format, keep, drop with matchers) parse but pass lines through unchanged.
 
 `check` reports, for one query: stream labels no shipper attaches, fixed labels given a value no shipper
 sets, and, for queries on OpenEMR's namespace, each stage that no sample line gets through (a line filter
-matching nothing, a pattern or regexp that never matches, a label filter on a label nothing extracted),
+matching nothing, a pattern or regexp that never matches, a label filter on a label nothing extracted) and
+lines an aggregation would count into a series with no name (grouped by a label they lack); `kept` returns
+the lines a query keeps, so that tests can hold each query to the events its title names,
 run over OpenEMR's real log formats (tests/fixtures/openemr-logs) wrapped as each shipper delivers them.
 Semantics follow Loki: pattern captures are anchored at the line start, a missing literal ends the match
 (pkg/logql/log/pattern); `=~` in label filters is anchored, `|~` is not; a numeric filter on a value that
@@ -287,8 +289,9 @@ def _selector_problems(selector, found: list[Shipper]) -> list[str]:
     return problems
 
 
-def _run(query: LogQuery, lines: list[tuple[str, dict[str, str]]], metric: bool, problems: list[str]) -> list[dict]:
-    """Runs the pipeline; notes each stage no line gets through; returns the labels of the lines left."""
+def _run(query: LogQuery, lines: list[tuple[str, dict[str, str]]], metric: bool,
+         problems: list[str]) -> list[tuple[str, dict[str, str]]]:
+    """Runs the pipeline; notes each stage no line gets through; returns the lines left, with their labels."""
     for stage in query.stages:
         after, worked = [], False
         for line, labels in lines:
@@ -306,19 +309,32 @@ def _run(query: LogQuery, lines: list[tuple[str, dict[str, str]]], metric: bool,
         lines = after
     if metric and any("__error__" in labels for _, labels in lines):
         problems.append('a metric query over lines with __error__ fails in Loki: add | __error__=""')
-    return [labels for _, labels in lines if "__error__" not in labels]
+    return [(line, labels) for line, labels in lines if "__error__" not in labels]
 
 
 def check(expr: str, found: list[Shipper], app_namespace: str) -> list[str]:
     """What is wrong with one LogQL expression (variables already substituted); [] when nothing."""
+    return _evaluate(expr, found, app_namespace)[0]
+
+
+def kept(expr: str, found: list[Shipper], app_namespace: str) -> list[tuple[str, dict[str, str]]]:
+    """The sample lines (as the query's line, after line_format) and labels that get through the log queries in
+    `expr`: what a logs panel shows, or what a metric query counts."""
+    problems, survivors = _evaluate(expr, found, app_namespace)
+    if any(p.startswith("does not parse") for p in problems):
+        raise ValueError(problems)
+    return survivors
+
+
+def _evaluate(expr: str, found: list[Shipper], app_namespace: str) -> tuple[list[str], list[tuple[str, dict]]]:
     try:
         queries, grouping = parse(expr)
     except (ValueError, SyntaxError) as error:
-        return [f"does not parse: {error}"]
+        return [f"does not parse: {error}"], []
     if not queries:
-        return ["no stream selector"]
+        return ["no stream selector"], []
     problems: list[str] = []
-    survivors: list[dict[str, str]] = []
+    survivors: list[tuple[str, dict[str, str]]] = []
     on_openemr = False
     for query in queries:
         problems += _selector_problems(query.selector, found)
@@ -334,6 +350,9 @@ def check(expr: str, found: list[Shipper], app_namespace: str) -> list[str]:
     if on_openemr and not problems and not survivors:
         problems.append("no sample line gets through the whole query")
     for label in grouping:
-        if survivors and not any(label in labels for labels in survivors):
+        unnamed = sum(1 for _, labels in survivors if not labels.get(label))
+        if survivors and unnamed == len(survivors):
             problems.append(f"groups by {label!r}, which no resulting line carries")
-    return problems
+        elif unnamed:  # Loki drops an empty label: these lines are one series with no name
+            problems.append(f"groups {unnamed} line(s) without {label!r} into a series with no name")
+    return problems, survivors

@@ -93,6 +93,19 @@ def test_parsers_turn_openemr_lines_into_the_mapped_fields(parser, line, expecte
     assert all(flatten(MAPPING)[name]["type"] in ("short", "integer", "long") for name in typed)
 
 
+def test_the_auth_failures_search_matches_a_refused_login_and_not_a_logout():
+    """`path` is a keyword holding the query string: the search's quoted path is one term, matched whole."""
+    from logql_shippers import FIXTURES
+    from stackgen.components.saved_searches import SEARCHES
+    redirects = {python_regex(es_shipping.APACHE_ACCESS).search(line).group("path")
+                 for line in (FIXTURES / "access.log").read_text().splitlines() if "\"GET /interface/login_screen" in line}
+    assert redirects == {"/interface/login_screen.php?error=1&site=", "/interface/login_screen.php?error=1&site=default"}
+    [search] = [s for s in SEARCHES if s.id == "openemr-auth-failures"]
+    paths = {node.expr.value.strip('"') for node in walk(lucene.parse(search.query.format(app="openemr")))
+             if isinstance(node, SearchField) and node.name == "path"}
+    assert paths & redirects == {"/interface/login_screen.php?error=1&site="}
+
+
 def test_an_access_line_is_not_read_as_an_error_and_back():
     assert not python_regex(es_shipping.APACHE_ERROR).search(APACHE_ACCESS)
     assert not python_regex(es_shipping.APACHE_ACCESS).search(APACHE_ERROR)

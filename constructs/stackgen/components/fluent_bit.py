@@ -112,11 +112,13 @@ CONTAINER_PATH_PARSER = {
     "regex": r"^/var/log/containers/(?<k8s_pod>[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*)"
              r"_(?<k8s_namespace>[^_]+)_(?<k8s_container>.+)-(?<k8s_container_id>[a-z0-9]{64})\.log$",
 }
-# Continuation lines of a PHP error (stack trace, "thrown in", chained "Next") or an Apache error entry.
-TRACE_CONTINUATION = r"/^(?:Stack trace:|#\d+ |\s+thrown in |Next |PHP Stack trace:|PHP +\d+\. |\s+)/"
+# Continuation lines of a PHP error: its stack trace, "thrown in", and a chained exception, which PHP
+# writes after a blank line as "Next <class>: ..." (php-src Zend/zend_exceptions.c, Exception::__toString:
+# "\n\nNext "); the blank line continues it too, so the whole chain stays one record.
+TRACE_LINE = r"Stack trace:|#\d+ |\s+thrown in |Next |PHP Stack trace:|PHP +\d+\. |\s+|$"
+TRACE_CONTINUATION = f"/^(?:{TRACE_LINE})/"
 PHP_ERROR_START = r"\[\d{2}-[A-Za-z]{3}-\d{4} \d{2}:\d{2}:\d{2}[^\]]*\] "
 APACHE_ERROR_START = r"\[[A-Z][a-z]{2} [A-Z][a-z]{2} \d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)? \d{4}\] "
-PHP_MESSAGE_START = r"PHP (?:Fatal error|Parse error|Warning|Notice|Deprecated|Catchable fatal error|Recoverable fatal error):"
 
 
 def multiline_parser(name: str, start: str) -> dict:
@@ -126,11 +128,15 @@ def multiline_parser(name: str, start: str) -> dict:
         {"state": "cont", "regex": TRACE_CONTINUATION, "next_state": "cont"}]}
 
 
-# For the app namespace's containers. OpenEMR's own image writes Apache's and PHP-FPM's logs to files
-# (rotatelogs; the sidecar ships them), but an image that logs to its output mixes Apache's error log,
-# PHP's errors and access lines: one parser whose continuation rule lists only trace shapes, so an
-# access line is never glued onto a trace.
-APP_MULTILINE = multiline_parser("openemr_php_apache", f"{PHP_ERROR_START}|{APACHE_ERROR_START}|{PHP_MESSAGE_START}")
+# For the app namespace's containers, whose output mixes plain lines (OpenEMR's entrypoint), PHP's errors
+# (its CLI scripts log them to stderr, "PHP Fatal error: ..." with no date) and, from an image that logs to
+# its output, Apache's error and access lines. Every line that does not continue a trace starts a record,
+# not only an error's first line: in Fluent Bit 4.2.0 a line no rule matches is passed on alone but leaves
+# the parser in its continuation state (src/multiline/flb_ml_rule.c flb_ml_rule_process), so trace-shaped
+# lines after it would be joined into a record with no first line, which flb_ml_flush_stream_group
+# (src/multiline/flb_ml.c) packs as {"log": ...} alone: no log_file, hence no namespace, pod or container.
+# The continuation rule lists only trace shapes, so an access line is never glued onto a trace.
+APP_MULTILINE = multiline_parser("openemr_php_apache", f"(?!(?:{TRACE_LINE}))")
 
 
 def node_config(stack: StackConfig) -> dict:

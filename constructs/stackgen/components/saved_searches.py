@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 
 DATA_VIEW_ID = "kubernetes-logs"
 ACCESS = ["k8s_pod", "client_ip", "method", "path", "status", "bytes"]
+# Where a refused login, and only that, sends the browser: authLoginScreen() (openemr/openemr
+# library/auth.inc.php) appends $incoming_site_id, which only authCloseSession() (logout, timeout) fills.
+# `path` is a keyword holding the query string too, so the quoted value matches it exactly.
+LOGIN_FAILED_PATH = "/interface/login_screen.php?error=1&site="
 ERRORS = ["k8s_pod", "php_level", "php_message", "php_file", "php_line", "apache_module", "apache_message"]
 
 
@@ -45,9 +49,9 @@ SEARCHES = [
                 "Requests by client address; OpenEMR logs in through its session, so the access log has no "
                 "user name. The per-user audit trail is OpenEMR's own audit log (Administration > Logs).", False),
     SavedSearch("openemr-auth-failures", "Authentication failures",
-                'k8s_namespace:{app} AND (status:[401 TO 403] OR (path:\\/interface\\/login\\/login.php* AND '
-                'path:*loginfailure*))', ACCESS,
-                "Refused requests (401-403) and redirects back to the login page after a failed login."),
+                f'k8s_namespace:{{app}} AND (status:[401 TO 403] OR path:"{LOGIN_FAILED_PATH}")', ACCESS,
+                "Refused requests (401-403) and refused logins: the redirect to login_screen.php?error=1&site= "
+                "with no site (a logout or a timed-out session carries its site and is not counted)."),
     SavedSearch("openemr-database-errors", "Database errors",
                 'k8s_namespace:{app} AND (php_message:SQLSTATE OR php_message:mysqli OR '
                 'log:"SQL Statement failed")', ERRORS,

@@ -57,8 +57,9 @@ def searches(stack: StackConfig) -> list[Search]:
                "and no session id is logged. The per-user trail is OpenEMR's audit log (the `log` table, "
                "Administration → Logs); the closest the logs offer is the trail of one client address "
                "(search 14)."),
-        Search(4, "Authentication failures", "Security monitoring: failed interactive logins (sent on to "
-               "login_screen.php?error=1) and requests refused with 401 or 403 (API tokens, sessions).",
+        Search(4, "Authentication failures", "Security monitoring: refused interactive logins (sent on to "
+               "login_screen.php?error=1&site= with no site; a logout or a timed-out session returns there with "
+               "its site and is not counted) and requests refused with 401 or 403 (API tokens, sessions).",
                access(HUMAN, AUTH_FAILURES)),
         Search(5, "Database query errors", "SQL issue diagnosis: OpenEMR's own report of a failed statement (the "
                "SQL, the driver's error, the PHP file), from its error log.", error_log(stack, f"|~ `{DB_ERROR}`")),
@@ -84,9 +85,10 @@ def searches(stack: StackConfig) -> list[Search]:
         Search(12, "Subscription events", "Business operations tracking.",
                why_not="OpenEMR has no subscriptions or billing plans of its own; no path contains "
                "'subscription'."),
-        Search(13, "Third-party failures", "Dependency health: failed calls from OpenEMR's PHP code to other "
-               "systems (cURL errors, unresolved hosts, refused or timed-out connections).",
-               error_log(stack, f"|~ `{THIRD_PARTY}`")),
+        Search(13, "Third-party failures", "Dependency health: failed calls from OpenEMR to other systems "
+               "(cURL errors, unresolved hosts, refused or timed-out connections, proxied backends). Its database "
+               "and session cache are not third parties: their failures are in search 5 and the database board.",
+               error_log(stack, *THIRD_PARTY)),
         Search(14, "Client address distribution", "Geo-analysis in the document; Loki has no GeoIP, so this "
                "counts requests per client address (the load balancer's unless mod_remoteip is on).",
                f"topk(25, sum by (client) (count_over_time({access(HUMAN)} [$__range])))", aggregate=True),

@@ -75,7 +75,10 @@ def with_(selector: str, *matchers: str) -> str:
 
 # OpenEMR's routes as OTeBPF names them (the URL path, query string dropped).
 LOGIN_ROUTE = "/interface/main/main_screen.php"
-LOGIN_FAILED_ROUTE = "/interface/login_screen.php"
+# Where OpenEMR sends every browser it will no longer serve (library/auth.inc.php authLoginScreen()):
+# a refused login, a logout, a timed-out or invalidated session alike. OTeBPF's route has no query
+# string, so by route these cannot be told apart (LOGIN_FAILED can, from the access log).
+LOGIN_SCREEN_ROUTE = "/interface/login_screen.php"
 LOGOUT_ROUTE = "/interface/logout.php"
 CHART_ROUTE = "/interface/patient_file/summary/demographics.php"
 APPOINTMENT_ROUTE = "/interface/main/calendar/add_edit_event.php"
@@ -130,16 +133,27 @@ APACHE_LEVEL = r"^\[[^\]]+\] \[(?P<module>[a-z_0-9]*):(?P<level>[a-z0-9]+)\] "
 PHP_LEVEL = (r"PHP (?P<php_level>Fatal error|Parse error|Warning|Notice|Deprecated|Catchable fatal error"
              r"|Recoverable fatal error):")
 # OpenEMR's own SQL failure messages (library/sql.inc.php: HelpfulDie, privStatement) and PHP's MySQL
-# driver's.
-DB_ERROR = r"SQL Error with statement|Statement failed:|SQLSTATE\[|mysqli_sql_exception"
-# PHP's and cURL's words for a call to another system that failed.
-THIRD_PARTY = (r"(?i)(curl error|could not resolve host|failed to open stream|connection refused"
-               r"|connection timed out|operation timed out)")
+# drivers' (PDO's SQLSTATE[...] messages, mysqli's exceptions and warnings).
+DB_ERROR = r"SQL Error with statement|Statement failed:|SQLSTATE\[|mysqli_sql_exception|mysqli_real_connect\(\)"
+# A network call that failed, in the words of cURL (Guzzle), PHP's stream wrappers (file_get_contents of
+# a URL: "HTTP request failed!", getaddrinfo) and Apache's mod_proxy ((111)Connection refused). A local
+# file that is missing ("Failed to open stream: No such file") is none.
+NETWORK_FAILURE = (r"(?i)(curl error|could not resolve host|getaddrinfo|http request failed|connection refused"
+                   r"|connection timed out|operation timed out)")
+# The same words from OpenEMR's own backing services are no third party: its database through PDO,
+# Doctrine DBAL or mysqli (a failover reads "SQLSTATE[HY000] [2002] Connection refused") and its Redis
+# session store (phpredis' RedisException; "Failed to read session data: redis").
+OWN_BACKENDS = r"SQLSTATE\[|mysqli|PDO|Doctrine\\DBAL|[Rr]edis"
+THIRD_PARTY = (f"|~ `{NETWORK_FAILURE}`", f"!~ `{OWN_BACKENDS}`")
 # Where OpenEMR shows or changes a patient's record: the chart (patient_file), encounter forms,
 # documents, the patient portal and the patient/FHIR APIs.
 PATIENT_DATA = r"/(interface/patient_file/|interface/forms/|controller\.php\?document|portal/|apis/[^/]+/(fhir|api)/[Pp]atient).*"
-# A failed interactive login is sent on to login_screen.php?error=1 (OpenEMR's auth flow).
-LOGIN_FAILED = r"/interface/login_screen\.php\?error=1.*"
+# A refused login, and only that: authLoginScreen() (library/auth.inc.php) sends the browser to
+# `login_screen.php?error=1&site=` followed by $incoming_site_id, which only authCloseSession() fills, with
+# the session's site: it is empty after a refused login and the site after a logout (interface/logout.php
+# sets auth=logout), a timeout or an invalidated session. login_screen is $rootdir/login_screen.php
+# (interface/globals.php). `=~` is anchored: nothing may follow `site=`.
+LOGIN_FAILED = r"/interface/login_screen\.php\?error=1&site="
 # The kubelet's probes: traffic, not users.
 PROBE_AGENT = r"kube-probe/.*"
 HUMAN = f"agent!~`{PROBE_AGENT}`"
@@ -201,4 +215,7 @@ def from_logs(stack: StackConfig, what: str, panels: list) -> list:
 
 
 def count_by(query: str, by: str, window: str = "$__interval") -> str:
-    return f"sum by ({by}) (count_over_time({query} [{window}]))"
+    """Lines per `by` labels. A line an earlier regexp or pattern gave no value for one of them is dropped:
+    Loki would count it into a series with no name (an empty label is no label)."""
+    named = " ".join(f'| {label.strip()}!=""' for label in by.split(","))
+    return f"sum by ({by}) (count_over_time({query} {named} [{window}]))"

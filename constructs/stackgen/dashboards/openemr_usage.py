@@ -3,8 +3,9 @@ OTeBPF's request metrics, and, where OpenEMR's log files are shipped, from its A
 (client addresses, user agents, full URLs).
 
 OpenEMR's URL paths (openemr/openemr): the login form posts to
-/interface/main/main_screen.php?auth=login; a failed login is sent on to
-/interface/login_screen.php?error=1; the patient chart is
+/interface/main/main_screen.php?auth=login; a refused login, a logout and a timed-out session are all
+sent on to /interface/login_screen.php?error=1&site=<site>, the site empty only after a refused login
+(library/auth.inc.php authLoginScreen()); the patient chart is
 /interface/patient_file/summary/demographics.php; appointments are saved by
 /interface/main/calendar/add_edit_event.php; encounter forms live under /interface/forms/<form>/;
 the REST and FHIR APIs under /apis/<site>/api and /apis/<site>/fhir, their tokens from /oauth2/<site>/token.
@@ -22,8 +23,8 @@ from stackgen.dashboards.openemr_queries import (
     FORM_ROUTES,
     HUMAN,
     LOGIN_FAILED,
-    LOGIN_FAILED_ROUTE,
     LOGIN_ROUTE,
+    LOGIN_SCREEN_ROUTE,
     LOGOUT_ROUTE,
     PATIENT_DATA,
     PATIENT_ROUTES,
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
     from stackgen.config import StackConfig
 
 USAGE, USERS, AUDIT = "openemr-usage", "openemr-user-activity", "openemr-audit"
+SAME_ROUTE = ("OpenEMR sends all three to login_screen.php (library/auth.inc.php authLoginScreen()), and OTeBPF's "
+              "route drops the query string (site=) that tells them apart.")
 PER_MINUTE = "cpm"
 
 
@@ -61,16 +64,17 @@ def usage(stack: StackConfig) -> Board:
         Row("In the range"),
         stat("Login attempts", "Submissions of the login form in the selected range.",
              prom(in_range(LOGIN_ROUTE, "POST"), instant=True)),
-        stat("Failed logins", "Logins OpenEMR refused (sent on to login_screen.php?error=1) in the range.",
-             prom(in_range(LOGIN_FAILED_ROUTE), instant=True)),
+        stat("Returns to the login screen", f"Refused logins, logouts and timed-out sessions in the range: "
+             f"{SAME_ROUTE} Refused logins alone: OpenEMR / Audit, from the access log.",
+             prom(in_range(LOGIN_SCREEN_ROUTE), instant=True)),
         stat("Patient charts opened", "Openings of a patient's dashboard (demographics.php) in the range.",
              prom(in_range(CHART_ROUTE, "GET"), instant=True)),
         stat("Appointments saved", "Appointments created or changed in the calendar in the range.",
              prom(in_range(APPOINTMENT_ROUTE, "POST"), instant=True)),
         Row("Over time"),
-        timeseries("Logins", "Login attempts and failed logins per minute.",
-                   prom(per_minute(LOGIN_ROUTE, "POST"), "attempts"), prom(per_minute(LOGIN_FAILED_ROUTE), "failed"),
-                   unit=PER_MINUTE),
+        timeseries("Logins", f"Login attempts and returns to the login screen (refused logins, logouts, timed-out "
+                   f"sessions) per minute. {SAME_ROUTE}", prom(per_minute(LOGIN_ROUTE, "POST"), "attempts"),
+                   prom(per_minute(LOGIN_SCREEN_ROUTE), "to the login screen"), unit=PER_MINUTE),
         timeseries("Patient charts opened", "Patient dashboards opened per minute.",
                    prom(per_minute(CHART_ROUTE, "GET"), "charts"), unit=PER_MINUTE),
         timeseries("Appointments", "Appointments saved and calendar views per minute.",
@@ -84,11 +88,12 @@ def usage(stack: StackConfig) -> Board:
                         "{{http_route}} {{http_response_status_code}}"), unit=PER_MINUTE),
         Row("From the access log"),
         *from_logs(stack, "Page views by area and encounter forms by form", [
-            timeseries("Page views by area", "Requests per interval by OpenEMR area (patient_file, main, reports, "
-                       "billing, usergroup for administration, ...).",
+            timeseries("Page views by area", "Requests to the staff interface (/interface/<area>/...) per interval "
+                       "by area (patient_file, main, reports, billing, usergroup for administration, ...).",
                        logql(count_by(_events(stack, r'| regexp `"[A-Z]+ /interface/(?P<area>[a-z_]+)/`'), "area"),
                              "{{area}}")),
-            timeseries("Encounter forms by form", "Encounter form pages per interval by form name.",
+            timeseries("Encounter forms by form", "Encounter form pages (/interface/forms/<form>/...) per interval "
+                       "by form name.",
                        logql(count_by(_events(stack, r'| regexp `"[A-Z]+ /interface/forms/(?P<form>[a-z_0-9]+)/`'),
                                       "form"), "{{form}}"))]),
     ], (USERS, AUDIT, "openemr-api"))
@@ -147,13 +152,17 @@ def audit(stack: StackConfig) -> Board:
                  "(with the patient id) and status. Who the user was is in OpenEMR's own audit log.",
                  logql(patient))]),
         Row("Authentication"),
-        timeseries("Authentication failures", "Failed logins and requests refused (401/403) per minute, by "
-                   "route.", prom(per_minute(LOGIN_FAILED_ROUTE), "failed logins"),
+        timeseries("Refused requests (401/403)", "Requests refused for their credentials per minute, by route. A "
+                   "refused login is answered 200 with a redirect to the login screen, like a logout: "
+                   "it is counted from the access log (Failed logins).",
                    prom(per_minute(".*", "", 'http_response_status_code=~"401|403"', by="http_route"),
-                        "refused {{http_route}}"), unit=PER_MINUTE, width=24),
-        *from_logs(stack, "The sources of failed logins", [
+                        "{{http_route}}"), unit=PER_MINUTE, width=24),
+        *from_logs(stack, "Failed logins and their sources", [
+            timeseries("Failed logins", "Logins OpenEMR refused, per interval: the access log's redirects to "
+                       "login_screen.php?error=1&site= with no site (a logout or a timeout carries its site).",
+                       logql(f"sum(count_over_time({failed_logins} [$__interval]))", "failed logins")),
             table("Clients with failed logins", "Client addresses with the most failed logins in the range "
-                  "(guessing passwords shows here).", logql(_top(failed_logins, "client"), instant=True)),
+                  "(guessing passwords shows here).", logql(_top(failed_logins, "client"), instant=True), width=12),
             logs("Authentication failures", "Failed logins and refused requests, newest first.",
                  logql(_events(stack, AUTH_FAILURES)))]),
     ], (USAGE, USERS, "openemr-log-searches"))
