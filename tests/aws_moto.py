@@ -216,9 +216,9 @@ def world(tree, aws_env):
     return built
 
 
-def preflight(tree, capsys, *extra) -> tuple[int, list[dict]]:
+def preflight(tree, capsys, *extra, dist=None) -> tuple[int, list[dict]]:
     capsys.readouterr()
-    code = cli.main(["--overlays", str(tree / "overlays"), "--dist", str(tree / "dist"), "--json", "preflight",
+    code = cli.main(["--overlays", str(tree / "overlays"), "--dist", str(dist or tree / "dist"), "--json", "preflight",
                      "--overlay", CLUSTER, *extra], ROOT)
     return code, json.loads(capsys.readouterr().out)["checks"]
 
