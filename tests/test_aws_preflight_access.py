@@ -97,6 +97,10 @@ CASES = {
         lambda w: with_bucket_statements(w, "loki", DENY_DELETE),
         [("fail", "permissions", f"{CLUSTER}-loki",
           f"denied: s3:DeleteObject on arn:aws:s3:::{CLUSTER}-loki/* (by bucket policy statement NoDelete)", "Deny")]),
+    "bucket policy denies Loki s3:DeleteObject under one prefix": (
+        lambda w: with_bucket_statements(w, "loki", dict(DENY_DELETE, Resource=["arn:aws:s3:::{bucket}/index/*"])),
+        [("fail", "permissions", f"{CLUSTER}-loki",
+          f"denied: s3:DeleteObject on arn:aws:s3:::{CLUSTER}-loki/index/* (by bucket policy statement NoDelete)", "Deny")]),
     "bucket policy denies Loki s3:DeleteObject from one address: unknown condition": (
         lambda w: with_bucket_statements(w, "loki", dict(DENY_DELETE, Condition={"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}})),
         [("warn", "permissions", f"{CLUSTER}-loki", "unknown condition in bucket policy statement NoDelete (IpAddress aws:SourceIp)",

@@ -43,6 +43,11 @@ def account_of(arn: str) -> str:
     return arn.split(":")[4]
 
 
+def another_account(account: str) -> str:
+    """An account that is not `account`, for "any principal of another account" (fixed: rows read the same every run)."""
+    return "999999999999" if account != "999999999999" else "888888888888"
+
+
 def label(policy: str, index: int, statement: dict) -> str:
     return f"{policy} statement {statement.get('Sid') or index + 1}"
 
@@ -271,3 +276,8 @@ def access(request: Request, identity: Decision, resource: Decision | None, reso
         allowed = identity.allowed and resource.outcome in ("allowed", "account")
     deciding = tuple(s for d in both if d.outcome in ("allowed", "account") for s in d.deciding)
     return Decision("allowed" if allowed else "implicit", deciding, maybe_deny, maybe_allow)
+
+
+def unknown_conditions(decisions: list[tuple[str, Decision]]) -> list[str]:
+    """`what: unknown condition in <statements>` for each decision an unknown condition could change."""
+    return [f"{what}: unknown condition in {', '.join(d.unknown)}" for what, d in decisions if d.unknown]

@@ -164,13 +164,11 @@ def preflight(aws: Aws, stack: StackConfig, dist_overlay: Path) -> list[Check]:
     checks += foreign
     account = cluster.account or (uses[0].account if uses else "")
     key = stack.aws.kms_key_arn
-    bucket_policies: dict[str, list[dict]] = {}
+    bucket_policies: dict[str, list[dict] | None] = {}  # read once, for the buckets' rows and the roles'
     for use in bucket_uses(stack):
         progress(f"checking s3://{use.bucket} ({use.key}): region, encryption, versioning, public access, policy, lifecycle")
-        def bucket(u=use):
-            bucket_policies[u.bucket] = bucket_policy(aws, u.bucket) or []
-            return check_bucket(aws, u, stack.aws.region, key, account, bucket_policies[u.bucket] or None)
-        checks += _guarded("bucket", use.bucket, bucket)
+        checks += _guarded("bucket", use.bucket, lambda u=use: check_bucket(
+            aws, u, stack.aws.region, key, account, bucket_policies.setdefault(u.bucket, bucket_policy(aws, u.bucket))))
     providers: set[str] = set()
     try:
         providers = {p["Arn"] for p in aws.call("iam", "list_open_id_connect_providers")["OpenIDConnectProviderList"]}

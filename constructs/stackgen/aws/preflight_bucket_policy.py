@@ -16,7 +16,6 @@ from stackgen.aws.session import Aws, error_code
 
 # What an outsider could do with the bucket: read or list it, write or delete objects.
 DATA_ACTIONS = ("s3:GetObject", "s3:ListBucket", "s3:PutObject", "s3:DeleteObject")
-STRANGER = "999999999999"  # an account that is not the bucket's (888888888888 where it is)
 
 
 def bucket_policy(aws: Aws, bucket: str) -> list[dict] | None:
@@ -29,8 +28,8 @@ def bucket_policy(aws: Aws, bucket: str) -> list[dict] | None:
         raise
 
 
-def _objects(bucket: str, policy: list[dict]) -> list[str]:
-    """An object of the bucket, and each object pattern the policy names in the bucket (a grant on a prefix)."""
+def object_patterns(bucket: str, policy: list[dict]) -> list[str]:
+    """An object of the bucket, and each object pattern the statements name in the bucket (a grant or Deny on a prefix)."""
     named = {str(r) for s in policy for r in policies.as_list(s.get("Resource")) if str(r).startswith(f"arn:aws:s3:::{bucket}/")}
     return sorted({f"arn:aws:s3:::{bucket}/any-object"} | named)
 
@@ -40,7 +39,7 @@ def tls_only_check(policy: list[dict] | None, bucket: str, target: str, account:
     insecure = {"aws:SecureTransport": ("false",)}
     requests = [Request(action, resource, principal, insecure) for principal in (ANONYMOUS, Principal("AWS", f"arn:aws:iam::{account}:role/any-role"))
                 for action in DATA_ACTIONS
-                for resource in ([f"arn:aws:s3:::{bucket}"] if action == "s3:ListBucket" else _objects(bucket, policy or []))]
+                for resource in ([f"arn:aws:s3:::{bucket}"] if action == "s3:ListBucket" else object_patterns(bucket, policy or []))]
     if policy and all(evaluate(policy, r, "bucket policy").outcome == "denied" for r in requests):
         return Check("TLS-only bucket policy", target, "pass", "denies s3:* without aws:SecureTransport")
     statement = {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
@@ -54,8 +53,8 @@ def tls_only_check(policy: list[dict] | None, bucket: str, target: str, account:
 
 def _outsiders(policy: list[dict], account: str) -> dict[str, Principal]:
     """Anyone (anonymous), a principal of another account, and each principal of another account the policy names."""
-    stranger = STRANGER if account != STRANGER else "888888888888"
-    found = {"anyone (anonymous)": ANONYMOUS, "any principal of another AWS account": Principal("AWS", f"arn:aws:iam::{stranger}:role/any-role")}
+    found = {"anyone (anonymous)": ANONYMOUS,
+             "any principal of another AWS account": Principal("AWS", f"arn:aws:iam::{policies.another_account(account)}:role/any-role")}
     for statement in policy:
         principal = statement.get("Principal")
         for value in map(str, policies.as_list(principal.get("AWS") if isinstance(principal, dict) else None)):
@@ -71,7 +70,7 @@ def outside_access_check(policy: list[dict] | None, bucket: str, target: str, ac
     decisions: list[tuple[str, Decision]] = []
     for who, principal in _outsiders(policy or [], account).items():
         for action in DATA_ACTIONS:
-            for resource in [f"arn:aws:s3:::{bucket}"] if action == "s3:ListBucket" else _objects(bucket, policy or []):
+            for resource in [f"arn:aws:s3:::{bucket}"] if action == "s3:ListBucket" else object_patterns(bucket, policy or []):
                 request = Request(action, resource, principal, {"aws:SecureTransport": ("true",)})
                 decisions.append((f"{who}: {action}", evaluate(policy or [], request, "bucket policy")))
     granted = [(what, d) for what, d in decisions if d.outcome in ("allowed", "account")]
@@ -81,7 +80,7 @@ def outside_access_check(policy: list[dict] | None, bucket: str, target: str, ac
                      f"{'; '.join(dict.fromkeys(what for what, _ in granted))} ({', '.join(statements)})",
                      f"remove {', '.join(statements)} from the bucket policy (aws s3api put-bucket-policy; Terraform: "
                      "aws_s3_bucket_policy): the stack's roles need no bucket-policy grant")
-    unknown = [f"{what}: unknown condition in {', '.join(d.unknown)}" for what, d in decisions if d.unknown]
+    unknown = policies.unknown_conditions(decisions)
     if unknown:
         return Check("access from outside the account", target, "warn", "; ".join(dict.fromkeys(unknown)),
                      "make the condition one preflight can read (aws:PrincipalAccount, aws:PrincipalArn), or check it by hand")

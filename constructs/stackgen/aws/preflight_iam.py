@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 from stackgen.aws import policies
 from stackgen.aws.policies import Decision, Principal, Request, access, evaluate
+from stackgen.aws.preflight_bucket_policy import object_patterns
 from stackgen.aws.report import Check
 from stackgen.aws.session import Aws, error_code
 
@@ -76,7 +77,7 @@ def role_statements(aws: Aws, role_name: str) -> list[dict]:
 
 
 def _unknown(decisions: list[tuple[str, Decision]]) -> str:
-    return "; ".join(f"{what}: unknown condition in {', '.join(d.unknown)}" for what, d in decisions if d.unknown)
+    return "; ".join(policies.unknown_conditions(decisions))
 
 
 # --- Trust -------------------------------------------------------------------------------------------------
@@ -124,11 +125,6 @@ def _condition_values(statement: dict, operator: str, key: str) -> list[str] | N
                  if name.lower() == key.lower()), None)
 
 
-def _stranger(account: str) -> str:
-    """A principal of an account that is not the role's (fixed, so the rows read the same on every run)."""
-    return f"arn:aws:iam::{'999999999999' if account != '999999999999' else '888888888888'}:role/any-role"
-
-
 def _candidates(trust: list[dict], use: RoleUse, provider: str) -> dict[str, Request]:
     """Who might assume the role besides the ServiceAccount: a principal of another account, another of the
     role's own, other ServiceAccounts of the cluster (those the policy names, another in the namespace, one of
@@ -136,7 +132,7 @@ def _candidates(trust: list[dict], use: RoleUse, provider: str) -> dict[str, Req
     policy names."""
     host = provider.split(":oidc-provider/", 1)[-1]
     assume = lambda principal: Request("sts:AssumeRole", "", principal, dict(TLS))  # noqa: E731
-    found = {"any principal of another AWS account": assume(Principal("AWS", _stranger(use.account))),
+    found = {"any principal of another AWS account": assume(Principal("AWS", f"arn:aws:iam::{policies.another_account(use.account)}:role/any-role")),
              f"another principal of account {use.account}": assume(Principal("AWS", f"arn:aws:iam::{use.account}:role/another-role"))}
     subjects = {f"system:serviceaccount:{use.namespace}:another-service-account",
                 f"system:serviceaccount:another-namespace:{use.service_account}"}
@@ -176,7 +172,7 @@ def other_assumers_check(trust: list[dict], use: RoleUse, provider: str) -> Chec
                  "make the condition one preflight can read, or check it by hand" if unknown else "")
 
 
-def check_role(aws: Aws, use: RoleUse, issuer: str, providers: set[str], bucket_policies: dict[str, list[dict]],
+def check_role(aws: Aws, use: RoleUse, issuer: str, providers: set[str], bucket_policies: dict[str, list[dict] | None],
                account: str) -> list[Check]:
     try:
         role = aws.call("iam", "get_role", RoleName=use.name)["Role"]
@@ -215,19 +211,29 @@ def check_role(aws: Aws, use: RoleUse, issuer: str, providers: set[str], bucket_
 
 # --- Permissions and the KMS key ---------------------------------------------------------------------------
 
+RANK = {"denied": 0, "implicit": 1, "account": 1, "allowed": 2}  # the worst of several probes decides
+
+
 def _bucket_of(resource: str) -> str | None:
     return resource.split(":::", 1)[1].split("/", 1)[0] if resource.startswith("arn:aws:s3:::") else None
 
 
-def permissions_check(use: RoleUse, identity: list[dict], bucket_policies: dict[str, list[dict]], account: str) -> Check:
+def permissions_check(use: RoleUse, identity: list[dict], bucket_policies: dict[str, list[dict] | None],
+                      account: str) -> Check:
     """Each action the component needs, with the role's policies and the bucket's policy, every Deny applied."""
     decisions = []
     for action, resource in use.needs:
-        request = use.request(action, resource)
-        bucket_policy = bucket_policies.get(_bucket_of(resource) or "")
-        decisions.append((f"{action} on {resource}", access(
-            request, evaluate(identity, request, "identity policy"),
-            evaluate(bucket_policy, request, "bucket policy") if bucket_policy else None, account)))
+        bucket = _bucket_of(resource)
+        bucket_policy = bucket_policies.get(bucket or "")
+        # A grant or Deny on part of the objects (a prefix) is probed where a policy names it.
+        probes = [resource] + (object_patterns(bucket, identity + (bucket_policy or [])) if bucket and resource.endswith("/*") else [])
+        found = []
+        for probe in dict.fromkeys(probes):
+            request = use.request(action, probe)
+            found.append((f"{action} on {probe}", access(request, evaluate(identity, request, "identity policy"),
+                                                         evaluate(bucket_policy, request, "bucket policy") if bucket_policy else None,
+                                                         account)))
+        decisions.append(min(found, key=lambda f: (RANK[f[1].outcome], -len(f[1].unknown))))
     denied = [f"{what} (by {', '.join(d.deciding)})" for what, d in decisions if d.outcome == "denied"]
     missing = [what for what, d in decisions if d.outcome not in ("allowed", "denied")]
     if denied or missing:

@@ -36,7 +36,7 @@ def _get(aws: Aws, operation: str, bucket: str, missing: str) -> dict | None:
 
 def check_bucket(aws: Aws, use: BucketUse, region: str, kms_key_arn: str | None, account: str,
                  policy: list[dict] | None) -> list[Check]:
-    """`policy`: the bucket's policy statements (bucket_policy), read once for these checks and the roles'."""
+    """`policy`: the bucket's policy statements (preflight_bucket_policy.bucket_policy), None without one."""
     bucket, target = use.bucket, f"s3://{use.bucket} ({use.key})"
     try:
         location = aws.call("s3", "get_bucket_location", Bucket=bucket).get("LocationConstraint") or "us-east-1"
