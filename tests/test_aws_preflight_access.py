@@ -35,6 +35,12 @@ def with_trust_statement(world, component, statement):
     client("iam").update_assume_role_policy(RoleName=f"{CLUSTER}-{component}", PolicyDocument=json.dumps(document))
 
 
+def with_condition(document: str, condition: dict) -> dict:
+    found = json.loads(document)
+    found["Statement"][0]["Condition"].update(condition)
+    return found
+
+
 def with_key_statement(world, statement):
     document = json.loads(client("kms").get_key_policy(KeyId=world.key_arn, PolicyName="default")["Policy"])
     document["Statement"].append(statement)
@@ -76,6 +82,16 @@ CASES = {
                                                     "Action": "sts:AssumeRoleWithWebIdentity"}),
         [("fail", "trust policy: other principals", f"{CLUSTER}-tempo",
           f"system:serviceaccount:monitoring:tempo through the OIDC provider {ANOTHER_PROVIDER}", "trust policy statement Staging")]),
+    "trust denies the ServiceAccount": (
+        lambda w: with_trust_statement(w, "grafana", {"Sid": "Nobody", "Effect": "Deny", "Principal": {"Federated": w.provider_arn},
+                                                      "Action": "sts:AssumeRoleWithWebIdentity"}),
+        [("fail", "trust policy", f"{CLUSTER}-grafana",
+          "trust policy statement Nobody denies system:serviceaccount:monitoring:grafana", "update-assume-role-policy")]),
+    "trust admits the ServiceAccount from one address: unknown condition": (
+        lambda w: client("iam").update_assume_role_policy(RoleName=f"{CLUSTER}-loki", PolicyDocument=json.dumps(
+            with_condition(trust_policy(w, "system:serviceaccount:monitoring:loki"), {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}))),
+        [("warn", "trust policy", f"{CLUSTER}-loki",
+          "unknown condition in trust policy statement 1 (IpAddress aws:SourceIp)", "check the condition by hand")]),
     "trust denies assuming by AWS principals: passes": (
         lambda w: with_trust_statement(w, "loki", {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}),
         []),

@@ -112,10 +112,6 @@ def trust_problems(trust: list[dict], provider: str, issuer: str, subject: str) 
                 problems.append(f"{host}:sub is matched with StringLike {like}: it must be StringEquals exactly {subject}")
             else:
                 problems.append(f"no condition {host}:sub: every ServiceAccount of the cluster may assume the role")
-    if not problems:
-        decision = evaluate(trust, _web_identity(provider, subject), "trust policy")
-        if decision.outcome == "denied":
-            problems.append(f"{', '.join(decision.deciding)} denies {subject}")
     return problems
 
 
@@ -156,6 +152,20 @@ def _candidates(trust: list[dict], use: RoleUse, provider: str) -> dict[str, Req
     return found
 
 
+def _trust_check(trust: list[dict], use: RoleUse, provider: str, problems: list[str], fix: str) -> Check:
+    """The statement's form (trust_problems), then what the evaluator makes of the ServiceAccount's request."""
+    ours = evaluate(trust, _web_identity(provider, use.subject), "trust policy")
+    if not problems and ours.outcome == "denied":
+        problems = [f"{', '.join(ours.deciding)} denies {use.subject}"]
+    elif not problems and not ours.allowed and not ours.unknown:
+        problems = [f"a condition of the statement does not hold for {use.subject}"]
+    if problems:
+        return Check("trust policy", use.target, "fail", "; ".join(problems), fix)
+    unknown = _unknown([(use.subject, ours)])
+    return Check("trust policy", use.target, "warn" if unknown else "pass", unknown or f"admits exactly {use.subject}",
+                 "check the condition by hand: preflight does not know its value" if unknown else "")
+
+
 def other_assumers_check(trust: list[dict], use: RoleUse, provider: str) -> Check:
     """Anything beyond the one ServiceAccount that may assume the role is a failure."""
     decisions = [(who, evaluate(trust, request, "trust policy")) for who, request in _candidates(trust, use, provider).items()]
@@ -194,8 +204,7 @@ def check_role(aws: Aws, use: RoleUse, issuer: str, providers: set[str], bucket_
     trust_fix = (f"trust policy (aws iam update-assume-role-policy; Terraform: aws_iam_role.assume_role_policy): Allow "
                  f"{WEB_IDENTITY}, Principal.Federated {provider}, Condition StringEquals "
                  f"{{\"{host}:aud\": \"{AUDIENCE}\", \"{host}:sub\": \"{use.subject}\"}}")
-    checks.append(Check("trust policy", use.target, "fail" if problems else "pass",
-                        "; ".join(problems) or f"admits exactly {use.subject}", trust_fix if problems else ""))
+    checks.append(_trust_check(trust, use, provider, problems, trust_fix))
     checks.append(other_assumers_check(trust, use, provider))
     statements = role_statements(aws, use.name)
     checks.append(permissions_check(use, statements, bucket_policies, account))
