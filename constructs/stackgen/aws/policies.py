@@ -165,7 +165,7 @@ def _key_holds(operator: str, wanted: list[str], found: Values) -> bool:
     if_exists = base.endswith("IfExists") and base != "IfExists"
     base = base.removesuffix("IfExists") if if_exists else base
     if base == "Null":
-        return (found is None) == (wanted[:1] == ["true"])
+        return (found is None) == (wanted[0].lower() == "true")
     matches, negated = OPERATORS[base]
     if found is None:
         return if_exists or qualifier == "ForAllValues" or (negated and qualifier != "ForAnyValue")
