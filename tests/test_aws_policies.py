@@ -42,7 +42,8 @@ def test_within_one_account_either_policy_allowing_suffices():
     own = Request("s3:PutObject", "arn:aws:s3:::amzn-s3-demo-bucket-carlossalazar/file.txt", CARLOS)
     assert decide(own, CARLOS_POLICY).allowed  # the identity policy alone
     elsewhere = Request("s3:GetObject", "arn:aws:s3:::shared-bucket/file.txt", CARLOS)
-    grant = [{"Effect": "Allow", "Principal": {"AWS": CARLOS.id}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::shared-bucket/*"}]
+    grant = [{"Effect": "Allow", "Principal": {"AWS": CARLOS.id}, "Action": "s3:GetObject",
+              "Resource": "arn:aws:s3:::shared-bucket/*"}]
     assert decide(elsewhere, [], grant).allowed  # the bucket policy alone
     assert decide(elsewhere, []).outcome == "implicit"  # neither: implicitly denied
 
@@ -51,7 +52,8 @@ def test_across_accounts_both_policies_must_allow():
     """"Cross-account policy evaluation logic": the resource policy names the account, the identity allows."""
     outsider = Principal("AWS", f"arn:aws:iam::{OTHER}:role/auditor")
     request = Request("s3:GetObject", "arn:aws:s3:::logs/chunk", outsider)
-    to_account = [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OTHER}:root"}, "Action": "s3:GetObject", "Resource": "*"}]
+    to_account = [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OTHER}:root"}, "Action": "s3:GetObject",
+                   "Resource": "*"}]
     identity = [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::logs/*"}]
     assert decide(request, identity, to_account).allowed
     assert not decide(request, [], to_account).allowed
@@ -93,7 +95,8 @@ def test_principal_forms(element, principal, expected):
 
 
 def test_not_principal_and_not_action_and_not_resource():
-    statement = {"Effect": "Deny", "NotPrincipal": {"AWS": ROLE.id}, "NotAction": "s3:List*", "NotResource": "arn:aws:s3:::public/*"}
+    statement = {"Effect": "Deny", "NotPrincipal": {"AWS": ROLE.id}, "NotAction": "s3:List*",
+                 "NotResource": "arn:aws:s3:::public/*"}
     other = Principal("AWS", f"arn:aws:iam::{ACCOUNT}:role/tempo")
     assert evaluate([statement], Request("s3:GetObject", "arn:aws:s3:::b/o", other)).outcome == "denied"
     assert evaluate([statement], Request("s3:GetObject", "arn:aws:s3:::b/o", ROLE)).outcome == "implicit"
@@ -151,7 +154,8 @@ def test_unknown_conditions_are_reported_never_assumed(operator, key, values, co
 
 
 def test_a_false_condition_beats_an_unknown_one_and_keys_ignore_case():
-    statement = {"Effect": "Deny", "Condition": {"Bool": {"AWS:SecureTransport": "false"}, "IpAddress": {"aws:SourceIp": "1.2.3.4"}}}
+    statement = {"Effect": "Deny",
+                 "Condition": {"Bool": {"AWS:SecureTransport": "false"}, "IpAddress": {"aws:SourceIp": "1.2.3.4"}}}
     assert condition(statement, {"aws:SecureTransport": ("true",)}) == (False, [])
     assert condition(statement, {"aws:SecureTransport": ("false",)})[0] is None
 
@@ -159,13 +163,15 @@ def test_a_false_condition_beats_an_unknown_one_and_keys_ignore_case():
 def test_a_tls_only_deny_applies_to_requests_without_tls_only():
     deny = [{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"],
              "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]
-    assert evaluate(deny, Request("s3:GetObject", "arn:aws:s3:::b/o", ROLE, {"aws:SecureTransport": ("false",)})).outcome == "denied"
-    assert evaluate(deny, Request("s3:GetObject", "arn:aws:s3:::b/o", ROLE, {"aws:SecureTransport": ("true",)})).outcome == "implicit"
+    def over(tls: str) -> str:
+        return evaluate(deny, Request("s3:GetObject", "arn:aws:s3:::b/o", ROLE, {"aws:SecureTransport": (tls,)})).outcome
+    assert over("false") == "denied" and over("true") == "implicit"
 
 
 def test_principal_arn_and_account_come_from_the_requester():
     deny_outsiders = [{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*",
                        "Condition": {"StringNotEquals": {"aws:PrincipalAccount": ACCOUNT}}}]
     assert evaluate(deny_outsiders, Request("s3:GetObject", "x", ROLE)).outcome == "implicit"
-    assert evaluate(deny_outsiders, Request("s3:GetObject", "x", Principal("AWS", f"arn:aws:iam::{OTHER}:role/r"))).outcome == "denied"
+    outsider = Principal("AWS", f"arn:aws:iam::{OTHER}:role/r")
+    assert evaluate(deny_outsiders, Request("s3:GetObject", "x", outsider)).outcome == "denied"
     assert evaluate(deny_outsiders, Request("s3:GetObject", "x", ANONYMOUS)).outcome == "denied"  # absent: negated holds

@@ -69,27 +69,33 @@ CASES = {
         lambda w: with_bucket_statements(w, "loki", read("*", Condition={"StringEquals": {"aws:PrincipalAccount": ACCOUNT}})),
         []),
     "everyone through a VPC endpoint: unknown condition": (
-        lambda w: with_bucket_statements(w, "loki", read("*", "ThroughVpce", Condition={"StringEquals": {"aws:SourceVpce": "vpce-1"}})),
+        lambda w: with_bucket_statements(w, "loki", read("*", "ThroughVpce",
+                                                         Condition={"StringEquals": {"aws:SourceVpce": "vpce-1"}})),
         [("warn", "access from outside the account", f"s3://{CLUSTER}-loki",
           "unknown condition in bucket policy statement ThroughVpce (StringEquals aws:SourceVpce)", "check it by hand")]),
     "trust lets any AWS principal assume the role": (
         lambda w: with_trust_statement(w, "loki", {"Sid": "Anyone", "Effect": "Allow", "Principal": {"AWS": "*"},
                                                    "Action": "sts:AssumeRole"}),
         [("fail", "trust policy: other principals", f"{CLUSTER}-loki",
-          f"any principal of another AWS account; another principal of account {ACCOUNT}", "remove trust policy statement Anyone")]),
+          f"any principal of another AWS account; another principal of account {ACCOUNT}",
+          "remove trust policy statement Anyone")]),
     "trust lets another cluster's ServiceAccount assume the role": (
-        lambda w: with_trust_statement(w, "tempo", {"Sid": "Staging", "Effect": "Allow", "Principal": {"Federated": ANOTHER_PROVIDER},
+        lambda w: with_trust_statement(w, "tempo", {"Sid": "Staging", "Effect": "Allow",
+                                                    "Principal": {"Federated": ANOTHER_PROVIDER},
                                                     "Action": "sts:AssumeRoleWithWebIdentity"}),
         [("fail", "trust policy: other principals", f"{CLUSTER}-tempo",
-          f"system:serviceaccount:monitoring:tempo through the OIDC provider {ANOTHER_PROVIDER}", "trust policy statement Staging")]),
+          f"system:serviceaccount:monitoring:tempo through the OIDC provider {ANOTHER_PROVIDER}",
+          "trust policy statement Staging")]),
     "trust denies the ServiceAccount": (
-        lambda w: with_trust_statement(w, "grafana", {"Sid": "Nobody", "Effect": "Deny", "Principal": {"Federated": w.provider_arn},
+        lambda w: with_trust_statement(w, "grafana", {"Sid": "Nobody", "Effect": "Deny",
+                                                      "Principal": {"Federated": w.provider_arn},
                                                       "Action": "sts:AssumeRoleWithWebIdentity"}),
         [("fail", "trust policy", f"{CLUSTER}-grafana",
           "trust policy statement Nobody denies system:serviceaccount:monitoring:grafana", "update-assume-role-policy")]),
     "trust admits the ServiceAccount from one address: unknown condition": (
         lambda w: client("iam").update_assume_role_policy(RoleName=f"{CLUSTER}-loki", PolicyDocument=json.dumps(
-            with_condition(trust_policy(w, "system:serviceaccount:monitoring:loki"), {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}))),
+            with_condition(trust_policy(w, "system:serviceaccount:monitoring:loki"),
+                           {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}))),
         [("warn", "trust policy", f"{CLUSTER}-loki",
           "unknown condition in trust policy statement 1 (IpAddress aws:SourceIp)", "check the condition by hand")]),
     "trust denies assuming by AWS principals: passes": (
@@ -98,7 +104,8 @@ CASES = {
     "key policy denies the role": (
         lambda w: with_key_statement(w, {"Sid": "NotLoki", "Effect": "Deny", "Principal": {"AWS": LOKI_ROLE},
                                          "Action": "kms:Decrypt", "Resource": "*"}),
-        [("fail", "KMS key policy", f"{CLUSTER}-loki", "denies kms:Decrypt (by key policy statement NotLoki)", "put-key-policy")]),
+        [("fail", "KMS key policy", f"{CLUSTER}-loki", "denies kms:Decrypt (by key policy statement NotLoki)",
+          "put-key-policy")]),
     "key policy denies another role: passes": (
         lambda w: with_key_statement(w, {"Effect": "Deny", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/someone"},
                                          "Action": "kms:Decrypt", "Resource": "*"}),
@@ -119,7 +126,8 @@ CASES = {
           f"denied: s3:DeleteObject on arn:aws:s3:::{CLUSTER}-loki/index/* (by bucket policy statement NoDelete)", "Deny")]),
     "bucket policy denies Loki s3:DeleteObject from one address: unknown condition": (
         lambda w: with_bucket_statements(w, "loki", dict(DENY_DELETE, Condition={"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}})),
-        [("warn", "permissions", f"{CLUSTER}-loki", "unknown condition in bucket policy statement NoDelete (IpAddress aws:SourceIp)",
+        [("warn", "permissions", f"{CLUSTER}-loki",
+          "unknown condition in bucket policy statement NoDelete (IpAddress aws:SourceIp)",
           "check the condition by hand")]),
     "key disabled": (
         lambda w: client("kms").disable_key(KeyId=key_id(w)),

@@ -34,12 +34,18 @@ def object_patterns(bucket: str, policy: list[dict]) -> list[str]:
     return sorted({f"arn:aws:s3:::{bucket}/any-object"} | named)
 
 
+def _data_requests(bucket: str, policy: list[dict] | None) -> list[tuple[str, str]]:
+    """Each data action on what it applies to: the bucket for ListBucket, its objects for the others."""
+    return [(action, resource) for action in DATA_ACTIONS
+            for resource in ([f"arn:aws:s3:::{bucket}"] if action == "s3:ListBucket" else object_patterns(bucket, policy or []))]
+
+
 def tls_only_check(policy: list[dict] | None, bucket: str, target: str, account: str) -> Check:
     """Each data action without TLS, by an anonymous caller and by a principal of the account, is denied."""
     insecure = {"aws:SecureTransport": ("false",)}
-    requests = [Request(action, resource, principal, insecure) for principal in (ANONYMOUS, Principal("AWS", f"arn:aws:iam::{account}:role/any-role"))
-                for action in DATA_ACTIONS
-                for resource in ([f"arn:aws:s3:::{bucket}"] if action == "s3:ListBucket" else object_patterns(bucket, policy or []))]
+    callers = (ANONYMOUS, Principal("AWS", f"arn:aws:iam::{account}:role/any-role"))
+    requests = [Request(action, resource, caller, insecure)
+                for caller in callers for action, resource in _data_requests(bucket, policy)]
     if policy and all(evaluate(policy, r, "bucket policy").outcome == "denied" for r in requests):
         return Check("TLS-only bucket policy", target, "pass", "denies s3:* without aws:SecureTransport")
     statement = {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
@@ -53,8 +59,8 @@ def tls_only_check(policy: list[dict] | None, bucket: str, target: str, account:
 
 def _outsiders(policy: list[dict], account: str) -> dict[str, Principal]:
     """Anyone (anonymous), a principal of another account, and each principal of another account the policy names."""
-    found = {"anyone (anonymous)": ANONYMOUS,
-             "any principal of another AWS account": Principal("AWS", f"arn:aws:iam::{policies.another_account(account)}:role/any-role")}
+    stranger = f"arn:aws:iam::{policies.another_account(account)}:role/any-role"
+    found = {"anyone (anonymous)": ANONYMOUS, "any principal of another AWS account": Principal("AWS", stranger)}
     for statement in policy:
         principal = statement.get("Principal")
         for value in map(str, policies.as_list(principal.get("AWS") if isinstance(principal, dict) else None)):
@@ -69,10 +75,9 @@ def outside_access_check(policy: list[dict] | None, bucket: str, target: str, ac
     own account may grant it anything, so the bucket policy alone decides (cross-account evaluation)."""
     decisions: list[tuple[str, Decision]] = []
     for who, principal in _outsiders(policy or [], account).items():
-        for action in DATA_ACTIONS:
-            for resource in [f"arn:aws:s3:::{bucket}"] if action == "s3:ListBucket" else object_patterns(bucket, policy or []):
-                request = Request(action, resource, principal, {"aws:SecureTransport": ("true",)})
-                decisions.append((f"{who}: {action}", evaluate(policy or [], request, "bucket policy")))
+        for action, resource in _data_requests(bucket, policy):
+            request = Request(action, resource, principal, {"aws:SecureTransport": ("true",)})
+            decisions.append((f"{who}: {action}", evaluate(policy or [], request, "bucket policy")))
     granted = [(what, d) for what, d in decisions if d.outcome in ("allowed", "account")]
     if granted:
         statements = sorted({s for _, d in granted for s in d.deciding})

@@ -128,8 +128,10 @@ def _candidates(trust: list[dict], use: RoleUse, provider: str) -> dict[str, Req
     policy names."""
     host = provider.split(":oidc-provider/", 1)[-1]
     assume = lambda principal: Request("sts:AssumeRole", "", principal, dict(TLS))  # noqa: E731
-    found = {"any principal of another AWS account": assume(Principal("AWS", f"arn:aws:iam::{policies.another_account(use.account)}:role/any-role")),
-             f"another principal of account {use.account}": assume(Principal("AWS", f"arn:aws:iam::{use.account}:role/another-role"))}
+    stranger = f"arn:aws:iam::{policies.another_account(use.account)}:role/any-role"
+    found = {"any principal of another AWS account": assume(Principal("AWS", stranger)),
+             f"another principal of account {use.account}":
+                 assume(Principal("AWS", f"arn:aws:iam::{use.account}:role/another-role"))}
     subjects = {f"system:serviceaccount:{use.namespace}:another-service-account",
                 f"system:serviceaccount:another-namespace:{use.service_account}"}
     for statement in trust:
@@ -235,21 +237,28 @@ def permissions_check(use: RoleUse, identity: list[dict], bucket_policies: dict[
         bucket = _bucket_of(resource)
         bucket_policy = bucket_policies.get(bucket or "")
         # A grant or Deny on part of the objects (a prefix) is probed where a policy names it.
-        probes = [resource] + (object_patterns(bucket, identity + (bucket_policy or [])) if bucket and resource.endswith("/*") else [])
+        probes = [resource]
+        if bucket and resource.endswith("/*"):
+            probes += object_patterns(bucket, identity + (bucket_policy or []))
         found = []
         for probe in dict.fromkeys(probes):
             request = use.request(action, probe)
-            found.append((f"{action} on {probe}", access(request, evaluate(identity, request, "identity policy"),
-                                                         evaluate(bucket_policy, request, "bucket policy") if bucket_policy else None,
-                                                         account)))
+            by_bucket = evaluate(bucket_policy, request, "bucket policy") if bucket_policy else None
+            by_role = evaluate(identity, request, "identity policy")
+            found.append((f"{action} on {probe}", access(request, by_role, by_bucket, account)))
         decisions.append(min(found, key=lambda f: (RANK[f[1].outcome], -len(f[1].unknown))))
     denied = [f"{what} (by {', '.join(d.deciding)})" for what, d in decisions if d.outcome == "denied"]
     missing = [what for what, d in decisions if d.outcome not in ("allowed", "denied")]
     if denied or missing:
-        fixes = ([f"add to the role's policy (aws iam put-role-policy; Terraform: aws_iam_role_policy): {'; '.join(missing)}"]
-                 if missing else []) + (["remove or narrow the Deny statements named (aws iam put-role-policy, aws s3api "
-                                         "put-bucket-policy; Terraform: aws_iam_role_policy, aws_s3_bucket_policy)"] if denied else [])
-        detail = ([f"not allowed: {'; '.join(missing)}"] if missing else []) + ([f"denied: {'; '.join(denied)}"] if denied else [])
+        detail, fixes = [], []
+        if missing:
+            detail.append(f"not allowed: {'; '.join(missing)}")
+            fixes.append("add to the role's policy (aws iam put-role-policy; Terraform: aws_iam_role_policy): "
+                         + "; ".join(missing))
+        if denied:
+            detail.append(f"denied: {'; '.join(denied)}")
+            fixes.append("remove or narrow the Deny statements named (aws iam put-role-policy, aws s3api put-bucket-policy; "
+                         "Terraform: aws_iam_role_policy, aws_s3_bucket_policy)")
         return Check("permissions", use.target, "fail", "; ".join(detail), "; ".join(fixes))
     unknown = _unknown(decisions)
     actions = sorted({a for a, _ in use.needs})
@@ -261,7 +270,8 @@ def permissions_check(use: RoleUse, identity: list[dict], bucket_policies: dict[
 KEY_STATES = {  # KMS developer guide, "Key states of AWS KMS keys": only Enabled keys encrypt and decrypt
     "Disabled": ("every SSE-KMS read and write fails", "aws kms enable-key --key-id {key}"),
     "PendingDeletion": ("every SSE-KMS read and write fails, and on {date} the key and every object encrypted "
-                        "with it are gone for good", "aws kms cancel-key-deletion --key-id {key} && aws kms enable-key --key-id {key}"),
+                        "with it are gone for good",
+                        "aws kms cancel-key-deletion --key-id {key} && aws kms enable-key --key-id {key}"),
     "PendingReplicaDeletion": ("the key is being deleted with its replicas", "aws kms cancel-key-deletion --key-id {key}"),
     "PendingImport": ("the key has no key material (imported material deleted or expired): every SSE-KMS read "
                       "and write fails", "import the key material again (aws kms get-parameters-for-import, "
@@ -276,7 +286,8 @@ def key_state_check(metadata: dict, target: str) -> Check:
     state, key = metadata.get("KeyState", "unknown"), metadata.get("Arn", "")
     if state == "Enabled":
         return Check("KMS key state", target, "pass", "Enabled")
-    what, fix = KEY_STATES.get(state, (f"the key is {state}, not Enabled", "wait for the operation to finish, then run preflight again"))
+    what, fix = KEY_STATES.get(state, (f"the key is {state}, not Enabled",
+                                       "wait for the operation to finish, then run preflight again"))
     return Check("KMS key state", target, "fail" if state in KEY_STATES else "warn",
                  f"{state}: {what.format(date=metadata.get('DeletionDate', 'the deletion date'))}", fix.format(key=key))
 
@@ -299,8 +310,9 @@ def check_kms_key(aws: Aws, key_arn: str, uses: list[RoleUse], identity_policies
         for action in use.kms_actions:
             request = use.request(action, key_arn, **{"kms:ViaService": (f"{use.kms_via}.{region}.amazonaws.com",),
                                                       "kms:CallerAccount": (use.account,)})
-            decisions.append((action, access(request, evaluate(identity_policies.get(use.role_arn, []), request, "identity policy"),
-                                             evaluate(policy, request, "key policy"), key_account, key_policy=True)))
+            identity = evaluate(identity_policies.get(use.role_arn, []), request, "identity policy")
+            decisions.append((action, access(request, identity, evaluate(policy, request, "key policy"), key_account,
+                                             key_policy=True)))
         checks.append(_key_policy_check(key_arn, use, decisions))
     return checks
 
