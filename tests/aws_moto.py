@@ -15,6 +15,9 @@ from pathlib import Path
 
 import boto3
 import pytest
+import yaml
+from conftest import ROOT, run_main
+from stackgen.aws import cli
 
 ACCOUNT = "111122223333"  # not the placeholder 123456789012 (moto's own default)
 REGION = "us-east-1"
@@ -169,3 +172,56 @@ def build_world(version: str = "1.31") -> World:
             world, f"system:serviceaccount:monitoring:{component}"), Tags=_tags(component))
         iam.put_role_policy(RoleName=name, PolicyName="stack", PolicyDocument=role_policy(world, component))
     return world
+
+
+@pytest.fixture(scope="module")
+def tree(moto_url, tmp_path_factory):
+    """discover -> synth for the cluster overlay, once: dist/ does not depend on what each test breaks."""
+    root = tmp_path_factory.mktemp("cluster")
+    overlays = root / "overlays"
+    overlays.mkdir()
+    (overlays / "hospital.yaml").write_text((ROOT / "overlays" / "hospital.yaml").read_text())
+    env = aws_environment(moto_url, root)
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"))
+        build_world()
+        discovered = run_main("aws", "--overlays", str(overlays), "discover", "--cluster", CLUSTER, "--region", REGION,
+                              "--base", "hospital", env=env)
+        assert discovered.returncode == 0, discovered.stderr
+    rendered = run_main("--overlays", str(overlays), "--dist", str(root / "dist"), "--overlay", CLUSTER)
+    assert rendered.returncode == 0, rendered.stderr
+    return root
+
+
+def fill_secrets(world_overlays) -> None:
+    """What the user does after bootstrap: put the real receiver credentials, drop the placeholder tag."""
+    assert cli.main(["--overlays", str(world_overlays), "secrets", "bootstrap", "--overlay", CLUSTER], ROOT) == 0
+    secrets = client("secretsmanager")
+    for entry in secrets.list_secrets()["SecretList"]:
+        value = {k: "real-value" for k in json.loads(secrets.get_secret_value(SecretId=entry["Name"])["SecretString"])}
+        secrets.put_secret_value(SecretId=entry["Name"], SecretString=json.dumps(value))
+        secrets.untag_resource(SecretId=entry["Name"], TagKeys=["monitoring.openemr.io/placeholder"])
+
+
+@pytest.fixture()
+def world(tree, aws_env):
+    built = build_world()
+    path = tree / "overlays" / f"{CLUSTER}.yaml"
+    overlay = yaml.safe_load(path.read_text())
+    overlay["aws"]["kms_key_arn"] = built.key_arn  # a new key in each fresh account
+    path.write_text(yaml.safe_dump(overlay))
+    fill_secrets(tree / "overlays")
+    return built
+
+
+def preflight(tree, capsys, *extra, dist=None) -> tuple[int, list[dict]]:
+    capsys.readouterr()
+    code = cli.main(["--overlays", str(tree / "overlays"), "--dist", str(dist or tree / "dist"), "--json", "preflight",
+                     "--overlay", CLUSTER, *extra], ROOT)
+    return code, json.loads(capsys.readouterr().out)["checks"]
+
+
+def failures(checks):
+    return [c for c in checks if c["status"] == "fail"]

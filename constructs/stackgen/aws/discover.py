@@ -26,6 +26,7 @@ class ClusterFacts:
     oidc_issuer: str
     auto_mode: bool | None  # None: the response has no computeConfig (moto does not model Auto Mode)
     block_storage: bool | None
+    account: str | None = None  # from the cluster's ARN; the IRSA roles belong in this account
 
 
 @dataclass
@@ -84,7 +85,8 @@ def cluster_facts(cluster: dict) -> ClusterFacts:
     storage = (cluster.get("storageConfig") or {}).get("blockStorage")
     return ClusterFacts(cluster["name"], cluster.get("version", ""), cluster.get("identity", {}).get("oidc", {}).get("issuer", ""),
                         compute.get("enabled") if compute is not None else None,
-                        storage.get("enabled") if storage is not None else None)
+                        storage.get("enabled") if storage is not None else None,
+                        cluster["arn"].split(":")[4] if cluster.get("arn") else None)
 
 
 def _tags(pairs: list[dict], key: str = "Key", value: str = "Value") -> dict[str, str]:

@@ -1,15 +1,28 @@
-"""Reading IAM, KMS and S3 policy documents: what a statement allows, denies, and on which conditions.
+"""One evaluator for every policy document preflight reads: identity policies, bucket policies, role trust
+policies and key policies (moto implements no policy simulation, and `iam simulate-principal-policy`
+needs permissions a preflight caller may lack).
 
-A deliberately small evaluator (moto implements no IAM policy simulation, and `iam
-simulate-principal-policy` needs permissions a preflight caller may lack): explicit Deny without a
-condition beats Allow; Allow statements count whatever their conditions; permission boundaries, SCPs
-and session policies are not read (README: what preflight does not see).
+AWS's order (IAM User Guide, "Policy evaluation logic" and "How AWS enforcement code logic evaluates
+requests to allow or deny access"): an explicit Deny in any policy wins; otherwise an Allow is needed;
+otherwise the request is implicitly denied. Within one account an Allow in the identity policy or in the
+resource policy suffices ("Policy evaluation for requests within a single account"); across accounts
+both must allow ("Cross-account policy evaluation logic"). KMS is the exception: a key policy must allow,
+itself or by naming the account, whose IAM policies then decide (KMS developer guide, "Key policies").
+
+Conditions are evaluated where preflight knows the request's values (aws:SecureTransport,
+aws:PrincipalArn, aws:PrincipalAccount, the OIDC provider's sub and aud, kms:ViaService). A condition on a
+key whose value preflight does not know, or with an operator it does not implement, is "unknown": never
+taken as met, reported with the statement. Permission boundaries, SCPs, RCPs and session policies are
+not read (README: what preflight does not see).
 """
 from __future__ import annotations
 
 import fnmatch
 import json
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal, Mapping
+
+Values = tuple[str, ...] | None  # a context key's values; None: the key is absent from the request
 
 
 def statements(document: Any) -> list[dict]:
@@ -26,19 +39,84 @@ def as_list(value: Any) -> list:
     return value if isinstance(value, list) else [value]
 
 
+def account_of(arn: str) -> str:
+    return arn.split(":")[4]
+
+
+def another_account(account: str) -> str:
+    """An account that is not `account`, for "any principal of another account" (fixed: rows read the same every run)."""
+    return "999999999999" if account != "999999999999" else "888888888888"
+
+
+def label(policy: str, index: int, statement: dict) -> str:
+    return f"{policy} statement {statement.get('Sid') or index + 1}"
+
+
+# --- Principals -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Principal:
+    """Who makes the request: an AWS principal (role, user or account root ARN), a federated identity
+    provider (web identity), an AWS service, or nobody authenticated."""
+    kind: Literal["AWS", "Federated", "Service", "anonymous"]
+    id: str = ""
+
+    @property
+    def account(self) -> str | None:
+        return account_of(self.id) if self.kind == "AWS" else None
+
+    def context(self) -> dict[str, Values]:
+        """The global keys every request of this principal carries (AWS global condition context keys)."""
+        arn = (self.id,) if self.kind == "AWS" else None
+        return {"aws:PrincipalArn": arn, "aws:PrincipalAccount": (self.account,) if arn else None}
+
+
+ANONYMOUS = Principal("anonymous")
+
+
+def _names(element: Any, principal: Principal) -> Literal["principal", "account"] | None:
+    """How a Principal element names the requester: itself ("*" included), only its account, or not at
+    all. `"*"` and `{"AWS": "*"}` both mean everyone, anonymous users included (IAM User Guide, "AWS JSON
+    policy elements: Principal"); an account ID or its root ARN names every principal of that account."""
+    if element == "*":
+        return "principal"
+    found = None
+    for kind, values in (element or {}).items():
+        for value in map(str, as_list(values)):
+            if kind == "AWS" and value == "*":
+                return "principal"
+            if kind != principal.kind:
+                continue
+            if value == principal.id:
+                return "principal"
+            if kind == "AWS" and value in (principal.account, f"arn:aws:iam::{principal.account}:root"):
+                found = "account"
+    return found
+
+
+def principal_match(statement: dict, principal: Principal) -> Literal["principal", "account"] | None:
+    if "Principal" in statement:
+        return _names(statement["Principal"], principal)
+    if "NotPrincipal" in statement:
+        return None if _names(statement["NotPrincipal"], principal) else "principal"
+    return "principal"  # an identity policy: the identity it is attached to
+
+
+# --- Actions and resources --------------------------------------------------------------------------------
+
 def _glob(pattern: str, value: str, *, fold: bool = False) -> bool:
     if fold:
         pattern, value = pattern.lower(), value.lower()
     return fnmatch.fnmatchcase(value, pattern.replace("[", "[[]"))
 
 
-def _covers(statement: dict, field: str, value: str, *, fold: bool = False) -> bool:
-    if field in statement:
-        return any(_glob(p, value, fold=fold) for p in as_list(statement[field]))
-    negated = f"Not{field}"
+def _covers(statement: dict, field_name: str, value: str, *, fold: bool = False) -> bool:
+    if field_name in statement:
+        return any(_glob(str(p), value, fold=fold) for p in as_list(statement[field_name]))
+    negated = f"Not{field_name}"
     if negated in statement:
-        return not any(_glob(p, value, fold=fold) for p in as_list(statement[negated]))
-    return False
+        return not any(_glob(str(p), value, fold=fold) for p in as_list(statement[negated]))
+    return field_name == "Resource" and "Principal" in statement  # a trust policy names no resource
 
 
 def covers_action(statement: dict, action: str) -> bool:
@@ -46,60 +124,160 @@ def covers_action(statement: dict, action: str) -> bool:
     return _covers(statement, "Action", action, fold=True)
 
 
-def applies(statement: dict, action: str, resource: str) -> bool:
-    return covers_action(statement, action) and _covers(statement, "Resource", resource)
+def covers_resource(statement: dict, resource: str) -> bool:
+    return _covers(statement, "Resource", resource)
 
 
-def allowed(policy_statements: list[dict], action: str, resource: str) -> bool:
-    """Whether the statements allow `action` on `resource` (identity policies: no Principal)."""
-    if any(s.get("Effect") == "Deny" and "Condition" not in s and applies(s, action, resource)
-           for s in policy_statements):
-        return False
-    return any(s.get("Effect") == "Allow" and applies(s, action, resource) for s in policy_statements)
+# --- Conditions (IAM User Guide, "IAM JSON policy elements: Condition operators") --------------------------
+
+def _arn_like(pattern: str, value: str) -> bool:
+    """ArnEquals and ArnLike match each of the ARN's six colon-delimited parts, wildcards allowed."""
+    parts, values = pattern.split(":", 5), value.split(":", 5)
+    return len(parts) == len(values) and all(_glob(p, v) for p, v in zip(parts, values))
 
 
-def principals(statement: dict, kind: str = "AWS") -> list[str]:
-    principal = statement.get("Principal")
-    if principal == "*":
-        return ["*"]
-    return [str(p) for p in as_list((principal or {}).get(kind))]
+# operator -> (does one policy value match one request value, negated)
+OPERATORS: dict[str, tuple[Callable[[str, str], bool], bool]] = {
+    "StringEquals": (lambda p, v: p == v, False),
+    "StringNotEquals": (lambda p, v: p == v, True),
+    "StringEqualsIgnoreCase": (lambda p, v: p.lower() == v.lower(), False),
+    "StringNotEqualsIgnoreCase": (lambda p, v: p.lower() == v.lower(), True),
+    "StringLike": (_glob, False),
+    "StringNotLike": (_glob, True),
+    "ArnEquals": (_arn_like, False),
+    "ArnLike": (_arn_like, False),
+    "ArnNotEquals": (_arn_like, True),
+    "ArnNotLike": (_arn_like, True),
+    "Bool": (lambda p, v: p.lower() == v.lower(), False),
+}
 
 
-def account_of(arn: str) -> str:
-    return arn.split(":")[4]
+def _text(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def names_principal(statement: dict, role_arn: str) -> str | None:
-    """How a resource policy statement names the role: 'role', 'account' (delegated to IAM), '*' or None."""
-    for principal in principals(statement):
-        if principal == "*":
-            return "*"
-        if principal == role_arn:
-            return "role"
-        if principal in (account_of(role_arn), f"arn:aws:iam::{account_of(role_arn)}:root"):
-            return "account"
-    return None
+def _key_holds(operator: str, wanted: list[str], found: Values) -> bool:
+    """One condition key against the request's values. Several policy values: OR, NOR for a negated
+    operator ("Conditions with multiple context keys or values"). A key absent from the request fails a
+    positive operator and passes a negated one; ...IfExists passes when it is absent; ForAllValues passes
+    on an absent key, ForAnyValue fails ("Set operators for multivalued context keys")."""
+    qualifier, _, base = operator.rpartition(":")
+    if_exists = base.endswith("IfExists") and base != "IfExists"
+    base = base.removesuffix("IfExists") if if_exists else base
+    if base == "Null":
+        return (found is None) == (wanted[0].lower() == "true")
+    matches, negated = OPERATORS[base]
+    if found is None:
+        return if_exists or qualifier == "ForAllValues" or (negated and qualifier != "ForAnyValue")
+    hits = [any(matches(p, v) for p in wanted) != negated for v in found]
+    return all(hits) if qualifier == "ForAllValues" else any(hits)
 
 
-def condition_values(statement: dict, operator: str, key: str) -> list[str] | None:
-    """Values a condition operator sets for a key (condition keys compare case-insensitively), or None."""
-    block = (statement.get("Condition") or {}).get(operator) or {}
-    for name, values in block.items():
-        if name.lower() == key.lower():
-            return [str(v) for v in as_list(values)]
-    return None
+def _known_operator(operator: str) -> bool:
+    qualifier, _, base = operator.rpartition(":")
+    base = base.removesuffix("IfExists") if base != "IfExists" else base
+    return qualifier in ("", "ForAllValues", "ForAnyValue") and (base in OPERATORS or base == "Null")
 
 
-def denies_insecure_transport(policy_statements: list[dict], bucket: str) -> bool:
-    """A Deny for everyone on every S3 action, on the bucket and its objects, when aws:SecureTransport is false."""
-    resources = {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/object"}
-    for statement in policy_statements:
-        if statement.get("Effect") != "Deny" or principals(statement) != ["*"]:
+def condition(statement: dict, context: Mapping[str, Values]) -> tuple[bool | None, list[str]]:
+    """Whether the statement's Condition holds: True, False, or None with the parts preflight cannot
+    evaluate. Operators and keys are ANDed; keys compare case-insensitively; a policy variable (${...})
+    is not substituted, so its condition is unknown."""
+    known = {k.lower(): v for k, v in context.items()}
+    unknown, holds = [], True
+    for operator, block in (statement.get("Condition") or {}).items():
+        for key, values in (block or {}).items():
+            wanted = [_text(v) for v in as_list(values)]
+            if not _known_operator(operator) or key.lower() not in known or any("${" in v for v in wanted):
+                unknown.append(f"{operator} {key}")
+            elif not _key_holds(operator, wanted, known[key.lower()]):
+                holds = False
+    if not holds:
+        return False, []
+    return (None, unknown) if unknown else (True, [])
+
+
+# --- Evaluation -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Request:
+    action: str
+    resource: str
+    principal: Principal = ANONYMOUS
+    context: Mapping[str, Values] = field(default_factory=dict)  # keys not listed: values preflight does not know
+
+    def full_context(self) -> dict[str, Values]:
+        return {**self.principal.context(), **self.context}
+
+
+Outcome = Literal["denied", "allowed", "account", "implicit"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One policy's or several policies' answer. `account`: allowed only to the principal's account,
+    whose IAM policies decide. `deciding`: the statements behind a Deny or Allow; `maybe_deny` and
+    `maybe_allow`: statements whose unknown condition could change the answer."""
+    outcome: Outcome
+    deciding: tuple[str, ...] = ()
+    maybe_deny: tuple[str, ...] = ()
+    maybe_allow: tuple[str, ...] = ()
+
+    @property
+    def allowed(self) -> bool:
+        return self.outcome == "allowed"
+
+    @property
+    def unknown(self) -> tuple[str, ...]:
+        """What could change the answer: unknown Denies of an allowed request, unknown Allows of one that is not."""
+        if self.outcome == "denied":
+            return ()
+        return self.maybe_deny if self.outcome == "allowed" else self.maybe_allow
+
+
+def evaluate(policy: list[dict], request: Request, name: str = "policy") -> Decision:
+    """One policy document: explicit Deny, then Allow, else implicit deny."""
+    context = request.full_context()
+    deny, allow, account, maybe_deny, maybe_allow = [], [], [], [], []
+    for index, statement in enumerate(policy):
+        named = principal_match(statement, request.principal)
+        if not named or not covers_action(statement, request.action) or not covers_resource(statement, request.resource):
             continue
-        insecure = condition_values(statement, "Bool", "aws:SecureTransport")
-        if insecure is None or [v.lower() for v in insecure] != ["false"]:
-            continue
-        if all(covers_action(statement, "s3:GetObject") and covers_action(statement, "s3:PutObject")
-               and _covers(statement, "Resource", r) for r in resources):
-            return True
-    return False
+        holds, unknown = condition(statement, context)
+        where = label(name, index, statement)
+        if holds is None:
+            (maybe_deny if statement.get("Effect") == "Deny" else maybe_allow).append(f"{where} ({', '.join(unknown)})")
+        elif holds and statement.get("Effect") == "Deny":
+            deny.append(where)
+        elif holds and statement.get("Effect") == "Allow":
+            (allow if named == "principal" else account).append(where)
+    if deny:
+        return Decision("denied", tuple(deny))
+    outcome: Outcome = "allowed" if allow else "account" if account else "implicit"
+    return Decision(outcome, tuple(allow or account), tuple(maybe_deny), tuple(maybe_allow))
+
+
+def access(request: Request, identity: Decision, resource: Decision | None, resource_account: str, *,
+           key_policy: bool = False) -> Decision:
+    """Identity and resource policy together, as AWS combines them (see the module's docstring)."""
+    resource = resource or Decision("implicit")
+    both = (identity, resource)
+    maybe_deny = tuple(u for d in both for u in d.maybe_deny)
+    maybe_allow = tuple(u for d in both for u in d.maybe_allow)
+    denied = [s for d in both if d.outcome == "denied" for s in d.deciding]
+    if denied:
+        return Decision("denied", tuple(denied))
+    same_account = request.principal.account == resource_account
+    if key_policy:
+        allowed = resource.allowed or (resource.outcome == "account" and identity.allowed)
+    elif same_account:
+        allowed = identity.allowed or resource.allowed
+    else:
+        allowed = identity.allowed and resource.outcome in ("allowed", "account")
+    deciding = tuple(s for d in both if d.outcome in ("allowed", "account") for s in d.deciding)
+    return Decision("allowed" if allowed else "implicit", deciding, maybe_deny, maybe_allow)
+
+
+def unknown_conditions(decisions: list[tuple[str, Decision]]) -> list[str]:
+    """`what: unknown condition in <statements>` for each decision an unknown condition could change."""
+    return [f"{what}: unknown condition in {', '.join(d.unknown)}" for what, d in decisions if d.unknown]

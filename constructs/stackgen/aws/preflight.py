@@ -10,7 +10,8 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from stackgen.aws import policies
-from stackgen.aws.discover import describe_cluster
+from stackgen.aws.discover import ClusterFacts, describe_cluster
+from stackgen.aws.preflight_bucket_policy import bucket_policy
 from stackgen.aws.preflight_iam import KMS_OBJECT_ACTIONS, RoleUse, check_kms_key, check_role, role_statements
 from stackgen.aws.preflight_s3 import BucketUse, check_bucket
 from stackgen.aws.report import Check, progress
@@ -87,7 +88,7 @@ def role_uses(stack: StackConfig, dist_overlay: Path) -> tuple[list[RoleUse], li
         kms = {"grafana": (), "external-secrets": ("kms:Decrypt",)}.get(name, KMS_OBJECT_ACTIONS)
         region = stack.aws.region
         uses.append(RoleUse(key, role_arn, namespace, name, _needs(stack, name, region, account), kms,
-                            _outside(name, region, account)))
+                            _outside(name, region, account), "secretsmanager" if name == "external-secrets" else "s3"))
     return uses, checks
 
 
@@ -96,11 +97,25 @@ def _get(stack: StackConfig, key: str) -> str | None:
     return getattr(getattr(stack, section, None), field, None) if field else None
 
 
-def placeholder_checks(stack: StackConfig, uses: list[RoleUse]) -> list[Check]:
-    return [Check("placeholder account", f"{use.name} ({use.key})", "fail",
-                  f"{use.role_arn} is in AWS's documentation account {PLACEHOLDER_ACCOUNT}",
-                  f"run `python main.py aws discover` or set {use.key}")
-            for use in uses if policies.account_of(use.role_arn) == PLACEHOLDER_ACCOUNT]
+def role_account_checks(uses: list[RoleUse], cluster: ClusterFacts) -> tuple[list[RoleUse], list[Check]]:
+    """Roles by ARN: a role outside the cluster's account is its own failure and is not looked up (a role of
+    the same name in the caller's account is not the one the overlay names). Returns the roles to check."""
+    checks, local = [], []
+    for use in uses:
+        if use.account == PLACEHOLDER_ACCOUNT:
+            checks.append(Check("placeholder account", use.target, "fail",
+                                f"{use.role_arn} is in AWS's documentation account {PLACEHOLDER_ACCOUNT}",
+                                f"run `python main.py aws discover` or set {use.key}"))
+        elif cluster.account and use.account != cluster.account:
+            checks.append(Check("role account", use.target, "fail",
+                                f"{use.role_arn} is in account {use.account}, the cluster {cluster.name} in {cluster.account}: "
+                                f"IRSA trusts the cluster's OIDC provider, which IAM holds in {cluster.account}, and "
+                                "preflight cannot read the role",
+                                f"set {use.key} to a role in account {cluster.account} (python main.py aws discover "
+                                f"--overlay <overlay> finds {cluster.name}-{use.service_account})"))
+        else:
+            local.append(use)
+    return local, checks
 
 
 def secret_entry_checks(aws: Aws, stack: StackConfig, overlay: str) -> list[Check]:
@@ -116,7 +131,11 @@ def secret_entry_checks(aws: Aws, stack: StackConfig, overlay: str) -> list[Chec
                                 f"python main.py aws secrets bootstrap --overlay {overlay}"))
             continue
         tags = {t["Key"]: t["Value"] for t in entry.get("Tags", [])}
-        if tags.get(PLACEHOLDER_TAG) == "true":
+        if entry.get("DeletedDate"):  # scheduled for deletion: its value cannot be read (DescribeSecret, DeletedDate)
+            checks.append(Check("Secrets Manager entry", remote, "fail",
+                                f"scheduled for deletion on {entry['DeletedDate']}: reading it is refused, Secret {name} "
+                                "cannot be produced", f"aws secretsmanager restore-secret --secret-id {remote}"))
+        elif tags.get(PLACEHOLDER_TAG) == "true":
             checks.append(Check("Secrets Manager entry", remote, "fail",
                                 f"still holds placeholders for {', '.join(k.key for k in keys if k.source == 'user')}",
                                 f"aws secretsmanager put-secret-value --secret-id {remote} --secret-string '<JSON with "
@@ -139,13 +158,17 @@ def preflight(aws: Aws, stack: StackConfig, dist_overlay: Path) -> list[Check]:
     if aws.region != stack.aws.region:
         raise AwsError(f"the session's region {aws.region} is not the overlay's aws.region {stack.aws.region}")
     uses, checks = role_uses(stack, dist_overlay)
-    checks += placeholder_checks(stack, uses)
     progress(f"reading EKS cluster {stack.cluster_name} in {aws.region}")
     cluster = describe_cluster(aws, stack.cluster_name)
+    uses, foreign = role_account_checks(uses, cluster)
+    checks += foreign
+    account = cluster.account or (uses[0].account if uses else "")
     key = stack.aws.kms_key_arn
+    bucket_policies: dict[str, list[dict] | None] = {}  # read once, for the buckets' rows and the roles'
     for use in bucket_uses(stack):
-        progress(f"checking s3://{use.bucket} ({use.key}): region, encryption, versioning, public access, TLS, lifecycle")
-        checks += _guarded("bucket", use.bucket, lambda u=use: check_bucket(aws, u, stack.aws.region, key))
+        progress(f"checking s3://{use.bucket} ({use.key}): region, encryption, versioning, public access, policy, lifecycle")
+        checks += _guarded("bucket", use.bucket, lambda u=use: check_bucket(
+            aws, u, stack.aws.region, key, account, bucket_policies.setdefault(u.bucket, bucket_policy(aws, u.bucket))))
     providers: set[str] = set()
     try:
         providers = {p["Arn"] for p in aws.call("iam", "list_open_id_connect_providers")["OpenIDConnectProviderList"]}
@@ -154,14 +177,15 @@ def preflight(aws: Aws, stack: StackConfig, dist_overlay: Path) -> list[Check]:
     identity_policies = {}
     for use in uses:
         progress(f"checking role {use.name} for {use.subject}: trust policy, permissions")
-        checks += _guarded("role", use.name, lambda u=use: check_role(aws, u, cluster.oidc_issuer, providers))
+        checks += _guarded("role", use.name, lambda u=use: check_role(aws, u, cluster.oidc_issuer, providers,
+                                                                       bucket_policies, account))
         try:
             identity_policies[use.role_arn] = role_statements(aws, use.name)
         except (ClientError, AccessDenied):
             identity_policies[use.role_arn] = []
     if key:
-        progress(f"checking the key policy of {key}")
-        checks += _guarded("KMS key policy", key, lambda: check_kms_key(aws, key, uses, identity_policies))
+        progress(f"checking the state and key policy of {key}")
+        checks += _guarded("KMS key", key, lambda: check_kms_key(aws, key, uses, identity_policies))
     if stack.secrets.provider == "aws":
         progress("checking the Secrets Manager entries the ExternalSecrets read")
         checks += _guarded("Secrets Manager", "secretsmanager", lambda: secret_entry_checks(aws, stack, dist_overlay.name))

@@ -2,12 +2,11 @@
 policy, and its lifecycle rules against the retention of the component that reads it."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from stackgen.aws import policies
+from stackgen.aws.preflight_bucket_policy import outside_access_check, tls_only_check
 from stackgen.aws.report import Check
 from stackgen.aws.session import Aws, error_code
 
@@ -35,7 +34,9 @@ def _get(aws: Aws, operation: str, bucket: str, missing: str) -> dict | None:
         raise
 
 
-def check_bucket(aws: Aws, use: BucketUse, region: str, kms_key_arn: str | None) -> list[Check]:
+def check_bucket(aws: Aws, use: BucketUse, region: str, kms_key_arn: str | None, account: str,
+                 policy: list[dict] | None) -> list[Check]:
+    """`policy`: the bucket's policy statements (preflight_bucket_policy.bucket_policy), None without one."""
     bucket, target = use.bucket, f"s3://{use.bucket} ({use.key})"
     try:
         location = aws.call("s3", "get_bucket_location", Bucket=bucket).get("LocationConstraint") or "us-east-1"
@@ -52,7 +53,8 @@ def check_bucket(aws: Aws, use: BucketUse, region: str, kms_key_arn: str | None)
     checks.append(_encryption(aws, bucket, target, kms_key_arn))
     checks.append(_versioning(aws, bucket, target))
     checks.append(_public_access_block(aws, bucket, target))
-    checks.append(_tls_only(aws, bucket, target))
+    checks.append(tls_only_check(policy, bucket, target, account))
+    checks.append(outside_access_check(policy, bucket, target, account))
     checks += _lifecycle(aws, use, target)
     found = aws.call("s3", "list_bucket_intelligent_tiering_configurations", Bucket=bucket)
     checks.append(intelligent_tiering_check(found.get("IntelligentTieringConfigurationList", []), use, target))
@@ -75,6 +77,9 @@ def intelligent_tiering_check(configurations: list[dict], use: BucketUse, target
 
 
 def _encryption(aws: Aws, bucket: str, target: str, kms_key_arn: str | None) -> Check:
+    """Exactly aws.kms_key_arn when the overlay names a key: SSE-S3 and SSE-KMS without KMSMasterKeyID (the
+    AWS managed key aws/s3, which S3 creates and uses when no key is given: S3 API reference,
+    ServerSideEncryptionByDefault) encrypt under a key whose policy nobody here controls or audits."""
     fix = (f"aws s3api put-bucket-encryption --bucket {bucket} --server-side-encryption-configuration "
            "'{\"Rules\":[{\"ApplyServerSideEncryptionByDefault\":{\"SSEAlgorithm\":\"aws:kms\",\"KMSMasterKeyID\":\""
            f"{kms_key_arn or '<key arn>'}\"}},\"BucketKeyEnabled\":true}}]}}' (Terraform: "
@@ -84,14 +89,18 @@ def _encryption(aws: Aws, bucket: str, target: str, kms_key_arn: str | None) -> 
     default = next((r["ApplyServerSideEncryptionByDefault"] for r in rules if "ApplyServerSideEncryptionByDefault" in r), None)
     if default is None:
         return Check("default encryption", target, "fail", "no default encryption", fix)
-    algorithm = default.get("SSEAlgorithm")
+    algorithm, key = default.get("SSEAlgorithm"), default.get("KMSMasterKeyID", "")
+    status = "fail" if kms_key_arn else "warn"  # without aws.kms_key_arn there is no key to hold the bucket to
     if algorithm == "AES256":
-        return Check("default encryption", target, "warn", "SSE-S3 (AES256, S3-managed keys) is in use, not SSE-KMS", fix)
-    key = default.get("KMSMasterKeyID", "")
-    if kms_key_arn and key and _key_arn(aws, key) != kms_key_arn:
+        return Check("default encryption", target, status, "SSE-S3 (AES256, S3-managed keys) is in use, not SSE-KMS"
+                     + (f" with aws.kms_key_arn {kms_key_arn}" if kms_key_arn else ""), fix)
+    if not key:
+        return Check("default encryption", target, status, f"SSE-KMS ({algorithm}) with the AWS managed key aws/s3"
+                     + (f", not aws.kms_key_arn {kms_key_arn}" if kms_key_arn else ""), fix)
+    if kms_key_arn and _key_arn(aws, key) != kms_key_arn:
         return Check("default encryption", target, "fail", f"SSE-KMS with {key}, not aws.kms_key_arn {kms_key_arn}",
                      f"{fix}; or set aws.kms_key_arn to the bucket's key")
-    return Check("default encryption", target, "pass", f"SSE-KMS ({algorithm}) with {key or 'the AWS managed key aws/s3'}")
+    return Check("default encryption", target, "pass", f"SSE-KMS ({algorithm}) with {key}")
 
 
 def _key_arn(aws: Aws, key: str) -> str:
@@ -120,20 +129,6 @@ def _public_access_block(aws: Aws, bucket: str, target: str) -> Check:
                  f"aws s3api put-public-access-block --bucket {bucket} --public-access-block-configuration "
                  "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true "
                  "(Terraform: aws_s3_bucket_public_access_block, all four arguments true)")
-
-
-def _tls_only(aws: Aws, bucket: str, target: str) -> Check:
-    found = _get(aws, "get_bucket_policy", bucket, "NoSuchBucketPolicy")
-    statements = policies.statements(found["Policy"]) if found else []
-    if policies.denies_insecure_transport(statements, bucket):
-        return Check("TLS-only bucket policy", target, "pass", "denies s3:* without aws:SecureTransport")
-    statement = {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                 "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-                 "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
-    return Check("TLS-only bucket policy", target, "fail",
-                 "no bucket policy statement denies requests without TLS" if found else "no bucket policy",
-                 f"add this statement to the bucket policy (aws s3api put-bucket-policy; Terraform: aws_s3_bucket_policy): "
-                 f"{json.dumps(statement, separators=(',', ':'))}")
 
 
 def _days(value: float) -> str:
