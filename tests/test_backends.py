@@ -30,7 +30,7 @@ def replicas(objects, name) -> int:
 
 @pytest.mark.parametrize("backend", sorted(KEY_TREES))
 def test_configs_only_use_keys_of_the_pinned_versions(overlay, backend):
-    """The key trees are vendored in the catalog (tools/vendor.py): the check runs in any clone."""
+    """The key trees are vendored in the catalog (tools/import_pinned.py): the check runs in any clone."""
     config = config_of(load_tree(DIST / overlay), backend)
     assert config_key_problems(backend, config) == []
     misspelt = {**config, "compactor": {**config.get("compactor", {}), "retention_enable": True}}

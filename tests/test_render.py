@@ -82,7 +82,7 @@ def test_no_remote_resource_anywhere_in_dist():
 
 
 def test_the_vendored_files_match_their_record():
-    result = subprocess.run([sys.executable, str(ROOT / "tools" / "vendor.py"), "--check"], capture_output=True,
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "import_pinned.py"), "--check"], capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "vendor: 0 problem(s)" in result.stdout

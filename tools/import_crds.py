@@ -1,4 +1,4 @@
-"""Regenerate the typed CRD bindings in imports/com/ from the vendored CRDs in imports/crds/ (tools/vendor.py).
+"""Regenerate the typed CRD bindings in imports/com/ from the vendored CRDs in imports/crds/ (tools/import_pinned.py).
 
 `cdk8s import` turns a CRD into a jsii module. Two of the Prometheus Operator CRDs cannot be compiled
 as they are: jsii refuses property names shaped like Java getters (`getConcurrency` in

@@ -1,7 +1,7 @@
 """The pinned CustomResourceDefinitions: where each set comes from, who installs it, where it is kept.
 
 Every CRD file the project applies or validates against is vendored, unmodified, into
-`imports/crds/<set>/` by `tools/vendor.py` (`pipenv run vendor`), which records each file's upstream
+`imports/crds/<set>/` by `tools/import_pinned.py` (`pipenv run vendor`), which records each file's upstream
 URL and sha256 in `imports/crds/SOURCES.yaml`. Nothing reads them from anywhere else, so a user's clone
 validates everything on its own.
 
@@ -33,7 +33,7 @@ SOURCES = VENDORED / "SOURCES.yaml"
 class CrdSet:
     folder: str
     installed_by: Literal["dist", "chart", "flux"]
-    # Upstream location of each file at the pinned tag (file name -> URL), recorded by tools/vendor.py.
+    # Upstream location of each file at the pinned tag (file name -> URL), recorded by tools/import_pinned.py.
     upstream: dict[str, str]
 
     @property

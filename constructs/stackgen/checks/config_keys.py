@@ -1,6 +1,6 @@
 """Loki, Tempo and Mimir refuse to start on an unknown configuration key: check every key path of a
 rendered configuration against the pinned version's key tree (catalog/config-reference/, vendored by
-tools/vendor.py with its provenance).
+tools/import_pinned.py with its provenance).
 
 A key tree is JSON: an object maps the allowed keys; a string is a leaf naming its type (`<free>` and
 `<any>` accept anything below them); `{"[]": node}` is a list of `node`; `{"{}": node}` a map with

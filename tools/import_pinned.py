@@ -29,7 +29,7 @@ sys.path[:0] = [str(ROOT / "constructs")]
 from stackgen import crds  # noqa: E402
 from stackgen.checks.config_keys import KEY_TREES, REFERENCE  # noqa: E402
 
-HEADER = "# Written by tools/vendor.py: each vendored file, where it comes from, and its sha256. Do not edit.\n"
+HEADER = "# Written by tools/import_pinned.py: each vendored file, where it comes from, and its sha256. Do not edit.\n"
 
 
 def sha256(path: Path) -> str:
@@ -69,7 +69,7 @@ def problems() -> list[str]:
         for name, meta in entry["files"].items():
             path = crds.vendored_path(crd_set, name)
             if not path.exists() or sha256(path) != meta["sha256"] or meta["url"] != crd_set.upstream.get(name):
-                found.append(f"{path.relative_to(ROOT)}: differs from its record (re-run tools/vendor.py)")
+                found.append(f"{path.relative_to(ROOT)}: differs from its record (re-run tools/import_pinned.py)")
     trees = yaml.safe_load((REFERENCE / "SOURCES.yaml").read_text())
     for name, meta in trees.items():
         if sha256(REFERENCE / name) != meta["sha256"]:
