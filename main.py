@@ -157,7 +157,7 @@ def security(args: argparse.Namespace) -> int:
     from stackgen.validate import load_tree, overlay_directories
 
     dist = Path(args.dist)
-    print(report({d.name: load_tree(d) for d in overlay_directories(dist)}), end="")
+    print(report({d.name: load_tree(d, with_platform=True) for d in overlay_directories(dist)}), end="")
     return 0
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from stackgen.crds import CrdLoader
+
 # List items are matched by the first of these keys each has (when that names them uniquely).
 ITEM_KEYS = ("alert", "record", "name", "uid", "title", "id", "containerPort", "port", "path")
 MAX_VALUE = 100
@@ -62,7 +64,7 @@ def _objects(tree: dict[str, str]) -> dict[str, dict[str, object]]:
         if not path.endswith(".yaml"):
             objects[rest or path] = text
             continue
-        for doc in (d for d in yaml.safe_load_all(text) if d):
+        for doc in (d for d in yaml.load_all(text, Loader=CrdLoader) if d):  # dist/crds/ holds upstream CRDs
             meta = doc.get("metadata") or {}
             name = meta.get("name") or rest
             objects[f"{folder}{doc['kind']}/{meta.get('namespace', '')}/{name}".replace("//", "/")] = doc

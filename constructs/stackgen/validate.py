@@ -42,9 +42,11 @@ def stage_objects(directory: Path) -> list[dict]:
     return objects
 
 
-def load_tree(directory: Path, with_crds: bool = False) -> list[dict]:
-    """Every object an overlay applies, stage by stage (the CRDs only when asked: they are large)."""
-    return [obj for stage in STAGES if with_crds or stage != "crds" for obj in stage_objects(directory / stage)]
+def load_tree(directory: Path, with_platform: bool = False, with_crds: bool = False) -> list[dict]:
+    """The stack an overlay applies: its operators stage and itself. With the platform add-ons (cluster-wide,
+    outside the stack's namespaces and budget) and the CRDs (they are large) only when asked."""
+    wanted = {"operators", ""} | ({"platform"} if with_platform else set()) | ({"crds"} if with_crds else set())
+    return [obj for stage in STAGES if stage in wanted for obj in stage_objects(directory / stage)]
 
 
 def _strict(schema: dict) -> dict:
@@ -130,7 +132,7 @@ def kubeconform_problems(directory: Path, version: str) -> list[str]:
 
 
 def validate_overlay(directory: Path, kubernetes_versions: tuple[str, ...] = SUPPORTED_KUBERNETES) -> list[str]:
-    objects = load_tree(directory)
+    objects = load_tree(directory, with_platform=True)
     problems = kustomization_problems(directory)
     for obj in objects:
         problems += schema_problems(obj, kubernetes_versions)
@@ -147,7 +149,8 @@ def overlay_directories(dist: Path) -> list[Path]:
 def custom_resource_count(dist: Path) -> int:
     """How many rendered objects were checked against a vendored CRD's schema (the Flux stages included)."""
     delivery = [doc for path in (dist / "flux").glob("*.yaml") for doc in yaml.safe_load_all(path.read_text()) if doc]
-    return sum(is_custom(obj) for obj in delivery + [o for d in overlay_directories(dist) for o in load_tree(d)])
+    return sum(is_custom(obj) for obj in delivery + [o for d in overlay_directories(dist)
+                                                      for o in load_tree(d, with_platform=True)])
 
 
 def validate_tree(dist: Path, kubernetes_versions: list[str] | None = None) -> list[str]:

@@ -64,7 +64,9 @@ class MetricsServer(Construct):
             readiness=HttpProbe("/readyz", HTTPS.name, "HTTPS"), liveness=HttpProbe("/livez", HTTPS.name, "HTTPS"))
         service_account(self, identity)
         _rbac(self, identity)
-        deployment(self, PodSpec(identity, [container], uid=1000, volumes=[empty_dir("tmp")],
+        # Upstream runs it as 1000; any uid works (it writes only its self-signed certificate to /tmp), and
+        # a uid above 10000 keeps it clear of host users (checkov CKV_K8S_40).
+        deployment(self, PodSpec(identity, [container], uid=65534, volumes=[empty_dir("tmp")],
                                  api_access="reads nodes and pods, and authenticates its callers",
                                  priority_class="system-cluster-critical"), replicas=1)
         service(self, identity, [Port(HTTPS.name, 443)])
