@@ -150,9 +150,9 @@ def spread_constraints(identity: Identity) -> list[k.TopologySpreadConstraint]:
 
 
 def one_member_per_zone(identity: Identity) -> list[k.TopologySpreadConstraint]:
-    """Hard: members of a hash ring never two in one zone while fewer than ZONES zones hold one (minDomains
-    makes the scheduler wait, and Auto Mode launch a node in the missing zone, rather than stack them);
-    tainted nodes the pods cannot use do not count as empty zones."""
+    """Hard: members of a hash ring evenly over the zones, counting at least ZONES of them (while fewer zones
+    have usable nodes, minDomains keeps the next member Pending for a node in another zone rather than
+    stack two in one); tainted nodes the pods cannot use do not count as empty zones."""
     return [k.TopologySpreadConstraint(
         max_skew=1, topology_key=ZONE_KEY, when_unsatisfiable="DoNotSchedule", min_domains=ZONES,
         node_taints_policy="Honor", label_selector=k.LabelSelector(match_labels=identity.selector))]
