@@ -55,15 +55,16 @@ HTTP = Port("http", 8080)
 PUSH_PATH = "/api/v1/push"
 QUERY_PATH = "/prometheus"
 MEMBERLIST = {"kvstore": {"store": "memberlist"}}
-# ingester and store_gateway terminationGracePeriodSeconds of mimir-distributed 5.x (Mimir 2.17).
+# ingester and store_gateway terminationGracePeriodSeconds in mimir-distributed's values.yaml (grafana/mimir,
+# operations/helm/charts/mimir-distributed) and in its rendered test manifests.
 GRACE_SECONDS = 240
 
 
 def stay_in_ring(role: str) -> dict:
-    """As mimir-distributed configures ingesters and store-gateways: a member that restarts keeps its tokens
-    (on its volume) and its place in the ring instead of handing its series to the others and taking them
-    back; with replication factor 3 the other two copies take the writes meanwhile. One file per role: the
-    monolithic process runs both on one volume."""
+    """As mimir-distributed configures ingesters (and store-gateways, its changelog #4690): a member that
+    restarts keeps its tokens (on its volume) and its place in the ring, so the ring does not move its series
+    to the others and back; with replication factor 3 the other two copies take the writes meanwhile. One
+    file per role: the monolithic process runs both on one volume."""
     return {"unregister_on_shutdown": False, "tokens_file_path": f"/data/tokens-{role}"}
 
 

@@ -214,7 +214,6 @@ class PodSpec:
             ),
         )
 
-
     def _spread(self) -> list[k.TopologySpreadConstraint] | None:
         if self.ring_member:
             return one_member_per_zone(self.identity)
