@@ -18,7 +18,8 @@ HA_OVERLAYS = ("hospital", "hospital-elk", "large")
 ZONES = 3
 HOSTNAME, ZONE = "kubernetes.io/hostname", "topology.kubernetes.io/zone"
 # Every replicated hash ring: its StatefulSet, and where its replication factor is in the rendered config.
-# Loki applies common.replication_factor to the ingester ring and to the backend's index-gateway ring.
+# Loki applies common.replication_factor to the ingester ring and to the index-gateway ring (used in its
+# `ring` mode); the backend's query-scheduler ring is the read path's door to the queriers.
 RINGS = {
     "loki-write": ("loki", ("common", "replication_factor")),
     "loki-backend": ("loki", ("common", "replication_factor")),

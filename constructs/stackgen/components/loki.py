@@ -41,7 +41,8 @@ class LokiConfig(RingBackend):
     SINGLE_PROCESS = "single-binary"
 
     def ring_members(self) -> list[tuple[str, str, int]]:
-        # The common factor also replicates the backend's index-gateway ring (Loki's applyCommonReplicationFactor).
+        # The backend's rings (query schedulers, compactor) need it too: the common factor is also the
+        # index-gateway ring's (Loki's applyCommonReplicationFactor), should index_gateway.mode become `ring`.
         single = self.topology == self.SINGLE_PROCESS
         return [("ingesting", "write_replicas", 1 if single else self.write_replicas),
                 ("backend", "backend_replicas", 1 if single else self.backend_replicas)]
