@@ -34,7 +34,7 @@ def test_cluster_overlay_sits_on_its_base_and_the_defaults(overlays):
     ("base: [hospital]\n", "overlays/prod.yaml: base=['hospital'] must name another overlay"),
     ("base: hospital\nprometheus: {retenton: 7d}\n", "overlays/prod.yaml: prometheus.retenton: unknown key"),
     ("base: hospital\nloki: {write_replicas: 1}\n",
-     "overlays/prod.yaml: loki.replication_factor=2 must be <= the 1 ingesting replica(s)"),
+     "overlays/prod.yaml: loki.replication_factor=3 must be <= the 1 ingesting replica(s)"),
 ])
 def test_errors_name_the_file_and_key(overlays, content, expected):
     with pytest.raises(ConfigError) as error:

@@ -268,7 +268,13 @@ def test_ecks_crds_are_applied_first_only_where_an_overlay_renders_elasticsearch
 
 
 def test_an_overlay_that_does_not_fit_is_refused_naming_the_budget_keys(tmp_path):
-    result = run_main("--dist", str(tmp_path / "dist"), "--overlay", "large", env=clean_env(LOGS_BACKEND="both"))
+    # large's three nodes hold `both` (4.71 CPU / 17.18 GiB); the seed's two-node budget would not.
+    overlays = tmp_path / "overlays"
+    overlays.mkdir()
+    (overlays / "large.yaml").write_text((ROOT / "overlays" / "large.yaml").read_text())
+    (overlays / "tight.yaml").write_text("base: large\nbudget: {cpu: '4', memory: 16Gi}\n")
+    result = run_main("--overlays", str(overlays), "--dist", str(tmp_path / "dist"), "--overlay", "tight",
+                      env=clean_env(LOGS_BACKEND="both"))
     assert result.returncode != 0
     assert "budget.cpu=4" in result.stderr and "budget.memory=16Gi" in result.stderr and "logs.budget" in result.stderr
 
@@ -318,7 +324,8 @@ def test_capacity_counts_the_nodes_volumes_and_the_budget_they_run_on(variant, b
                for o in objects_of(baseline, "hospital") if o["kind"] == "StatefulSet" and o["metadata"]["name"].startswith("loki")
                for c in o["spec"].get("volumeClaimTemplates", []))
     assert after - before == claims - (loki if backend == "elasticsearch" else 0)
-    assert "once per node of the budget (3)" in (tree / "hospital" / "CAPACITY.md").read_text()  # logs.budget's nodes
+    nodes = overlay_config("hospital").logs.budget.nodes
+    assert f"once per node of the budget ({nodes})" in (tree / "hospital" / "CAPACITY.md").read_text()
 
 
 def test_grafana_gets_the_elasticsearch_datasource_and_loses_loki_only_without_it(variant):

@@ -27,6 +27,8 @@ GP3_PER_GB_MONTH = 0.08
 # (vCPU, GiB, $/hour) of the seed's node types.
 NODE_TYPES = {"t3.small": (2, 2, 0.0208), "t3.medium": (2, 4, 0.0416), "t3.large": (2, 8, 0.0832)}
 GIB = 2**30
+# The nodes the seed's cost table budgets for every size (CONTEXT.md).
+SEED_NODES = 2
 TOTAL_LINE = re.compile(r"^\*\*Monthly estimate: \$([0-9.]+) at minimum scale, \$([0-9.]+) at maximum scale\*\*$", re.M)
 
 
@@ -161,6 +163,7 @@ def report(overlay: str, stack: StackConfig, manifests: list[dict], addons: list
               f"| block storage | ${block:.2f} | ${block:.2f} | {sum(storage.values()):.0f} GiB x ${GP3_PER_GB_MONTH}/GB-month (gp3) |",
               f"| object storage | ${objects:.2f} | ${objects:.2f} | estimated GB x ${capacity.s3_per_gb_month}/GB-month, "
               "requests and transfer not included |",
+              "", _budgeted_nodes(nodes, capacity.node_type),
               "", "An estimate, not a bill: nodes are shared with the application, the real node count depends on "
               "how the scheduler packs pods, and S3 grows with what the cluster really sends.", ""]
     return "\n".join(lines + platform_addons(addons or []))
@@ -181,6 +184,15 @@ def platform_addons(objects: list[dict]) -> list[str]:
              "| workload | pods | requests (CPU / mem) |", "|---|---|---|"]
     lines += [f"| {name} | {pods} | {_cpu(r * pods)} / {_mem(r * pods)} |" for name, pods, r in rows]
     return lines + [""]
+
+
+def _budgeted_nodes(nodes: int, node_type: str) -> str:
+    """What the budget's nodes cost as whole nodes, against the seed's two."""
+    node = NODE_TYPES[node_type][2] * HOURS_PER_MONTH * (1 + AUTO_MODE_FEE)
+    extra = nodes - SEED_NODES
+    return (f"Nodes: the budget holds {nodes} x {node_type}, ${nodes * node:.2f} a month with the Auto Mode fee, "
+            f"against ${SEED_NODES * node:.2f} for the seed's {SEED_NODES}: {extra:+d} node(s), "
+            f"{'-' if extra < 0 else '+'}${abs(extra) * node:.2f} a month.")
 
 
 def monthly_totals(text: str) -> tuple[float, float] | None:

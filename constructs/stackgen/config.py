@@ -18,7 +18,7 @@ from typing import Any, Callable
 import yaml
 from pydantic import BaseModel, ValidationError, model_validator
 
-from stackgen.budget import Budget
+from stackgen.budget import Budget, applying
 from stackgen.capacity import CapacityConfig
 from stackgen.components.alertmanager import Alerting, AlertmanagerConfig
 from stackgen.components.cluster import Network, Storage
@@ -40,7 +40,7 @@ from stackgen.components.prometheus import PrometheusConfig
 from stackgen.components.prometheus_operator import PrometheusOperatorConfig
 from stackgen.components.tempo import TempoConfig
 from stackgen.lib.scaling import Autoscaling
-from stackgen.settings import PATTERN_HELP, DnsLabel, KmsKeyArn, Model, Region
+from stackgen.settings import PATTERN_HELP, ZONES, DnsLabel, KmsKeyArn, Model, Region
 
 
 class Aws(Model):
@@ -117,6 +117,18 @@ class StackConfig(Model):
                 raise ValueError(
                     f"autoscaling.{name}.max_replicas={scaling.max_replicas} must be 1 while {name}.topology is "
                     f"{single} (one stateful process); choose the scalable topology to scale")
+        return self
+
+    @model_validator(mode="after")
+    def _high_availability_has_a_node_in_each_zone(self) -> "StackConfig":
+        # Ring members go one per node and evenly over ZONES zones: fewer nodes leave some of them Pending.
+        limit, key = applying(self)
+        for name in ("loki", "tempo", "mimir"):
+            backend = getattr(self, name)
+            if backend.claims_ha() and limit.nodes < ZONES:
+                raise ValueError(
+                    f"{key}.nodes={limit.nodes} must be >= {ZONES} while {name}.topology is {backend.topology}: "
+                    f"its ring members run one per node in {ZONES} zones so that a node or zone down is one member down")
         return self
 
 

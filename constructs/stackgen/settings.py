@@ -6,7 +6,7 @@ them together into the overlay's `StackConfig`.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -132,21 +132,47 @@ class SecretKeyRef(Model):
     key: str = Field(min_length=1)
 
 
+# The availability zones the highly available overlays spread ring members over (one node in each at least).
+ZONES = 3
+
+
+def quorum(replication_factor: int) -> int:
+    """dskit's write quorum: the copies of a series that must be written for a push to succeed."""
+    return replication_factor // 2 + 1
+
+
 class RingBackend(Model):
-    """Loki, Tempo, Mimir: data is replicated over ring members; the factor must fit the members."""
+    """Loki, Tempo, Mimir: data is replicated over ring members; the factor must fit the members.
+
+    The scalable topologies claim high availability: with their members spread one per node and evenly over
+    ZONES zones (lib/workload.one_member_per_*), the loss of any one node or zone must leave every series a
+    quorum of its copies. Zone-aware replication is not used (README, Scaling decisions), so the copies of a
+    series may be any `replication_factor` of the members: a zone takes ceil(members / ZONES) of them."""
     topology: str
     replication_factor: int = Field(1, ge=1, le=5)
+    # The topology that runs one process; every other one claims high availability.
+    SINGLE_PROCESS: ClassVar[str]
 
     def ring_members(self) -> list[tuple[str, str, int]]:
         """(role, replicas setting, members holding data in the rendered topology)."""
         raise NotImplementedError
 
+    def claims_ha(self) -> bool:
+        return self.topology != self.SINGLE_PROCESS
+
     @model_validator(mode="after")
     def _replication_fits(self) -> "RingBackend":
+        factor = self.replication_factor
         for role_name, setting, members in self.ring_members():
-            if self.replication_factor > members:
-                raise ValueError(f"replication_factor={self.replication_factor} must be <= the {members} {role_name} "
+            if factor > members:
+                raise ValueError(f"replication_factor={factor} must be <= the {members} {role_name} "
                                  f"replica(s) of topology {self.topology} ({setting})")
+            lost = min(factor, -(-members // ZONES))  # a zone's share; a node holds one member
+            if self.claims_ha() and factor - lost < quorum(factor):
+                raise ValueError(
+                    f"replication_factor={factor} with {members} {role_name} member(s) ({setting}) loses its write "
+                    f"quorum ({quorum(factor)} of {factor} copies) when one node or zone of {ZONES} is down; "
+                    f"topology {self.topology} claims high availability: use 3 on 3 members (or 5 on 5)")
         return self
 
 

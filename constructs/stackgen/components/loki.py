@@ -38,8 +38,14 @@ class LokiConfig(RingBackend):
     volume_size: Memory = "10Gi"
     resources: LokiResources = LokiResources()
 
+    SINGLE_PROCESS = "single-binary"
+
     def ring_members(self) -> list[tuple[str, str, int]]:
-        return [("ingesting", "write_replicas", 1 if self.topology == "single-binary" else self.write_replicas)]
+        # The backend's rings (query schedulers, compactor) need it too: the common factor is also the
+        # index-gateway ring's (Loki's applyCommonReplicationFactor), should index_gateway.mode become `ring`.
+        single = self.topology == self.SINGLE_PROCESS
+        return [("ingesting", "write_replicas", 1 if single else self.write_replicas),
+                ("backend", "backend_replicas", 1 if single else self.backend_replicas)]
 
 
 HTTP = Port("http", 3100)
@@ -58,6 +64,9 @@ def push_service(stack: StackConfig) -> str:
 
 
 PUSH_PATH = "/loki/api/v1/push"
+# write.terminationGracePeriodSeconds and backend.terminationGracePeriodSeconds of Loki's chart 18.11.0
+# (grafana-community/helm-charts, appVersion 3.7.6): time to flush and leave the ring.
+GRACE_SECONDS = 300
 # No scheduler or frontend address: with neither set, Loki discovers query schedulers through their
 # ring (and setting one would turn that off). The read path builds its index from S3 itself.
 ADDRESS_FORMS = {**MEMBERLIST_FORMS, "common.compactor_address": forms.HTTP_BASE_URL}
@@ -89,6 +98,9 @@ def loki_config(stack: StackConfig) -> dict:
             "delete_request_store": "s3",
         },
         "limits_config": {"retention_period": loki.retention},
+        # As Loki's chart (18.x, Loki 3.7.6) sets by default: an ingester that stops writes its chunks to S3
+        # rather than leaving them to a WAL replay, so a member that does not come back loses nothing.
+        "ingester": {"wal": {"flush_on_shutdown": True}},
     }
     if scalable(stack):
         config["query_scheduler"] = {"use_scheduler_ring": True}
@@ -104,8 +116,10 @@ def targets(ctx: Context) -> list[Target]:
         return [Target("all", resources.single, volume=True, clients=(grafana, *shippers))]
     return [
         Target("read", resources.read, replicas=stack.autoscaling.loki.min_replicas, autoscaled=True, clients=(grafana,)),
-        Target("write", resources.write, replicas=stack.loki.write_replicas, volume=True, clients=shippers),
-        Target("backend", resources.backend, replicas=stack.loki.backend_replicas, volume=True),
+        Target("write", resources.write, replicas=stack.loki.write_replicas, volume=True, clients=shippers,
+               grace_seconds=GRACE_SECONDS),
+        Target("backend", resources.backend, replicas=stack.loki.backend_replicas, volume=True,
+               grace_seconds=GRACE_SECONDS),
     ]
 
 

@@ -43,8 +43,10 @@ class MimirConfig(RingBackend):
     volume_size: Memory = "20Gi"
     resources: MimirResources = MimirResources()
 
+    SINGLE_PROCESS = "monolithic"
+
     def ring_members(self) -> list[tuple[str, str, int]]:
-        single = self.topology == "monolithic"
+        single = self.topology == self.SINGLE_PROCESS
         return [("ingester", "ingester_replicas", 1 if single else self.ingester_replicas),
                 ("store-gateway", "store_gateway_replicas", 1 if single else self.store_gateway_replicas)]
 
@@ -53,6 +55,19 @@ HTTP = Port("http", 8080)
 PUSH_PATH = "/api/v1/push"
 QUERY_PATH = "/prometheus"
 MEMBERLIST = {"kvstore": {"store": "memberlist"}}
+# ingester and store_gateway terminationGracePeriodSeconds in mimir-distributed's values.yaml (grafana/mimir,
+# operations/helm/charts/mimir-distributed) and in its rendered test manifests.
+GRACE_SECONDS = 240
+
+
+def stay_in_ring(role: str) -> dict:
+    """As mimir-distributed configures ingesters (and store-gateways, its changelog #4690): a member that
+    restarts keeps its tokens (on its volume) and its place in the ring, so the ring does not move its series
+    to the others and back; with replication factor 3 the other two copies take the writes meanwhile. One
+    file per role: the monolithic process runs both on one volume."""
+    return {"unregister_on_shutdown": False, "tokens_file_path": f"/data/tokens-{role}"}
+
+
 # No frontend_worker or scheduler address: in ring discovery mode Mimir refuses to start with one.
 ADDRESS_FORMS = {**MEMBERLIST_FORMS, "common.storage.s3.endpoint": forms.S3_ENDPOINT}
 
@@ -92,8 +107,9 @@ def mimir_config(stack: StackConfig) -> dict:
         },
         "ruler_storage": {"s3": {"bucket_name": mimir.ruler_bucket}},
         "memberlist": {"join_members": join_members("mimir", namespace)},
-        "ingester": {"ring": {**MEMBERLIST, "replication_factor": mimir.replication_factor}},
-        "store_gateway": {"sharding_ring": {**MEMBERLIST, "replication_factor": mimir.replication_factor}},
+        "ingester": {"ring": {**MEMBERLIST, "replication_factor": mimir.replication_factor, **stay_in_ring("ingester")}},
+        "store_gateway": {"sharding_ring": {**MEMBERLIST, "replication_factor": mimir.replication_factor,
+                                            **stay_in_ring("store-gateway")}},
         "distributor": {"ring": MEMBERLIST},
         "compactor": {"data_dir": "/data/compactor", "sharding_ring": MEMBERLIST},
         "limits": {"compactor_blocks_retention_period": mimir.retention, "max_global_exemplars_per_user": 100000},
@@ -116,9 +132,11 @@ def targets(ctx: Context) -> list[Target]:
         Target("querier", resources.querier, replicas=scaling.min_replicas, autoscaled=True),
         Target("query-frontend", resources.query_frontend, replicas=scaling.min_replicas, autoscaled=True,
                clients=(grafana,)),
-        Target("query-scheduler", resources.query_scheduler, replicas=1),
-        Target("ingester", resources.ingester, replicas=mimir.ingester_replicas, volume=True),
-        Target("store-gateway", resources.store_gateway, replicas=mimir.store_gateway_replicas, volume=True),
+        # Two, as mimir-distributed's query_scheduler.replicas: queries have no single door either.
+        Target("query-scheduler", resources.query_scheduler, replicas=2),
+        Target("ingester", resources.ingester, replicas=mimir.ingester_replicas, volume=True, grace_seconds=GRACE_SECONDS),
+        Target("store-gateway", resources.store_gateway, replicas=mimir.store_gateway_replicas, volume=True,
+               grace_seconds=GRACE_SECONDS),
         Target("compactor", resources.compactor, replicas=1, volume=True),
     ]
 

@@ -110,7 +110,9 @@ class Prometheus(Construct):
         )
         service_account(self, identity)
         cluster_role(self, identity, GRANTS, non_resource_urls=["/metrics"])
-        service(self, identity, [WEB, RELOADER])
+        # Grafana's queries stay on one HA replica (as kube-prometheus' prometheus-k8s Service): replicas scrape
+        # at different moments, and panels must not flip between their slightly different data.
+        service(self, identity, [WEB, RELOADER], session_affinity="ClientIP")
         service_monitor(self, identity, [Endpoint(WEB.name), Endpoint(RELOADER.name)])
         ctx.scraped(identity, [WEB, RELOADER])
         self._kubelet_monitor(ctx, identity)

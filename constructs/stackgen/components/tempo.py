@@ -52,11 +52,17 @@ class TempoConfig(RingBackend):
     volume_size: Memory = "10Gi"
     resources: TempoResources = TempoResources()
 
+    SINGLE_PROCESS = "monolithic"
+
     def ring_members(self) -> list[tuple[str, str, int]]:
-        return [("ingester", "ingester_replicas", 1 if self.topology == "monolithic" else self.ingester_replicas)]
+        return [("ingester", "ingester_replicas", 1 if self.topology == self.SINGLE_PROCESS else self.ingester_replicas)]
 
 
 HTTP = Port("http", 3200)
+# ingester.terminationGracePeriodSeconds and metricsGenerator.terminationGracePeriodSeconds of tempo-distributed
+# 2.26.2 (grafana-community/helm-charts, appVersion 2.10.7): time to cut traces to the WAL and leave the ring.
+# Like that chart, `ingester.flush_all_on_shutdown` stays false: the WAL on the member's volume is replayed.
+GRACE_SECONDS = 300
 OTLP_GRPC = Port("otlp-grpc", 4317)
 OTLP_HTTP = Port("otlp-http", 4318)
 MEMBERLIST = {"kvstore": {"store": "memberlist"}}
@@ -134,9 +140,11 @@ def targets(ctx: Context) -> list[Target]:
         Target("distributor", resources.distributor, replicas=scaling.min_replicas, autoscaled=True,
                extra_ports=(OTLP_GRPC, OTLP_HTTP), clients=senders),
         Target("querier", resources.querier, replicas=scaling.min_replicas, autoscaled=True),
-        Target("query-frontend", resources.query_frontend, replicas=1, clients=(grafana,), discovery=True),
-        Target("ingester", resources.ingester, replicas=tempo.ingester_replicas, volume=True),
-        Target("metrics-generator", resources.metrics_generator, replicas=1, volume=True, calls=(to_mimir,)),
+        Target("query-frontend", resources.query_frontend, replicas=scaling.min_replicas, autoscaled=True,
+               clients=(grafana,), discovery=True),
+        Target("ingester", resources.ingester, replicas=tempo.ingester_replicas, volume=True, grace_seconds=GRACE_SECONDS),
+        Target("metrics-generator", resources.metrics_generator, replicas=1, volume=True, calls=(to_mimir,),
+               grace_seconds=GRACE_SECONDS),
         Target("compactor", resources.compactor, replicas=1),
     ]
 

@@ -4,7 +4,8 @@ One binary, one configuration file, several targets (`-target=...`): a single pr
 scalable roles. Members of a backend find each other through memberlist on a headless Service, read
 and write S3 under one IRSA ServiceAccount, keep WAL and local data on the encrypted StorageClass and
 talk to each other over gRPC. Stateless targets scale by HPA within the backend's replica range;
-stateful ones (ring members with a volume) scale by configuration and get a PDB.
+stateful ones (ring members with a volume) scale by configuration, run one per node and evenly over the
+zones, and get a PDB that lets one member go at a time.
 """
 from __future__ import annotations
 
@@ -76,6 +77,8 @@ class Target:
     calls: tuple[tuple[Peer, tuple[Port, ...]], ...] = ()
     # A headless Service so that workers can connect to every replica (Tempo's query-frontend).
     discovery: bool = False
+    # Seconds to flush or leave the ring on SIGTERM: each upstream chart's terminationGracePeriodSeconds.
+    grace_seconds: int | None = None
 
 
 @dataclass
@@ -136,6 +139,7 @@ class Backend(Construct):
         pod = PodSpec(
             identity, [container], uid=UID, fs_group=UID, volumes=volumes, service_account=spec.name,
             extra_labels={RING_LABEL: spec.name}, may_scale_out=target.autoscaled or target.replicas > 1,
+            ring_member=target.volume and target.replicas > 1, grace_seconds=target.grace_seconds,
             annotations={"checksum/config": config_checksum})
         if target.volume:
             stateful_set(scope, pod, replicas=target.replicas, service_name=memberlist_service(spec.name),

@@ -17,9 +17,11 @@ from constructs import Construct
 from stackgen.lib import security_findings
 from stackgen.lib.meta import Identity
 from stackgen.names import HOST_ACCESS_ANNOTATION
-from stackgen.settings import Resources
+from stackgen.settings import ZONES, Resources
 
 RUNTIME_DEFAULT = k.SeccompProfile(type="RuntimeDefault")
+HOSTNAME_KEY = "kubernetes.io/hostname"
+ZONE_KEY = "topology.kubernetes.io/zone"
 
 
 @dataclass(frozen=True)
@@ -145,9 +147,23 @@ def spread_constraints(identity: Identity) -> list[k.TopologySpreadConstraint]:
         k.TopologySpreadConstraint(
             max_skew=1, topology_key=key, when_unsatisfiable="ScheduleAnyway",
             label_selector=k.LabelSelector(match_labels=identity.selector))
-        for key in ("kubernetes.io/hostname", "topology.kubernetes.io/zone")
+        for key in (HOSTNAME_KEY, ZONE_KEY)
     ]
 
+
+def one_member_per_zone(identity: Identity) -> list[k.TopologySpreadConstraint]:
+    """Hard: members of a hash ring evenly over the zones, counting at least ZONES of them (while fewer zones
+    have usable nodes, minDomains keeps the next member Pending for a node in another zone rather than
+    stack two in one); tainted nodes the pods cannot use do not count as empty zones."""
+    return [k.TopologySpreadConstraint(
+        max_skew=1, topology_key=ZONE_KEY, when_unsatisfiable="DoNotSchedule", min_domains=ZONES,
+        node_taints_policy="Honor", label_selector=k.LabelSelector(match_labels=identity.selector))]
+
+
+def one_member_per_node(identity: Identity) -> k.Affinity:
+    """Hard: never two members of a hash ring on one node, so one node down is one member down."""
+    return k.Affinity(pod_anti_affinity=k.PodAntiAffinity(required_during_scheduling_ignored_during_execution=[
+        k.PodAffinityTerm(topology_key=HOSTNAME_KEY, label_selector=k.LabelSelector(match_labels=identity.selector))]))
 
 
 @dataclass
@@ -171,6 +187,11 @@ class PodSpec:
     # Several workloads of one component may share one ServiceAccount (one IRSA role).
     service_account: str | None = None
     priority_class: str | None = None
+    # A member of a replicated hash ring: one per node and one per zone (hard), so that losing a node or a
+    # zone loses one member of each ring.
+    ring_member: bool = False
+    # Time to flush or hand over on SIGTERM before the kubelet kills it (None: Kubernetes' 30 s).
+    grace_seconds: int | None = None
 
     def template(self) -> k.PodTemplateSpec:
         access = self.host_access
@@ -188,12 +209,19 @@ class PodSpec:
                 host_network=host_network or None,
                 host_pid=(access and access.host_pid) or None,
                 dns_policy="ClusterFirstWithHostNet" if host_network else None,
-                topology_spread_constraints=spread_constraints(self.identity) if self.may_scale_out else None,
+                topology_spread_constraints=self._spread(),
+                affinity=one_member_per_node(self.identity) if self.ring_member else None,
+                termination_grace_period_seconds=self.grace_seconds,
                 tolerations=[k.Toleration(operator="Exists")] if self.tolerate_all_taints else None,
                 enable_service_links=False,
                 priority_class_name=self.priority_class,
             ),
         )
+
+    def _spread(self) -> list[k.TopologySpreadConstraint] | None:
+        if self.ring_member:
+            return one_member_per_zone(self.identity)
+        return spread_constraints(self.identity) if self.may_scale_out else None
 
 
 def justified(pod: PodSpec) -> dict[str, str]:
@@ -220,7 +248,9 @@ def deployment(scope: Construct, pod: PodSpec, *, replicas: int | None, recreate
 def stateful_set(scope: Construct, pod: PodSpec, *, replicas: int, service_name: str, claim_name: str,
                  claim_size: str, storage_class: str) -> k.KubeStatefulSet:
     """Members of a hash ring: started in parallel (they find each other through memberlist), each with
-    its own volume for WAL and local data."""
+    its own volume for WAL and local data. Updates replace one member at a time, the next only once the
+    last is Ready (`/ready`: back in the ring, WAL replayed), as Loki's, Tempo's and Mimir's charts do
+    (RollingUpdate, partition 0; podManagementPolicy applies to scaling only, not to updates)."""
     identity = pod.identity
     return k.KubeStatefulSet(
         scope, "statefulset", metadata=identity.meta(annotations=justified(pod)),
@@ -228,6 +258,8 @@ def stateful_set(scope: Construct, pod: PodSpec, *, replicas: int, service_name:
             replicas=replicas,
             service_name=service_name,
             pod_management_policy="Parallel",
+            update_strategy=k.StatefulSetUpdateStrategy(
+                type="RollingUpdate", rolling_update=k.RollingUpdateStatefulSetStrategy(partition=0)),
             selector=k.LabelSelector(match_labels=identity.selector),
             template=pod.template(),
             volume_claim_templates=[k.KubePersistentVolumeClaimProps(
@@ -270,7 +302,8 @@ def service_account(scope: Construct, identity: Identity, *, annotations: dict |
 
 
 def service(scope: Construct, identity: Identity, ports: list[Port], *, name: str | None = None,
-            selector: dict[str, str] | None = None, headless: bool = False) -> k.KubeService:
+            selector: dict[str, str] | None = None, headless: bool = False,
+            session_affinity: str | None = None) -> k.KubeService:
     """A Service on named ports; headless ones (peer discovery) also publish pods that are not ready."""
     return k.KubeService(
         scope, f"service-{name or identity.name}", metadata=identity.meta(name),
@@ -278,6 +311,7 @@ def service(scope: Construct, identity: Identity, ports: list[Port], *, name: st
             cluster_ip="None" if headless else None,
             publish_not_ready_addresses=headless or None,
             selector=selector or identity.selector,
+            session_affinity=session_affinity,
             ports=[k.ServicePort(name=p.name, port=p.number, protocol=p.protocol,
                                  target_port=int_or_string(p.name)) for p in ports],
         ),
