@@ -176,6 +176,7 @@ class PodSpec:
         access = self.host_access
         annotations = {**self.annotations, **({HOST_ACCESS_ANNOTATION: access.reason} if access else {})}
         host_network = bool(access and access.host_network)
+        placement = None if self.tolerate_all_taints else self.identity.placement
         return k.PodTemplateSpec(
             metadata=k.ObjectMeta(labels={**self.identity.labels, **self.extra_labels},
                                   annotations=annotations or None),
@@ -189,7 +190,9 @@ class PodSpec:
                 host_pid=(access and access.host_pid) or None,
                 dns_policy="ClusterFirstWithHostNet" if host_network else None,
                 topology_spread_constraints=spread_constraints(self.identity) if self.may_scale_out else None,
-                tolerations=[k.Toleration(operator="Exists")] if self.tolerate_all_taints else None,
+                node_selector=placement.node_selector if placement else None,
+                tolerations=[k.Toleration(operator="Exists")] if self.tolerate_all_taints else
+                [k.Toleration(**placement.toleration)] if placement else None,
                 enable_service_links=False,
                 priority_class_name=self.priority_class,
             ),
