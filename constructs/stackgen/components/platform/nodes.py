@@ -19,7 +19,7 @@ The stack's pool instead:
 The NodeClass (fields as AWS documents them: node_class_fields.py) names the node IAM role, selects the
 subnets and security groups by tag, sizes the ephemeral storage, and sets the network policy agent's
 default and its event logs. A custom NodeClass needs an EKS access entry for its role (type EC2, policy
-AmazonEKSAutoNodePolicy), which `aws` and `doctor` check, not Kubernetes.
+AmazonEKSAutoNodePolicy), an AWS object this stage cannot create (README, EKS Auto Mode).
 
 Auto Mode's own kinds: the cluster serves them, so validate.py counts them served from the start.
 """
@@ -33,7 +33,7 @@ from pydantic import Field, model_validator
 
 from constructs import Construct
 from stackgen import budget
-from stackgen.components.platform.instance_types import Shape, admitted
+from stackgen.components.platform.instance_types import SHAPES, Shape, admitted
 from stackgen.lib.meta import Identity
 from stackgen.lib.placement import Placement, pool_name
 from stackgen.settings import Model, memory_bytes
@@ -49,8 +49,8 @@ KARPENTER_DURATION = re.compile(r"^([0-9]+(s|m|h))+$")  # the NodePool CRD's pat
 
 
 def hours(duration: str) -> float:
+    """A Karpenter duration (e.g. 480h, 1h30m) in hours."""
     return sum(int(n) * {"h": 1, "m": 1 / 60, "s": 1 / 3600}[unit] for n, unit in re.findall(r"([0-9]+)(s|m|h)", duration))
-
 
 
 class EphemeralStorage(Model):
@@ -66,7 +66,7 @@ class NodeClassConfig(Model):
     role: str = Field("AmazonEKSAutoNodeRole", min_length=1, max_length=64)
     # Subnets by tag: private subnets carry kubernetes.io/role/internal-elb (AWS's NodeClass example, and
     # the tag Auto Mode's load balancing requires on them). Narrow it to the cluster's VPC where an account
-    # has several (`aws discover` lists the cluster's subnets and their tags).
+    # has several.
     subnet_tags: dict[str, str] = {"kubernetes.io/role/internal-elb": "1"}
     # Security groups by tag; empty: the cluster security group, which EKS tags aws:eks:cluster-name.
     security_group_tags: dict[str, str] = {}
@@ -179,17 +179,17 @@ def fit_problems(stack: StackConfig, manifests: list[dict]) -> list[str]:
     nodes = stack.nodes
     if nodes.pool != "dedicated":
         return []
-    smallest = smallest_shape(nodes)
+    shapes = admitted(list(nodes.instance_categories), nodes.min_cpu, nodes.max_cpu)
+    if not shapes:
+        return [f"nodes.min_cpu={nodes.min_cpu}..max_cpu={nodes.max_cpu} admits no instance size "
+                f"({', '.join(sorted({str(s.cpu) for s in SHAPES}, key=int))} vCPUs)"]
+    smallest = shapes[0]
     pods = budget.workloads(manifests, nodes=1)
     agents = sum((w.requests for w in pods if w.kind == "DaemonSet"), budget.NOTHING)
     return [f"{w.kind}/{w.name}: requests {w.requests.describe()} plus the node agents' {agents.describe()} do not fit "
             f"{smallest.name} ({allocatable(smallest).describe()} allocatable), the smallest instance "
             f"nodes.min_cpu={nodes.min_cpu} admits; raise nodes.min_cpu or lower the requests"
             for w in pods if w.kind != "DaemonSet" and not fits(w.requests + agents, smallest)]
-
-
-def smallest_shape(nodes: NodesConfig) -> Shape:
-    return admitted(list(nodes.instance_categories), nodes.min_cpu, nodes.max_cpu)[0]
 
 
 def allocatable(shape: Shape) -> budget.Requests:
