@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 
 import pytest
+import test_namespaces as namespace_flows
+import test_stack as stack_flows
 import yaml
 from conftest import DIST, OVERLAYS, overlay_config
 from stackgen import budget, render
@@ -57,6 +59,16 @@ def test_every_pod_resolves_through_its_real_resolver_and_nowhere_else(overlay, 
     for pod in isolated.values():
         assert not any(flow_allowed(m, pod, other, 53, "UDP") for other in elsewhere), pod.owner
         assert not any(flow_allowed(m, pod, resolver, 80) for resolver in resolvers), pod.owner
+
+
+@pytest.mark.parametrize("overlay", ("clinic", "hospital-elk"))
+def test_with_kube_dns_every_other_required_flow_holds_and_no_forbidden_one(overlay, kube_dns_renders):
+    """The rest of the evaluator's flow lists (test_stack, test_namespaces) in the other DNS mode."""
+    m = kube_dns_renders[overlay]
+    for source, destination, port in stack_flows.REQUIRED_FLOWS + namespace_flows.REQUIRED:
+        assert flow_allowed(m, namespace_flows.endpoint(m, source), namespace_flows.endpoint(m, destination), port)
+    for source, destination, port in stack_flows.FORBIDDEN_FLOWS + namespace_flows.FORBIDDEN:
+        assert not flow_allowed(m, namespace_flows.endpoint(m, source), namespace_flows.endpoint(m, destination), port)
 
 
 def test_node_local_dns_is_the_service_cidrs_tenth_address():
