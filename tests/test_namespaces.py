@@ -6,11 +6,11 @@ import copy
 
 import pytest
 import yaml
-from conftest import DIST, OVERLAYS
+from conftest import DIST, OVERLAYS, overlay_config
 from stackgen import render
 from stackgen.checks.pod_security import check_pod_security_admission, operator_pod_spec, restricted_violations
 from stackgen.config import ConfigError, LoadedConfig, StackConfig
-from stackgen.flows import Address, flow_allowed
+from stackgen.flows import Address, dns_peers, flow_allowed
 from stackgen.manifests import Pod
 from stackgen.validate import load_tree
 
@@ -105,11 +105,10 @@ def test_nothing_else_crosses_the_namespaces(manifests, source, destination, por
     assert not flow_allowed(manifests, endpoint(manifests, source), endpoint(manifests, destination), port)
 
 
-def test_agents_reach_dns_and_the_api_server_and_nothing_outside(manifests):
-    dns = Pod("coredns", "kube-system", {"k8s-app": "kube-dns"}, {"dns": (53, "UDP")})
+def test_agents_reach_dns_and_the_api_server_and_nothing_outside(manifests, overlay):
     for name in ("fluent-bit", "otebpf"):
         agent = pod(manifests, name)
-        assert flow_allowed(manifests, agent, dns, 53, "UDP")
+        assert all(flow_allowed(manifests, agent, dns, 53, "UDP") for dns in dns_peers(overlay_config(overlay).network))
         assert flow_allowed(manifests, agent, Address("10.100.0.1"), 443)
         assert not flow_allowed(manifests, agent, Address("10.100.0.1"), 80)
     # An application pod cannot reach the agents' metrics.

@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 
 import pytest
-from conftest import DIST, OVERLAYS, SIZES, renders_elasticsearch
+from conftest import DIST, OVERLAYS, SIZES, overlay_config, renders_elasticsearch
 from stackgen import budget
 from stackgen.checks.addresses import check_urls, grafana_datasource_urls, in_cluster_addresses, resolve_url
 from stackgen.checks.references import (
@@ -15,7 +15,7 @@ from stackgen.checks.references import (
     check_service_monitor_ports,
 )
 from stackgen.checks.security import check_pod_security
-from stackgen.flows import Address, flow_allowed
+from stackgen.flows import Address, dns_peers, flow_allowed
 from stackgen.manifests import Manifests, Pod
 from stackgen.validate import load_tree
 
@@ -200,12 +200,12 @@ def test_other_flow_is_denied(manifests, source, destination, port):
     assert not flow_allowed(manifests, pod(manifests, source), pod(manifests, destination), port)
 
 
-def test_gossip_dns_and_api_flows(manifests):
+def test_gossip_dns_and_api_flows(manifests, overlay):
     alertmanager = pod(manifests, "alertmanager")
     assert flow_allowed(manifests, alertmanager, alertmanager, 9094, "UDP")
-    dns = Pod("coredns", "kube-system", {"k8s-app": "kube-dns"}, {"dns": (53, "UDP")})
-    for name in ("grafana", "prometheus", "alertmanager", "kube-state-metrics", "prometheus-operator"):
-        assert flow_allowed(manifests, pod(manifests, name), dns, 53, "UDP")
+    for dns in dns_peers(overlay_config(overlay).network):  # the cluster DNS address on Auto Mode
+        for name in ("grafana", "prometheus", "alertmanager", "kube-state-metrics", "prometheus-operator"):
+            assert flow_allowed(manifests, pod(manifests, name), dns, 53, "UDP")
     api = Address("10.100.0.1")
     for name in ("prometheus-operator", "kube-state-metrics", "prometheus"):
         assert flow_allowed(manifests, pod(manifests, name), api, 443)

@@ -35,6 +35,7 @@ from stackgen.components.mimir import MimirConfig
 from stackgen.components.node_exporter import NodeExporterConfig
 from stackgen.components.openemr import OpenEmrConfig
 from stackgen.components.platform import PlatformConfig
+from stackgen.components.platform.nodes import NodesConfig
 from stackgen.components.otebpf import OtebpfConfig
 from stackgen.components.prometheus import PrometheusConfig
 from stackgen.components.prometheus_operator import PrometheusOperatorConfig
@@ -62,6 +63,8 @@ class StackConfig(Model):
     capacity: CapacityConfig = CapacityConfig()
     storage: Storage = Storage()
     network: Network = Network()
+    # The nodes the stack runs on (EKS Auto Mode): its own NodePool, or the built-in general-purpose pool.
+    nodes: NodesConfig = NodesConfig()
     autoscaling: Autoscaling = Autoscaling()
     prometheus_operator: PrometheusOperatorConfig = PrometheusOperatorConfig()
     prometheus: PrometheusConfig = PrometheusConfig()

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from stackgen.lib.meta import Identity
 from stackgen.lib.netpol import Peer, pods
+from stackgen.lib.placement import placement
 from stackgen.lib.workload import Port
 from stackgen.names import AGENTS, selector
 from stackgen.versions import Image
@@ -38,8 +39,10 @@ class Context:
         return self.config.agents_namespace if name in AGENTS else self.config.namespace
 
     def identity(self, name: str, component: str, image: Image) -> Identity:
-        return Identity(name=name, component=component, version=image.version,
-                        instance=self.config.instance, namespace=self.namespace_of(name))
+        """The stack's own pods run on its NodePool (nodes.pool: dedicated); the node agents everywhere."""
+        namespace = self.namespace_of(name)
+        return Identity(name=name, component=component, version=image.version, instance=self.config.instance,
+                        namespace=namespace, placement=placement(self.config) if namespace == self.namespace else None)
 
     def pods_of(self, name: str) -> Peer:
         """The pods of one of the stack's components (same selector every component uses)."""

@@ -14,6 +14,10 @@ Who installs a set decides where it goes:
   starts reconcilers for all of them). The vendored files are the schemas of those three at the chart's
   version, for validation only.
 - `flux`: `flux bootstrap` installs them (Flux's own kinds, which dist/flux/ uses).
+- `cluster`: the cluster serves them itself: EKS Auto Mode's `karpenter.sh/v1` NodePool (the node layer,
+  components/platform/nodes.py). The vendored file is upstream Karpenter's schema at the pinned tag, for
+  validation only. Auto Mode's other kind, `eks.amazonaws.com/v1` NodeClass, has no public CRD file:
+  node_class_fields.py checks it against AWS's documented fields instead.
 """
 from __future__ import annotations
 
@@ -32,7 +36,7 @@ SOURCES = VENDORED / "SOURCES.yaml"
 @dataclass(frozen=True)
 class CrdSet:
     folder: str
-    installed_by: Literal["dist", "chart", "flux"]
+    installed_by: Literal["dist", "chart", "flux", "cluster"]
     # Upstream location of each file at the pinned tag (file name -> URL), recorded by tools/import_pinned.py.
     upstream: dict[str, str]
 
@@ -64,7 +68,11 @@ FLUX = CrdSet("flux-v2.9", "flux", {
                                                              "ocirepositories"))),
     **_at(_FLUX.format("helm-controller", "v1.6.3"), "helm.toolkit.fluxcd.io_helmreleases.yaml"),
 })
-SETS = (PROMETHEUS_OPERATOR, ECK, EXTERNAL_SECRETS, FLUX)
+# The NodePool kind EKS Auto Mode serves (karpenter.sh/v1); aws/karpenter-provider-aws publishes its CRD.
+KARPENTER = CrdSet("karpenter-v1.14.1", "cluster", {
+    "karpenter.sh_nodepools.yaml":
+        "https://raw.githubusercontent.com/aws/karpenter-provider-aws/v1.14.1/pkg/apis/crds/karpenter.sh_nodepools.yaml"})
+SETS = (PROMETHEUS_OPERATOR, ECK, EXTERNAL_SECRETS, FLUX, KARPENTER)
 
 
 def vendored_path(crd_set: CrdSet, name: str) -> Path:

@@ -3,8 +3,13 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from stackgen.components.cluster import KUBE_DNS, dns_addresses
 from stackgen.manifests import Manifests, Pod, matches
+
+if TYPE_CHECKING:
+    from stackgen.components.cluster import Network
 
 # Where a host-network pod is reached: any node address inside the default node CIDRs.
 NODE_ADDRESS = "10.0.0.10"
@@ -77,3 +82,22 @@ def flow_allowed(m: Manifests, source: Pod, destination: Pod | Address, port: in
     if isinstance(destination, Pod):
         return _allowed_by(m, destination, "Ingress", source, port, protocol, destination)
     return True
+
+
+DNS = ((53, "UDP"), (53, "TCP"))
+
+
+def dns_peers(network: Network) -> list[Pod | Address]:
+    """Where the pods' resolver really is. node-local (EKS Auto Mode): the cluster DNS address in their
+    /etc/resolv.conf, answered by CoreDNS on the node (there are no kube-dns pods). kube-dns: the CoreDNS
+    pods the kube-dns Service sends that address to (policies see the pod, after the Service's DNAT)."""
+    if network.dns == "kube-dns":
+        return [Pod("coredns", "kube-system", dict(KUBE_DNS), {"dns": (53, "UDP"), "dns-tcp": (53, "TCP")})]
+    return [Address(address) for address in dns_addresses(network)]
+
+
+def dns_flows(m: Manifests, network: Network) -> list[tuple[Pod, Pod | Address, int, str]]:
+    """Every DNS query the rendered pods make: each pod not on the host network (those use the node's
+    resolver and no policy applies to them) to its real resolver, over UDP and TCP."""
+    return [(pod, peer, port, protocol) for pod in m.pods() if not pod.host_network
+            for peer in dns_peers(network) for port, protocol in DNS]

@@ -30,6 +30,7 @@ from stackgen.components.node_exporter import NodeExporter
 from stackgen.components.openemr import OpenEmrSide
 from stackgen.components.otebpf import Otebpf
 from stackgen.components.platform import Platform
+from stackgen.components.platform.nodes import fit_problems
 from stackgen.components.prometheus import Prometheus
 from stackgen.components.prometheus_operator import PrometheusOperator
 from stackgen.components.rules import Rules, override_problems
@@ -145,6 +146,7 @@ def render_overlay(loaded: LoadedConfig) -> RenderedOverlay:
                                ctx.extra_files)
     _check_budget(loaded, rendered)
     _check_admission(loaded, rendered)
+    _check_nodes(loaded, rendered)
     rendered.reports["CAPACITY.md"] = capacity.report(loaded.name, loaded.config, rendered.stack_manifests,
                                                       rendered.files["platform"])
     rendered.delivery = flux.kustomizations(loaded.name, loaded.config)
@@ -157,6 +159,13 @@ def _check_admission(loaded: LoadedConfig, rendered: RenderedOverlay) -> None:
     rejected = check_pod_security_admission(Manifests(rendered.manifests))
     if rejected:
         raise ConfigError("\n".join(f"{loaded.source}: {problem}" for problem in rejected))
+
+
+def _check_nodes(loaded: LoadedConfig, rendered: RenderedOverlay) -> None:
+    """Refuse a NodePool whose smallest instance cannot hold one of the stack's pods (nodes.pool: dedicated)."""
+    problems = fit_problems(loaded.config, rendered.stack_manifests)
+    if problems:
+        raise ConfigError("\n".join(f"{loaded.source}: {problem}" for problem in problems))
 
 
 def _check_budget(loaded: LoadedConfig, rendered: RenderedOverlay) -> None:

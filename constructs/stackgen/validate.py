@@ -3,7 +3,8 @@
 Core kinds: kubernetes-validate's JSON schemas in strict mode (unknown fields are errors), for the
 oldest and newest Kubernetes versions supported. Custom resources: the openAPIV3Schema of the pinned
 CRD (vendored in imports/crds/, the files dist/crds/ applies byte for byte), made strict the way the
-API server's field validation is (no unknown fields where the schema does not preserve them).
+API server's field validation is (no unknown fields where the schema does not preserve them); EKS Auto
+Mode's NodeClass, which has no public CRD, against the fields AWS documents (node_class_fields.py).
 kubeconform is used in addition when it is on PATH.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
-from stackgen import checks, crds, manifests
+from stackgen import checks, crds, manifests, node_class_fields
 from stackgen.checks.delivery import resource_metrics_problems
 
 SUPPORTED_KUBERNETES = ("1.29.0", "1.37.0")
@@ -71,10 +72,11 @@ def _strict(schema: dict) -> dict:
 
 @functools.cache
 def crd_schemas() -> dict[tuple[str, str], dict]:
-    """(apiVersion, kind) -> strict schema, for every vendored CRD set."""
+    """(apiVersion, kind) -> strict schema, for every vendored CRD set and Auto Mode's NodeClass."""
     return {(f"{crd['spec']['group']}/{version['name']}", crd["spec"]["names"]["kind"]):
             _strict(version["schema"]["openAPIV3Schema"])
-            for crd_set in crds.SETS for crd in crds.documents(crd_set) for version in crd["spec"]["versions"]}
+            for crd_set in crds.SETS for crd in crds.documents(crd_set) for version in crd["spec"]["versions"]} | {
+        (node_class_fields.API_VERSION, node_class_fields.KIND): _strict(node_class_fields.SCHEMA)}
 
 
 def is_custom(obj: dict) -> bool:
@@ -90,7 +92,10 @@ def schema_problems(obj: dict, kubernetes_versions: tuple[str, ...]) -> list[str
         if schema is None:
             return [f"{where}: no pinned CRD defines {obj['apiVersion']} {obj['kind']}"]
         validator = jsonschema.Draft7Validator(schema)
-        return [f"{where}: {'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(obj)]
+        found = [f"{where}: {'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(obj)]
+        if (obj["apiVersion"], obj["kind"]) == (node_class_fields.API_VERSION, node_class_fields.KIND):
+            found += [f"{where}: {p}" for p in node_class_fields.problems(obj)]
+        return found
     problems = []
     for version in kubernetes_versions:
         try:
@@ -184,7 +189,7 @@ def validate_flux(dist: Path) -> list[str]:
         # The path prefix (dist/ as the source sees it) is what precedes the stack stage's `/<overlay>`.
         prefix = next((s["spec"]["path"][:-len(path.stem) - 1] for s in stages
                        if s["spec"]["path"].endswith(f"/{path.stem}")), "")
-        names, served, applied = set(), set(FLUX_SERVED), []
+        names, served, applied = set(), FLUX_SERVED | AUTO_MODE_SERVED, []
         for stage in stages:
             where = f"flux/{path.name}: {stage['metadata']['name']}"
             problems += [f"flux/{path.name}: {p}" for p in schema_problems(stage, ())]
@@ -209,6 +214,8 @@ def validate_flux(dist: Path) -> list[str]:
 
 # What a cluster with nothing but `flux bootstrap` serves beyond Kubernetes itself.
 FLUX_SERVED = crds.kinds(crds.FLUX)
+# What EKS Auto Mode serves itself: its NodePool (Karpenter's kind) and NodeClass.
+AUTO_MODE_SERVED = crds.kinds(crds.KARPENTER) | {(node_class_fields.API_VERSION, node_class_fields.KIND)}
 
 
 def crd_kinds(objects: list[dict]) -> set[tuple[str, str]]:

@@ -238,6 +238,8 @@ class Alertmanager(Construct):
                 resources=operated.resources("Alertmanager", config.resources),
                 security_context=operated.security_context("Alertmanager"),
                 affinity=operated.spread_over_nodes("Alertmanager", identity.selector) if replicas != 1 else None,
+                node_selector=identity.placement.node_selector if identity.placement else None,
+                tolerations=operated.tolerations("Alertmanager", identity.placement),
                 storage=operated.storage("Alertmanager", stack.storage.class_name, config.storage_size),
             ),
         )

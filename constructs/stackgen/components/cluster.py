@@ -1,11 +1,15 @@
 """The namespace, the encrypted StorageClass and the namespace-wide network baseline."""
 from __future__ import annotations
 
+import ipaddress
+from typing import Literal
+
 import cdk8s_plus_37.k8s as k
+from pydantic import model_validator
 
 from constructs import Construct
 from stackgen.context import Context
-from stackgen.lib.netpol import NAMESPACE_NAME_LABEL, Policy, network_policy, pods, rule
+from stackgen.lib.netpol import NAMESPACE_NAME_LABEL, Policy, Rule, cidrs, network_policy, pods, rule
 from stackgen.lib.workload import Port
 from stackgen.names import PART_OF
 from stackgen.settings import DnsLabel, Model
@@ -22,10 +26,52 @@ class Network(Model):
     kube_api_cidrs: list[str] = ["0.0.0.0/0"]
     # Node addresses: node-exporter and the kubelet listen on the host network.
     node_cidrs: list[str] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+    # How pods resolve names. `node-local`: EKS Auto Mode, where CoreDNS runs as a system service on each
+    # node and there are no kube-dns pods to select; pods reach it at the cluster DNS address (the .10 of
+    # the service CIDR). `kube-dns`: CoreDNS pods (k8s-app: kube-dns in kube-system), standard EKS.
+    dns: Literal["node-local", "kube-dns"] = "node-local"
+    # The cluster's service CIDR (`aws eks describe-cluster --query
+    # cluster.kubernetesNetworkConfig.serviceIpv4Cidr`). Unset: EKS assigns one of its two defaults.
+    service_cidr: str | None = None
+    # The amazon-vpc-cni ConfigMap that turns NetworkPolicy enforcement on (cluster-wide, shared with other
+    # teams): `manage` renders it in the platform stage; `existing`: the cluster's owner turns it on.
+    policy_controller: Literal["manage", "existing"] = "existing"
+
+    @model_validator(mode="after")
+    def _service_cidr_holds_the_dns_address(self) -> "Network":
+        value = self.service_cidr
+        if value is not None:
+            try:
+                network = ipaddress.IPv4Network(value)
+            except ValueError:
+                raise ValueError(f"service_cidr={value} must be an IPv4 network such as 172.20.0.0/16") from None
+            if network.num_addresses < 16:
+                raise ValueError(f"service_cidr={value} must hold the cluster DNS address (its .10): a /28 or larger")
+        return self
 
 
 DNS_PORTS = [Port("dns", 53, "UDP"), Port("dns-tcp", 53, "TCP")]
 KUBE_DNS = {"k8s-app": "kube-dns"}
+# "If you don't specify this, then Kubernetes assigns service IP addresses from either the 10.100.0.0/16
+# or 172.20.0.0/16 CIDR blocks" (EKS user guide, "Create an Amazon EKS cluster").
+EKS_SERVICE_CIDRS = ("10.100.0.0/16", "172.20.0.0/16")
+
+
+def dns_addresses(network: Network) -> list[str]:
+    """The cluster DNS address pods have in /etc/resolv.conf: the .10 of the service CIDR (of both EKS
+    defaults while network.service_cidr is unset)."""
+    blocks = [network.service_cidr] if network.service_cidr else EKS_SERVICE_CIDRS
+    return [str(ipaddress.IPv4Network(block).network_address + 10) for block in blocks]
+
+
+def dns_rule(network: Network) -> Rule:
+    """Egress to the resolver pods really use. Auto Mode: the cluster DNS address by /32 ipBlock, the rule
+    AWS's own network policy agent tests use on Auto clusters (aws/aws-network-policy-agent,
+    test/integration: dnsCIDRAddress when IsAutoCluster); the node-local CoreDNS has no pods to select.
+    A /32 also keeps an `except` of another rule from overriding it (the agent matches the longest prefix)."""
+    if network.dns == "kube-dns":
+        return rule([pods(KUBE_DNS, "kube-system")], DNS_PORTS)
+    return rule(cidrs([f"{address}/32" for address in dns_addresses(network)]), DNS_PORTS)
 
 
 def _labels(component: str) -> dict[str, str]:
@@ -83,7 +129,7 @@ class EncryptedStorageClass(Construct):
 
 
 class NetworkBaseline(Construct):
-    """Deny all traffic in both namespaces, then allow DNS; components add their own flows."""
+    """Deny all traffic in both namespaces, then allow DNS (network.dns); components add their own flows."""
 
     def __init__(self, scope: Construct, ctx: Context):
         super().__init__(scope, "network-baseline")
@@ -94,5 +140,5 @@ class NetworkBaseline(Construct):
                 return k.ObjectMeta(name=name, namespace=namespace, labels=_labels("network-policy"))
 
             network_policy(scope, meta("default-deny"), {}, Policy())
-            network_policy(scope, meta("allow-dns"), {}, Policy(egress=[rule([pods(KUBE_DNS, "kube-system")], DNS_PORTS)]),
+            network_policy(scope, meta("allow-dns"), {}, Policy(egress=[dns_rule(ctx.config.network)]),
                            policy_types=("Egress",))

@@ -177,6 +177,7 @@ def cluster_spec(stack: StackConfig, identity: Identity) -> dict:
                     "automountServiceAccountToken": False,
                     "securityContext": pod_security(1000),
                     "topologySpreadConstraints": spread(identity) if es.nodes > 1 else None,
+                    **placement_spec(identity),
                     "containers": [restricted_container(eck_model.ES_CONTAINER, es.resources, env, [
                         {"name": token["name"], "mountPath": TOKEN_DIR, "readOnly": True}])],
                     "volumes": [token],
@@ -302,3 +303,9 @@ def grafana_egress(ctx: Context, rules: list) -> list:
     if not loki_enabled(stack):
         rules = [r for r in rules if r.peers != (ctx.pods_of(loki.query_service(stack)),)]
     return [*rules, rule([pods(ctx)], [HTTPS])]
+
+
+def placement_spec(identity: Identity) -> dict:
+    """An ECK podTemplate's nodeSelector and tolerations: the stack's NodePool (lib/placement.py)."""
+    placement = identity.placement
+    return {"nodeSelector": placement.node_selector, "tolerations": [placement.toleration]} if placement else {}

@@ -61,6 +61,10 @@ class FluentBitConfig(Model):
 
 
 HTTP = Port("http", 2020)
+# EKS Auto Mode nodes enforce SELinux (Bottlerocket). AWS's own Fluent Bit for them (the
+# amazon-cloudwatch-observability chart: hostPath /var/log read-only and a state dir,
+# `containerLogs.fluentBit.securityContext: {}`) sets no SELinux label; nor do we.
+SELINUX = "SELinux: the runtime's default container_t (no seLinuxOptions), as AWS's Fluent Bit on Auto Mode"
 ADDRESS_FORMS = {"service.http_listen": forms.LISTEN_HOST, "pipeline.outputs[].host": forms.HOSTNAME,
                  "pipeline.inputs[].listen": forms.LISTEN_HOST}
 KUBE_API = Port("https", 443)
@@ -201,7 +205,7 @@ class FluentBit(Construct):
             annotations={"checksum/config": checksum(text)}, secret_env=es_shipping.secret_env(stack),
             host_access=HostAccess(
                 "read-only hostPath /var/log: container logs owned by root (uid 0, no capability); hostPath "
-                "/var/lib/fluent-bit: tail offsets and disk buffer survive restarts", run_as_root=True))
+                f"/var/lib/fluent-bit: tail offsets and disk buffer survive restarts; {SELINUX}", run_as_root=True))
         service_account(self, identity)
         cluster_role(self, identity, GRANTS)
         daemon_set(self, pod)

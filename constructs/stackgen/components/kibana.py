@@ -45,7 +45,7 @@ class Kibana(Construct):
             "config": {"telemetry.optIn": False},
             "podTemplate": {"metadata": {"labels": identity.labels}, "spec": {
                 "serviceAccountName": NAME, "automountServiceAccountToken": False,
-                "securityContext": elasticsearch.pod_security(1000),
+                "securityContext": elasticsearch.pod_security(1000), **elasticsearch.placement_spec(identity),
                 "containers": [elasticsearch.restricted_container(eck_model.KIBANA_CONTAINER, stack.kibana.resources)]}},
         })
         importer, scope = ctx.identity(IMPORT, "setup", versions.KIBANA), Construct(self, "import")

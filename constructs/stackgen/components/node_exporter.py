@@ -36,6 +36,11 @@ IGNORED_MOUNTS = r"^/(dev|proc|sys|run/containerd/.+|var/lib/kubelet/.+|var/lib/
 IGNORED_FS_TYPES = r"^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs|tmpfs)$"
 
 
+# EKS Auto Mode nodes enforce SELinux (Bottlerocket). AWS's own node-exporter for them (the
+# amazon-cloudwatch-observability chart, `nodeExporter.securityContext: {}`) sets no SELinux label; nor do we.
+SELINUX = "SELinux: the runtime's default container_t (no seLinuxOptions), as AWS's node-exporter on Auto Mode"
+
+
 class NodeExporter(Construct):
     def __init__(self, scope: Construct, ctx: Context):
         super().__init__(scope, "node-exporter")
@@ -62,7 +67,7 @@ class NodeExporter(Construct):
                      for name, (source, _) in HOST_PATHS.items()],
             host_access=HostAccess(
                 "hostNetwork: the host's network interfaces and counters; read-only hostPath /, /proc, /sys: "
-                "the host's filesystems and kernel counters", host_network=True),
+                f"the host's filesystems and kernel counters; {SELINUX}", host_network=True),
             tolerate_all_taints=True)
         service_account(self, identity)
         daemon_set(self, pod)

@@ -25,7 +25,7 @@ from constructs import Construct
 from stackgen import versions
 from stackgen.components import es_shipping, loki
 from stackgen.components.elasticsearch import loki_enabled
-from stackgen.components.cluster import DNS_PORTS, KUBE_DNS
+from stackgen.components.cluster import dns_rule
 from stackgen.components.fluent_bit import (
     APACHE_ERROR_START,
     COMMAND,
@@ -41,7 +41,7 @@ from stackgen.components.fluent_bit import (
 )
 from stackgen.context import Context
 from stackgen.lib.meta import Identity
-from stackgen.lib.netpol import Policy, component_policy, pods, rule
+from stackgen.lib.netpol import Policy, component_policy, rule
 from stackgen.lib.workload import ContainerSpec, HttpProbe, Port, checksum, empty_dir
 from stackgen.settings import DnsLabel, LabelValue, Model
 
@@ -108,7 +108,8 @@ def php_ini(stack: StackConfig) -> str:
 
 
 def _app_identity(ctx: Context, name: str) -> Identity:
-    return dataclasses.replace(ctx.identity(name, "log-shipper", versions.FLUENT_BIT), namespace=ctx.config.app_namespace)
+    return dataclasses.replace(ctx.identity(name, "log-shipper", versions.FLUENT_BIT), namespace=ctx.config.app_namespace,
+                               placement=None)
 
 
 class OpenEmrSide(Construct):
@@ -124,7 +125,7 @@ def egress_policy(chart: cdk8s.Chart, ctx: Context) -> None:
     the app (in the Component), never in the monitoring overlay: that must apply before OpenEMR exists."""
     stack = ctx.config
     component_policy(chart, _app_identity(ctx, "openemr-to-monitoring"), Policy(egress=[
-        rule([pods(KUBE_DNS, "kube-system")], DNS_PORTS),
+        dns_rule(stack.network),
         *([rule([ctx.pods_of(loki.push_service(stack))], [loki.HTTP])] if loki_enabled(stack) else []),
         *es_shipping.sidecar_egress(ctx)]), pod_selector=stack.openemr.pod_labels,
         policy_types=("Egress",))

@@ -55,6 +55,14 @@ ADDRESS_FORMS = {"otel_traces_export.endpoint": forms.HTTP_URL}
 KUBE_API = Port("https", 443)
 CONFIG_DIR = "/etc/otebpf"
 TRACES_PATH = "/v1/traces"
+# EKS Auto Mode nodes enforce SELinux (Bottlerocket). No source says what OBI needs there: its docs list
+# capabilities only, and no AWS agent on Auto Mode does what it does. Bottlerocket's policy keeps
+# container_t from reading other containers' files (data_t, another MCS pair), and OBI opens each
+# process's executable through /proc/<pid>/exe (its discover package, findExecElf: "it might be in the
+# volume of another pod/container"). The only labels that lift that (spc_t/control_t,
+# super_t) are a privilege well beyond its capabilities, so none is set until a node shows it is needed.
+SELINUX = ("SELinux: the runtime's default container_t (no seLinuxOptions); unverified on Auto Mode, where "
+           "Bottlerocket's policy may deny reading other containers' executables")
 CAPABILITIES = ("BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH", "CHECKPOINT_RESTORE", "NET_RAW")
 # Kubernetes metadata for the attributes: pods, their owners (ReplicaSet -> Deployment), services, nodes.
 GRANTS = [Grant(("",), ("pods", "services", "nodes")), Grant(("apps",), ("replicasets",), ("list", "watch"))]
@@ -104,7 +112,7 @@ class Otebpf(Construct):
             host_access=HostAccess(
                 "hostPID: attach eBPF probes to OpenEMR's processes on the node; root with BPF, PERFMON, "
                 "SYS_PTRACE, DAC_READ_SEARCH, CHECKPOINT_RESTORE, NET_RAW (OBI's unprivileged mode), "
-                "not privileged", host_pid=True, run_as_root=True, capabilities=CAPABILITIES))
+                f"not privileged; {SELINUX}", host_pid=True, run_as_root=True, capabilities=CAPABILITIES))
         service_account(self, identity)
         cluster_role(self, identity, GRANTS)
         daemon_set(self, pod)

@@ -103,6 +103,8 @@ class Prometheus(Construct):
                 resources=operated.resources("Prometheus", config.resources),
                 security_context=operated.security_context("Prometheus"),
                 affinity=operated.spread_over_nodes("Prometheus", identity.selector) if scales_out else None,
+                node_selector=identity.placement.node_selector if identity.placement else None,
+                tolerations=operated.tolerations("Prometheus", identity.placement),
                 storage=operated.storage("Prometheus", stack.storage.class_name, config.storage_size),
                 wal_compression=True,
                 remote_write=[_remote_write_to_mimir(stack, name)],

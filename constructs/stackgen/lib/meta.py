@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import cdk8s_plus_37.k8s as k
 
+from stackgen.lib.placement import Placement
 from stackgen.names import PART_OF, SELECTION_LABEL, selector
 
 
@@ -16,6 +17,8 @@ class Identity:
     version: str
     instance: str
     namespace: str
+    # The nodes its pods must run on (the stack's own NodePool); None: wherever the scheduler puts them.
+    placement: Placement | None = None
 
     @property
     def selector(self) -> dict[str, str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 
 from imports.com.coreos import monitoring as m
+from stackgen.lib.placement import Placement
 from stackgen.settings import Resources
 
 
@@ -55,3 +56,8 @@ def spread_over_nodes(kind: str, selector: dict[str, str]):
             pod_affinity_term=_types(kind, f"{preferred}PodAffinityTerm")(
                 topology_key="kubernetes.io/hostname",
                 label_selector=_types(kind, f"{preferred}PodAffinityTermLabelSelector")(match_labels=selector)))]))
+
+
+def tolerations(kind: str, placement: Placement | None):
+    """The stack's NodePool taint, tolerated (lib/placement.py); the nodeSelector is a plain map."""
+    return [_types(kind, "Tolerations")(**placement.toleration)] if placement else None

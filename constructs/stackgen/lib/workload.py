@@ -197,6 +197,7 @@ class PodSpec:
         access = self.host_access
         annotations = {**self.annotations, **({HOST_ACCESS_ANNOTATION: access.reason} if access else {})}
         host_network = bool(access and access.host_network)
+        placement = None if self.tolerate_all_taints else self.identity.placement
         return k.PodTemplateSpec(
             metadata=k.ObjectMeta(labels={**self.identity.labels, **self.extra_labels},
                                   annotations=annotations or None),
@@ -212,7 +213,9 @@ class PodSpec:
                 topology_spread_constraints=self._spread(),
                 affinity=one_member_per_node(self.identity) if self.ring_member else None,
                 termination_grace_period_seconds=self.grace_seconds,
-                tolerations=[k.Toleration(operator="Exists")] if self.tolerate_all_taints else None,
+                node_selector=placement.node_selector if placement else None,
+                tolerations=[k.Toleration(operator="Exists")] if self.tolerate_all_taints else
+                [k.Toleration(**placement.toleration)] if placement else None,
                 enable_service_links=False,
                 priority_class_name=self.priority_class,
             ),

@@ -8,6 +8,11 @@ what the stack needs of it is there, so the stack is never dry-run before its ki
 |---|---|---|---|
 | `metrics_server` | `metrics.k8s.io`, which every HPA reads | metrics-server (metrics_server.py) | the APIService |
 | `external_secrets` | the ExternalSecret and ClusterSecretStore kinds (with `secrets.provider: aws`) | a HelmRelease of its chart | their CRDs |
+
+Also here, both cluster-scoped and EKS Auto Mode's own: the stack's node layer (`nodes.pool: dedicated`:
+a NodeClass and a NodePool, nodes.py; the stage waits for the NodePool to be Ready), and the
+`amazon-vpc-cni` ConfigMap that turns NetworkPolicy enforcement on (`network.policy_controller: manage`,
+vpc_cni.py).
 """
 from __future__ import annotations
 
@@ -20,6 +25,9 @@ from stackgen.components.platform.external_secrets_operator import RESOURCES as 
 from stackgen.components.platform.external_secrets_operator import ExternalSecretsOperator
 from stackgen.components.platform.metrics_server import API_SERVICE, MetricsServer
 from stackgen.components.platform.metrics_server import NAMESPACE as METRICS_SERVER_NAMESPACE
+from stackgen.components.platform.nodes import NodeLayer
+from stackgen.components.platform.nodes import health_check as node_pool_health_check
+from stackgen.components.platform.vpc_cni import NetworkPolicyController
 from stackgen.context import Context
 from stackgen.settings import Model, cpu_millicores, memory_bytes
 
@@ -46,6 +54,10 @@ class Platform(Construct):
             MetricsServer(self, stack.instance)
         if needs_external_secrets(stack) and stack.platform.external_secrets == "managed":
             ExternalSecretsOperator(self, stack.instance, stack.flux.namespace, stack.flux.interval)
+        if stack.nodes.pool == "dedicated":
+            NodeLayer(self, stack)
+        if stack.network.policy_controller == "manage":
+            NetworkPolicyController(self)
 
 
 def health_checks(stack: StackConfig) -> list[dict]:
@@ -65,6 +77,8 @@ def health_checks(stack: StackConfig) -> list[dict]:
             checks += [{"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "name": name}
                        for kind in ("ExternalSecret", "ClusterSecretStore")
                        for name in crds.for_kind("external-secrets.io/v1", kind)]
+    if stack.nodes.pool == "dedicated":
+        checks.append(node_pool_health_check(stack))
     return checks
 
 
