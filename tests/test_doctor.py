@@ -12,6 +12,7 @@ import yaml
 from conftest import DIST, ROOT, run_main
 from doctor_tree import MANAGED_PLATFORM, OPERATORS, OVERLAY, PROMETHEUS_CRD, SERVICE_MONITOR_CRD, STACK, build_tree
 from kube_recorded import RecordedApi, kubeconfig
+from stackgen.components.platform import vpc_cni
 from stackgen.doctor import cli
 from stackgen.doctor.cluster import Cluster
 from stackgen.names import PART_OF
@@ -361,8 +362,31 @@ def test_committed_dist_on_the_recorded_clusters(api, config, capsys):
     assert {t for c, t in rows(report) if c == "Flux source Ready"} == {
         f"{d['spec']['sourceRef']['kind']} {d['metadata']['namespace']}/{d['spec']['sourceRef']['name']}" for d in delivery}
     # Issue 20: dist/ delivers everything it applies, so a cluster with nothing but `flux bootstrap` is
-    # ready for it: its platform stage brings the metrics API and External Secrets' kinds.
+    # ready for it (its platform stage brings the metrics API and External Secrets' kinds), but for what
+    # the cluster's owner must turn on: Auto Mode enforces no NetworkPolicy until its controller is on.
     api.load("empty")
     code, report = doctor(ROOT, config, capsys, overlay="hospital", dist=DIST)
-    assert code == 0, [c for c in report["checks"] if c["status"] != "pass"]
+    assert code == 1 and set(rows(report, "fail")) == {ENFORCED}
+    assert vpc_cni.ENABLE_COMMAND in rows(report, "fail")[ENFORCED]["fix"]
     assert ("kind served", "external-secrets.io/v1 ExternalSecret") in rows(report, "pass")
+
+
+ENFORCED = ("network policies enforced", "ConfigMap kube-system/amazon-vpc-cni enable-network-policy-controller")
+
+
+def test_network_policies_must_be_enforced_or_managed(api, config, capsys, tmp_path):
+    """The ConfigMap off fails; an overlay that manages it (network.policy_controller: manage) sets it in its
+    platform stage, before the NetworkPolicies of the operators' stage, and passes on the empty cluster."""
+    api.load("ready")
+    api.responses["/api/v1/namespaces/kube-system/configmaps/amazon-vpc-cni"]["data"][vpc_cni.KEY] = "false"
+    code, report = doctor(ROOT, config, capsys, overlay="hospital", dist=DIST)
+    assert code == 1 and set(rows(report, "fail")) == {ENFORCED}
+    overlays = tmp_path / "overlays"
+    overlays.mkdir()
+    (overlays / "managed.yaml").write_text("base: hospital\nnetwork: {policy_controller: manage}\n")
+    (overlays / "hospital.yaml").write_text((ROOT / "overlays" / "hospital.yaml").read_text())
+    result = run_main("--overlays", str(overlays), "--overlay", "managed", "--dist", str(tmp_path / "dist"))
+    assert result.returncode == 0, result.stderr
+    api.load("empty")
+    code, report = doctor(tmp_path, config, capsys, overlay="managed")
+    assert code == 0 and rows(report, "pass")[ENFORCED]["detail"] == "set by stage monitoring-platform"

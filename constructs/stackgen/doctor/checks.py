@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from stackgen.aws.report import Check
+from stackgen.components.platform import vpc_cni
 from stackgen.doctor.cluster import condition
 from stackgen.doctor.flux_checks import flux_installed, source_ready
 from stackgen.doctor.inputs import Inputs
@@ -82,8 +83,28 @@ def _namespace(inputs: Inputs, stage: Stage, namespace: dict) -> Check:
                  f"this stack's: kubectl label namespace {name} app.kubernetes.io/part-of={PART_OF}")
 
 
+def network_policies_enforced(inputs: Inputs) -> list[Check]:
+    """EKS Auto Mode accepts every NetworkPolicy and enforces none until its network policy controller is
+    on (vpc_cni.py): the stack's isolation would silently not exist."""
+    policies = inputs.first_stage_with("NetworkPolicy")
+    if policies is None:
+        return []
+    target = f"ConfigMap {vpc_cni.NAMESPACE}/{vpc_cni.NAME} {vpc_cni.KEY}"
+    delivered = inputs.first_stage_with("ConfigMap", vpc_cni.NAME)
+    if delivered and delivered[0] <= policies[0]:
+        return [Check("network policies enforced", target, "pass", f"set by stage {delivered[1].name}")]
+    value = ((inputs.cluster.config_map(vpc_cni.NAMESPACE, vpc_cni.NAME) or {}).get("data") or {}).get(vpc_cni.KEY)
+    if value == "true":
+        return [Check("network policies enforced", target, "pass", "true: the network policy controller is on")]
+    return [Check("network policies enforced", target, "fail",
+                  f"{'absent' if value is None else repr(value)}: the NetworkPolicies of stage {policies[1].name} "
+                  "would be accepted and enforce nothing (EKS Auto Mode: Use Network Policies, Step 1)",
+                  f"{vpc_cni.ENABLE_COMMAND}; or network.policy_controller: manage in overlays/{inputs.overlay}.yaml")]
+
+
 CHECKS: tuple[Callable[[Inputs], list[Check]], ...] = (
-    flux_installed, source_ready, kinds_available, metrics_api, storage_provisioners, namespaces_free)
+    flux_installed, source_ready, kinds_available, metrics_api, storage_provisioners, namespaces_free,
+    network_policies_enforced)
 
 
 def run(inputs: Inputs) -> list[Check]:

@@ -100,6 +100,10 @@ class Cluster:
     def csi_driver(self, name: str) -> dict | None:
         return self._read(f"GET CSIDriver {name}", client.StorageV1Api(self.api).read_csi_driver, name)
 
+    def config_map(self, namespace: str, name: str) -> dict | None:
+        return self._read(f"GET ConfigMap {namespace}/{name}", client.CoreV1Api(self.api).read_namespaced_config_map,
+                          name, namespace)
+
     def api_service(self, name: str) -> dict | None:
         return self._read(f"GET APIService {name}", client.ApiregistrationV1Api(self.api).read_api_service, name)
 
