@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Literal
 from constructs import Construct
 from stackgen import crds
 from stackgen.budget import Requests
-from stackgen.components.platform.external_secrets_operator import RESOURCES as ESO_RESOURCES
+from stackgen.components.platform import external_secrets_operator
 from stackgen.components.platform.external_secrets_operator import ExternalSecretsOperator
 from stackgen.components.platform.metrics_server import API_SERVICE, MetricsServer
 from stackgen.components.platform.metrics_server import NAMESPACE as METRICS_SERVER_NAMESPACE
@@ -29,7 +29,7 @@ from stackgen.components.platform.nodes import NodeLayer
 from stackgen.components.platform.nodes import health_check as node_pool_health_check
 from stackgen.components.platform.vpc_cni import NetworkPolicyController
 from stackgen.context import Context
-from stackgen.settings import Model, cpu_millicores, memory_bytes
+from stackgen.settings import Model
 
 if TYPE_CHECKING:
     from stackgen.config import StackConfig
@@ -83,13 +83,8 @@ def health_checks(stack: StackConfig) -> list[dict]:
 
 
 def helm_release_pods(objects: list[dict]) -> list[tuple[str, int, Requests]]:
-    """The pods each HelmRelease of the stage runs (one replica of each, the charts' default), as sized by
-    the requests its values set."""
-    rows = []
-    for release in (o for o in objects if o["kind"] == "HelmRelease"):
-        for part in ESO_RESOURCES:
-            values = release["spec"]["values"]
-            requests = (values if part == "controller" else values[part])["resources"]["requests"]
-            rows.append((f"HelmRelease/{release['metadata']['name']} {part}", 1,
-                         Requests(cpu_millicores(requests["cpu"]), memory_bytes(requests["memory"]))))
-    return rows
+    """The pods the stage's HelmReleases run, as their values size them (CAPACITY.md's platform add-ons)."""
+    return [(f"HelmRelease/{release['metadata']['name']} {part}", 1, requests)
+            for release in objects if release["kind"] == "HelmRelease"
+            and release["spec"]["chart"]["spec"]["chart"] == external_secrets_operator.CHART
+            for part, requests in external_secrets_operator.release_pods(release)]

@@ -14,7 +14,8 @@ import cdk8s
 
 from constructs import Construct
 from stackgen.names import PART_OF
-from stackgen.settings import Resources
+from stackgen.budget import Requests
+from stackgen.settings import Resources, cpu_millicores, memory_bytes
 
 NAMESPACE = "external-secrets"
 CHART = "external-secrets"
@@ -45,6 +46,14 @@ def values() -> dict:
             "webhook": {"resources": _resources(RESOURCES["webhook"])},
             "certController": {"resources": _resources(RESOURCES["certController"])},
             "serviceMonitor": {"enabled": False}}
+
+
+def release_pods(release: dict) -> list[tuple[str, Requests]]:
+    """The chart's pods (one replica of each, its default) with the requests the release's values give them."""
+    values = release["spec"]["values"]
+    return [(part, Requests(cpu_millicores(requests["cpu"]), memory_bytes(requests["memory"])))
+            for part in RESOURCES
+            for requests in [(values if part == "controller" else values[part])["resources"]["requests"]]]
 
 
 def _object(scope: Construct, api_version: str, kind: str, metadata: dict, spec: dict | None = None) -> None:
