@@ -97,10 +97,16 @@ def _documents(folder: str, files: tuple[str, ...]) -> tuple[dict, ...]:
                  if doc and doc.get("kind") == "CustomResourceDefinition")
 
 
+def served_kinds(objects) -> set[tuple[str, str]]:
+    """(apiVersion, kind) of every served version of the CustomResourceDefinitions among `objects`."""
+    return {(f"{spec.get('group')}/{version.get('name')}", (spec.get("names") or {}).get("kind"))
+            for obj in objects if obj.get("kind") == "CustomResourceDefinition"
+            for spec in [obj.get("spec") or {}] for version in spec.get("versions") or [] if version.get("served")}
+
+
 def kinds(crd_set: CrdSet) -> frozenset[tuple[str, str]]:
     """(apiVersion, kind) of every served version the set defines."""
-    return frozenset((f"{crd['spec']['group']}/{version['name']}", crd["spec"]["names"]["kind"])
-                     for crd in documents(crd_set) for version in crd["spec"]["versions"] if version.get("served"))
+    return frozenset(served_kinds(documents(crd_set)))
 
 
 # Helm charts the platform stage installs that bring their own CRDs (chart name -> the pinned schemas).

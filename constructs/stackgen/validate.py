@@ -205,7 +205,7 @@ def validate_flux(dist: Path) -> list[str]:
             objects = stage_objects(target)
             problems += [f"{where}: {manifests.ref(o)}: kind {o['apiVersion']} {o['kind']} is not served yet "
                          "(no CRD in an earlier stage)" for o in objects if is_custom(o)
-                         and (o["apiVersion"], o["kind"]) not in served | crd_kinds(objects)]
+                         and (o["apiVersion"], o["kind"]) not in served | crds.served_kinds(objects)]
             served |= delivered_kinds(stage, objects)
             applied.append((stage, objects))
         problems += [f"flux/{path.name}: {p}" for p in resource_metrics_problems(applied)]
@@ -218,20 +218,14 @@ FLUX_SERVED = crds.kinds(crds.FLUX)
 AUTO_MODE_SERVED = crds.kinds(crds.KARPENTER) | {(node_class_fields.API_VERSION, node_class_fields.KIND)}
 
 
-def crd_kinds(objects: list[dict]) -> set[tuple[str, str]]:
-    """(apiVersion, kind) served once these CustomResourceDefinitions are applied."""
-    return {(f"{o['spec']['group']}/{v['name']}", o["spec"]["names"]["kind"])
-            for o in objects if o["kind"] == "CustomResourceDefinition" for v in o["spec"]["versions"] if v["served"]}
-
-
 def delivered_kinds(stage: dict, objects: list[dict]) -> set[tuple[str, str]]:
     """Kinds served once a stage is ready: its CRDs, those its HelmReleases' charts install, and those whose
     existing CRDs its health checks wait for (a piece the cluster already runs: platform.<piece>: existing)."""
-    kinds = crd_kinds(objects)
+    kinds = crds.served_kinds(objects)
     for release in (o for o in objects if o["kind"] == "HelmRelease"):
         chart_set = crds.CHART_CRDS.get(release["spec"]["chart"]["spec"]["chart"])
         kinds |= crds.kinds(chart_set) if chart_set else set()
     waited = {check["name"] for check in stage["spec"].get("healthChecks", [])
               if check["kind"] == "CustomResourceDefinition"}
     return kinds | {kind for crd_set in crds.SETS for crd in crds.documents(crd_set) if crd["metadata"]["name"] in waited
-                    for kind in crd_kinds([crd])}
+                    for kind in crds.served_kinds([crd])}

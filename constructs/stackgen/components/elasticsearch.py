@@ -21,6 +21,7 @@ from pydantic import Field, model_validator
 
 from constructs import Construct
 from stackgen import versions
+from stackgen.lib.plain import custom_resource
 from stackgen.budget import Budget
 from stackgen.components import eck_model, loki
 from stackgen.context import Context
@@ -116,10 +117,8 @@ def pods(ctx: Context) -> Peer:
 
 
 def api_object(scope: Construct, api_version: str, kind: str, identity: Identity, spec: dict) -> cdk8s.ApiObject:
-    obj = cdk8s.ApiObject(scope, kind, api_version=api_version, kind=kind, metadata=cdk8s.ApiObjectMetadata(
-        name=identity.name, namespace=identity.namespace, labels=identity.labels))
-    obj.add_json_patch(cdk8s.JsonPatch.add("/spec", spec))
-    return obj
+    return custom_resource(scope, kind, api_version, kind, {
+        "name": identity.name, "namespace": identity.namespace, "labels": identity.labels}, spec)
 
 
 def restricted_container(name: str, resources: Resources, env: list[dict] | None = None,

@@ -25,6 +25,7 @@ import cdk8s
 from pydantic import Field
 
 from constructs import Construct
+from stackgen.lib.plain import custom_resource
 from stackgen.context import Context
 from stackgen.lib.backend import IRSA_ANNOTATION
 from stackgen.lib.meta import Identity
@@ -111,10 +112,8 @@ def renders_store(stack: StackConfig) -> bool:
 
 def _api_object(scope: Construct, kind: str, identity: Identity, name: str, spec: dict, *,
                 namespaced: bool = True) -> cdk8s.ApiObject:
-    obj = cdk8s.ApiObject(scope, f"{kind}-{name}", api_version=API_VERSION, kind=kind, metadata=cdk8s.ApiObjectMetadata(
-        name=name, namespace=identity.namespace if namespaced else None, labels=identity.labels))
-    obj.add_json_patch(cdk8s.JsonPatch.add("/spec", spec))
-    return obj
+    return custom_resource(scope, f"{kind}-{name}", API_VERSION, kind, {
+        "name": name, "namespace": identity.namespace if namespaced else None, "labels": identity.labels}, spec)
 
 
 class ExternalSecrets(Construct):

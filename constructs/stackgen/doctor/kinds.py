@@ -26,11 +26,8 @@ def delivered_kinds(stages: list[Stage]) -> dict[tuple[str, str], tuple[int, Sta
                     # A chart's CRDs exist once its release is ready, i.e. for the stages after it.
                     delivered.setdefault(key, (index + 1, stage, f"of chart {chart}"))
         for crd in stage.of_kind(CRD):
-            spec = crd.get("spec") or {}
-            for version in spec.get("versions") or []:
-                if version.get("served"):
-                    key = (f"{spec.get('group')}/{version.get('name')}", (spec.get("names") or {}).get("kind"))
-                    delivered.setdefault(key, (index, stage, crd["metadata"]["name"]))
+            for key in sorted(crds.served_kinds([crd])):
+                delivered.setdefault(key, (index, stage, crd["metadata"]["name"]))
     return delivered
 
 

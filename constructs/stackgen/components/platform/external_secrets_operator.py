@@ -10,9 +10,9 @@ trimmed to the three the stack uses (crds.py). Its ServiceMonitors stay off: not
 """
 from __future__ import annotations
 
-import cdk8s
 
 from constructs import Construct
+from stackgen.lib.plain import custom_resource
 from stackgen.names import PART_OF
 from stackgen.budget import Requests
 from stackgen.settings import Resources, cpu_millicores, memory_bytes
@@ -56,24 +56,18 @@ def release_pods(release: dict) -> list[tuple[str, Requests]]:
             for requests in [(values if part == "controller" else values[part])["resources"]["requests"]]]
 
 
-def _object(scope: Construct, api_version: str, kind: str, metadata: dict, spec: dict | None = None) -> None:
-    obj = cdk8s.ApiObject(scope, kind, api_version=api_version, kind=kind, metadata=cdk8s.ApiObjectMetadata(**metadata))
-    if spec is not None:
-        obj.add_json_patch(cdk8s.JsonPatch.add("/spec", spec))
-
-
 class ExternalSecretsOperator(Construct):
     def __init__(self, scope: Construct, instance: str, flux_namespace: str, interval: str):
         super().__init__(scope, "external-secrets-operator")
         labels = _labels(instance)
-        _object(self, "v1", "Namespace", {
+        custom_resource(self, "Namespace", "v1", "Namespace", {
             "name": NAMESPACE, "labels": {**labels, **{f"pod-security.kubernetes.io/{mode}": "restricted"
                                                         for mode in ("enforce", "audit", "warn")}}})
-        _object(self, "source.toolkit.fluxcd.io/v1", "HelmRepository",
+        custom_resource(self, "HelmRepository", "source.toolkit.fluxcd.io/v1", "HelmRepository",
                 {"name": CHART, "namespace": flux_namespace, "labels": labels}, {"url": REPOSITORY, "interval": "24h"})
         chart = {"chart": CHART, "version": CHART_VERSION,
                  "sourceRef": {"kind": "HelmRepository", "name": CHART, "namespace": flux_namespace}}
-        _object(self, "helm.toolkit.fluxcd.io/v2", "HelmRelease",
+        custom_resource(self, "HelmRelease", "helm.toolkit.fluxcd.io/v2", "HelmRelease",
                 {"name": CHART, "namespace": flux_namespace, "labels": labels},
                 {"interval": interval, "releaseName": CHART, "targetNamespace": NAMESPACE,
                  "chart": {"spec": chart}, "values": values()})

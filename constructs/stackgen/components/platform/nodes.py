@@ -28,11 +28,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Literal
 
-import cdk8s
 from pydantic import Field, model_validator
 
 from constructs import Construct
 from stackgen import budget
+from stackgen.lib.plain import custom_resource
 from stackgen.components.platform.instance_types import SHAPES, Shape, admitted
 from stackgen.lib.meta import Identity
 from stackgen.lib.placement import Placement, pool_name
@@ -162,9 +162,7 @@ class NodeLayer(Construct):
         identity = Identity("nodes", "node-layer", "v1", stack.instance, stack.namespace)
         for api_version, kind, spec in ((NODE_CLASS_API, "NodeClass", node_class_spec(stack)),
                                         (NODE_POOL_API, "NodePool", node_pool_spec(stack, placement))):
-            obj = cdk8s.ApiObject(self, kind, api_version=api_version, kind=kind,
-                                  metadata=cdk8s.ApiObjectMetadata(name=placement.pool, labels=identity.labels))
-            obj.add_json_patch(cdk8s.JsonPatch.add("/spec", spec))
+            custom_resource(self, kind, api_version, kind, {"name": placement.pool, "labels": identity.labels}, spec)
 
 
 def health_check(stack: StackConfig) -> dict:
