@@ -38,7 +38,8 @@ def test_an_empty_cluster_with_flux_accepts_every_stage_in_order(overlay):
         counted += len(custom)
         served |= own_crds
         for release in (o for o in objects if o["kind"] == "HelmRelease"):
-            served |= crds.kinds(crds.CHART_CRDS[release["spec"]["chart"]["spec"]["chart"]])
+            chart_set = crds.CHART_CRDS.get(release["spec"]["chart"]["spec"]["chart"])  # cert-manager: none
+            served |= crds.kinds(chart_set) if chart_set else set()
     assert counted > 20
 
 
@@ -54,10 +55,11 @@ def test_the_stack_is_refused_where_no_stage_delivers_external_secrets(tmp_path)
 
 
 def test_a_stage_that_only_waits_for_existing_crds_serves_their_kinds(tmp_path):
-    """platform.external_secrets: existing renders nothing and waits for the CRDs instead."""
+    """platform.<piece>: existing renders nothing and waits for the CRDs (and cert-manager's webhook) instead."""
     overlays = tmp_path / "overlays"
     overlays.mkdir()
-    (overlays / "byo.yaml").write_text("platform: {external_secrets: existing, metrics_server: existing}\n")
+    (overlays / "byo.yaml").write_text(
+        "platform: {external_secrets: existing, metrics_server: existing, cert_manager: existing}\n")
     result = run_main("--overlays", str(overlays), "--dist", str(tmp_path / "dist"))
     assert result.returncode == 0, result.stderr
     platform = next(s for s in yaml.safe_load_all((tmp_path / "dist" / "flux" / "byo.yaml").read_text())
@@ -66,7 +68,12 @@ def test_a_stage_that_only_waits_for_existing_crds_serves_their_kinds(tmp_path):
     assert {(c["kind"], c["name"]) for c in platform["spec"]["healthChecks"]} == {
         ("CustomResourceDefinition", "externalsecrets.external-secrets.io"),
         ("CustomResourceDefinition", "clustersecretstores.external-secrets.io"),
+        ("CustomResourceDefinition", "certificates.cert-manager.io"),
+        ("CustomResourceDefinition", "clusterissuers.cert-manager.io"),
+        ("Deployment", "cert-manager-webhook"),
         ("APIService", "v1beta1.metrics.k8s.io")}
+    crd_stage = yaml.safe_load((tmp_path / "dist" / "byo" / "crds" / "kustomization.yaml").read_text())
+    assert not any("cert-manager" in entry for entry in crd_stage["resources"])  # the cluster's own CRDs
     assert stage_objects(tmp_path / "dist" / "byo" / "platform") == []
     assert validate_flux(tmp_path / "dist") == []
     platform["spec"]["healthChecks"] = [c for c in platform["spec"]["healthChecks"] if c["kind"] != "APIService"]
@@ -95,15 +102,24 @@ def test_the_hpas_metrics_api_is_rendered_with_everything_it_needs(tmp_path):
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_platform_addons_run_restricted_and_sized(overlay):
     platform = stage_objects(DIST / overlay / "platform")
-    release = next(o for o in platform if o["kind"] == "HelmRelease")
-    assert release["spec"]["chart"]["spec"]["version"] == "2.9.0"  # the pinned CRDs' release
-    namespace = next(o for o in platform if o["kind"] == "Namespace")
-    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
-    assert release["spec"]["targetNamespace"] == namespace["metadata"]["name"]
-    for part in ("webhook", "certController"):
-        assert release["spec"]["values"][part]["resources"]["limits"]
+    releases = {o["spec"]["chart"]["spec"]["chart"]: o for o in platform if o["kind"] == "HelmRelease"}
+    # each at the release of the CRDs pinned for it; cert-manager's applied by the CRD stage, not the chart
+    assert {chart: r["spec"]["chart"]["spec"]["version"] for chart, r in releases.items()} == {
+        "external-secrets": "2.9.0", "cert-manager": "v1.21.1"}
+    assert releases["cert-manager"]["spec"]["values"]["crds"]["enabled"] is False
+    crd_stage = yaml.safe_load((DIST / overlay / "crds" / "kustomization.yaml").read_text())
+    assert "../../crds/cert-manager-v1.21.1" in crd_stage["resources"]
+    namespaces = {o["metadata"]["name"]: o for o in platform if o["kind"] == "Namespace"}
+    for chart, parts in (("external-secrets", ("webhook", "certController")), ("cert-manager", ("webhook", "cainjector"))):
+        release = releases[chart]
+        namespace = namespaces[release["spec"]["targetNamespace"]]
+        assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+        for part in parts:
+            assert release["spec"]["values"][part]["resources"]["limits"]
+        assert release["spec"]["values"]["resources"]["requests"]
     capacity = (DIST / overlay / "CAPACITY.md").read_text()
     assert "## Platform add-ons (outside the budget)" in capacity and "Deployment/metrics-server" in capacity
+    assert "HelmRelease/cert-manager webhook" in capacity
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not on PATH")

@@ -59,8 +59,11 @@ def test_crds_are_vendored_at_the_tag_each_operator_runs():
     tag = next(o for o in operator if o["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["image"]
     eck = next(o for o in yaml.safe_load_all((DIST / "hospital-elk" / "operators" / "eck-operator.yaml").read_text())
                if o["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["image"]
+    cert_manager = next(o for o in yaml.safe_load_all((DIST / "clinic" / "platform" / "platform.yaml").read_text())
+                        if o["kind"] == "HelmRelease" and o["metadata"]["name"] == "cert-manager")
     folders = {p.name for p in (DIST / "crds").iterdir()}
-    assert folders == {f"prometheus-operator-{tag.rsplit(':', 1)[1]}", f"eck-v{eck.rsplit(':', 1)[1]}"}
+    assert folders == {f"prometheus-operator-{tag.rsplit(':', 1)[1]}", f"eck-v{eck.rsplit(':', 1)[1]}",
+                       f"cert-manager-{cert_manager['spec']['chart']['spec']['version']}"}
     for folder in folders:
         files = sorted(p.name for p in (DIST / "crds" / folder).glob("*.yaml") if p.name != "kustomization.yaml")
         assert files == sorted(record[folder]["files"]) and files
@@ -68,7 +71,7 @@ def test_crds_are_vendored_at_the_tag_each_operator_runs():
             data = (DIST / "crds" / folder / name).read_bytes()
             assert hashlib.sha256(data).hexdigest() == record[folder]["files"][name]["sha256"]
             assert data == (ROOT / "imports" / "crds" / folder / name).read_bytes()
-            assert f"/{tag.rsplit(':', 1)[1]}/" in record[folder]["files"][name]["url"] or folder.startswith("eck")
+            assert f"/{folder.rsplit('-', 1)[1]}/" in record[folder]["files"][name]["url"]
 
 
 def test_no_remote_resource_anywhere_in_dist():

@@ -41,6 +41,7 @@ from stackgen.components.prometheus import PrometheusConfig
 from stackgen.components.prometheus_operator import PrometheusOperatorConfig
 from stackgen.components.tempo import TempoConfig
 from stackgen.lib.scaling import Autoscaling
+from stackgen.lib.tls import TlsConfig
 from stackgen.settings import PATTERN_HELP, ZONES, DnsLabel, KmsKeyArn, Model, Region
 
 
@@ -83,6 +84,8 @@ class StackConfig(Model):
     flux: FluxConfig = FluxConfig()
     # What EKS Auto Mode does not run and the stack needs: managed here, or existing in the cluster.
     platform: PlatformConfig = PlatformConfig()
+    # Encryption in transit: the issuer of every component's certificate, their lifetime and renewal.
+    tls: TlsConfig = TlsConfig()
     # Where the Secrets the pods mount come from: AWS Secrets Manager through External Secrets, or kubectl.
     secrets: SecretsConfig = SecretsConfig()
     # Loki, Elasticsearch/Kibana on ECK, or both (components/elasticsearch.py).

@@ -72,7 +72,11 @@ FLUX = CrdSet("flux-v2.9", "flux", {
 KARPENTER = CrdSet("karpenter-v1.14.1", "cluster", {
     "karpenter.sh_nodepools.yaml":
         "https://raw.githubusercontent.com/aws/karpenter-provider-aws/v1.14.1/pkg/apis/crds/karpenter.sh_nodepools.yaml"})
-SETS = (PROMETHEUS_OPERATOR, ECK, EXTERNAL_SECRETS, FLUX, KARPENTER)
+# cert-manager's own kinds (cert-manager.io/v1), applied by the CRD stage; its chart runs with crds.enabled false.
+CERT_MANAGER = CrdSet("cert-manager-v1.21.1", "dist", _at(
+    "https://raw.githubusercontent.com/cert-manager/cert-manager/v1.21.1/deploy/crds",
+    *(f"cert-manager.io_{name}.yaml" for name in ("certificaterequests", "certificates", "clusterissuers", "issuers"))))
+SETS = (PROMETHEUS_OPERATOR, ECK, CERT_MANAGER, EXTERNAL_SECRETS, FLUX, KARPENTER)
 
 
 def vendored_path(crd_set: CrdSet, name: str) -> Path:

@@ -15,6 +15,7 @@ from stackgen.checks.pod_security import check_pod_security_admission
 from stackgen.components import flux
 from stackgen.components.alertmanager import Alertmanager
 from stackgen.components import elasticsearch
+from stackgen.components.certificate_authority import CertificateAuthority
 from stackgen.components.cluster import EncryptedStorageClass, Namespace, NetworkBaseline
 from stackgen.components.eck_operator import EckOperator
 from stackgen.components.elasticsearch_setup import ElasticsearchSetup
@@ -45,6 +46,7 @@ COMPONENTS = [
     ("namespace", Namespace),
     ("storage-class", EncryptedStorageClass),
     ("network-baseline", NetworkBaseline),
+    ("certificate-authority", CertificateAuthority),  # the issuer every component's certificate comes from
     ("platform", Platform),  # what EKS Auto Mode lacks: metrics-server, External Secrets Operator
     ("prometheus-operator", PrometheusOperator),
     ("eck-operator", EckOperator),  # logs.backend elasticsearch | both
@@ -74,6 +76,7 @@ COMPONENTS = [
 FLUX_DIR = "flux"
 CRDS_DIR = "crds"
 STAGE_OF = {"platform": "platform", "namespace": "operators", "network-baseline": "operators",
+            "certificate-authority": "operators",
             "prometheus-operator": "operators", "eck-operator": "operators"}
 STAGES = ("platform", "operators")
 
@@ -150,7 +153,9 @@ def render_overlay(loaded: LoadedConfig) -> RenderedOverlay:
     rendered.reports["CAPACITY.md"] = capacity.report(loaded.name, loaded.config, rendered.stack_manifests,
                                                       rendered.files["platform"])
     rendered.delivery = flux.kustomizations(loaded.name, loaded.config)
-    rendered.crd_sets = [crds.PROMETHEUS_OPERATOR] + ([crds.ECK] if elasticsearch.enabled(loaded.config) else [])
+    rendered.crd_sets = ([crds.PROMETHEUS_OPERATOR]
+                         + ([crds.CERT_MANAGER] if loaded.config.platform.cert_manager == "managed" else [])
+                         + ([crds.ECK] if elasticsearch.enabled(loaded.config) else []))
     return rendered
 
 

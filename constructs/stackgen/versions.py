@@ -37,6 +37,8 @@ NODE_EXPORTER = Image("quay.io/prometheus/node-exporter", "v1.10.2")
 
 # The resource metrics API for the HPAs (platform stage); 0.8.x serves Kubernetes 1.31 and newer.
 METRICS_SERVER = Image("registry.k8s.io/metrics-server/metrics-server", "v0.8.1")
+# Installed by the platform stage as a chart (components/platform/cert_manager.py); the image is the chart's.
+CERT_MANAGER = Image("quay.io/jetstack/cert-manager-controller", "v1.21.1")
 
 # Loki and Tempo at the versions whose configuration key trees are in catalog/config-reference;
 # Mimir 2.17 (classic architecture, no Kafka), checked against the closest key tree there.

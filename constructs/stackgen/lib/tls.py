@@ -1,0 +1,105 @@
+"""TLS inside the cluster, written once: each component's serving certificate, where its pods find it,
+and the names its clients use.
+
+cert-manager issues one Certificate per component (`<component>-tls`), signed by the stack's CA
+(components/tls.py: a self-signed root and a CA ClusterIssuer) or by the user's ClusterIssuer
+(`tls.cluster_issuer`). cert-manager writes `tls.crt`, `tls.key` and `ca.crt` (the issuing CA) into
+the Secret; every pod mounts its own Secret read-only at MOUNT_PATH and verifies its peers with the
+`ca.crt` there, so no pod mounts another component's private key and nothing secret is in dist/.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import cdk8s_plus_37.k8s as k
+from pydantic import Field, model_validator
+
+from constructs import Construct
+from stackgen.lib.meta import Identity
+from stackgen.lib.plain import custom_resource
+from stackgen.settings import DnsLabel, Model
+
+if TYPE_CHECKING:
+    from stackgen.config import StackConfig
+
+CERTIFICATE_API = "cert-manager.io/v1"
+MOUNT_PATH = "/etc/tls"
+VOLUME = "tls"
+CERT_FILE, KEY_FILE, CA_FILE = (f"{MOUNT_PATH}/{name}" for name in ("tls.crt", "tls.key", "ca.crt"))
+CLUSTER_DOMAIN = "cluster.local"
+GO_DURATION = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
+
+
+class TlsConfig(Model):
+    # The user's ClusterIssuer (e.g. one backed by AWS Private CA); empty: the stack's own CA.
+    cluster_issuer: str = ""
+    # Leaf certificates: cert-manager renews each `renew_before` its expiry (defaults: 90 days, renewed
+    # 30 days ahead, so a stalled cert-manager leaves a month to notice CertManagerCertificateExpiringSoon).
+    duration: str = Field("2160h", pattern=GO_DURATION)
+    renew_before: str = Field("720h", pattern=GO_DURATION)
+    # The stack's own root CA (ignored with cluster_issuer): ten years; its Secret lives in cert-manager's
+    # cluster resource namespace (`ca_namespace`, the chart's default: cert-manager's own namespace).
+    ca_duration: str = Field("87600h", pattern=GO_DURATION)
+    ca_namespace: DnsLabel = "cert-manager"
+
+    @model_validator(mode="after")
+    def _renewed_before_expiry(self) -> "TlsConfig":
+        if seconds(self.renew_before) >= seconds(self.duration):
+            raise ValueError(f"renew_before={self.renew_before} must be shorter than duration={self.duration} "
+                             "(cert-manager renews that long before expiry)")
+        return self
+
+
+def seconds(duration: str) -> int:
+    """A Go duration of hours, minutes and seconds (e.g. 2160h, 90m) in seconds."""
+    return sum(int(n) * {"h": 3600, "m": 60, "s": 1}[unit] for n, unit in re.findall(r"([0-9]+)([hms])", duration))
+
+
+def issuer_name(stack: StackConfig) -> str:
+    return stack.tls.cluster_issuer or f"{stack.namespace}-ca"
+
+
+def service_names(service: str, namespace: str) -> list[str]:
+    """Every name a client may use for a Service (short, namespaced, fully qualified)."""
+    return [service, f"{service}.{namespace}", f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.{CLUSTER_DOMAIN}"]
+
+
+def member_names(headless_service: str, namespace: str) -> list[str]:
+    """A StatefulSet's members behind its headless Service (`<pod>.<service>.<namespace>.svc`), by wildcard:
+    memberlist and the rings' gRPC clients dial members by these names."""
+    return [f"*.{headless_service}.{namespace}.svc", f"*.{headless_service}.{namespace}.svc.{CLUSTER_DOMAIN}"]
+
+
+def secret_name(identity: Identity) -> str:
+    return f"{identity.name}-tls"
+
+
+@dataclass(frozen=True)
+class ServingCertificate:
+    """A component's certificate, the Secret cert-manager keeps it in, and the names it covers."""
+    secret: str
+    dns_names: tuple[str, ...]
+
+    def volume(self) -> k.Volume:
+        return k.Volume(name=VOLUME, secret=k.SecretVolumeSource(secret_name=self.secret))
+
+    def mount(self) -> k.VolumeMount:
+        return k.VolumeMount(name=VOLUME, mount_path=MOUNT_PATH, read_only=True)
+
+
+def certificate(scope: Construct, stack: StackConfig, identity: Identity, dns_names: list[str], *,
+                name: str | None = None) -> ServingCertificate:
+    """A serving certificate for `identity` (server and client usages: the same pods dial their peers)."""
+    secret = name or secret_name(identity)
+    names = tuple(dict.fromkeys(dns_names))
+    custom_resource(scope, f"certificate-{secret}", CERTIFICATE_API, "Certificate", {
+        "name": secret, "namespace": identity.namespace, "labels": identity.labels}, {
+        "secretName": secret, "secretTemplate": {"labels": identity.labels},
+        "duration": stack.tls.duration, "renewBefore": stack.tls.renew_before,
+        "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+        "usages": ["server auth", "client auth", "digital signature"],
+        "dnsNames": list(names),
+        "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": issuer_name(stack)}})
+    return ServingCertificate(secret, names)
