@@ -15,6 +15,19 @@ NODE_AS_INSTANCE = [{"source_labels": ["__meta_kubernetes_pod_node_name"], "targ
 
 
 @dataclass(frozen=True)
+class ScrapeTls:
+    """A target that serves HTTPS: Prometheus verifies its certificate against the CA in the target's own
+    certificate Secret (key ca.crt only; the operator copies that key into Prometheus' TLS assets) and
+    for the name the certificate carries (Prometheus dials the pod's IP)."""
+    ca_secret: str
+    server_name: str
+
+    def config(self) -> dict:
+        """The binding's keyword arguments (the same for ServiceMonitor and PodMonitor endpoints)."""
+        return {"ca": {"secret": {"name": self.ca_secret, "key": "ca.crt"}}, "server_name": self.server_name}
+
+
+@dataclass(frozen=True)
 class Endpoint:
     port: str
     path: str = "/metrics"
@@ -24,13 +37,17 @@ class Endpoint:
     # A label of the exporter's own that the stack's external labels also set (`cluster`) is renamed to
     # this, so that the Kubernetes cluster's name still reaches the alerts and Mimir.
     rename_cluster_label_to: str | None = None
+    # None: plain HTTP (a port the README lists with its reason).
+    tls: ScrapeTls | None = None
 
     def render(self) -> m.ServiceMonitorSpecEndpoints:
         relabelings = [m.ServiceMonitorSpecEndpointsRelabelings(**r) for r in NODE_AS_INSTANCE] \
             if self.relabel_instance_to_node else None
         return m.ServiceMonitorSpecEndpoints(port=self.port, path=self.path, interval=self.interval,
                                              honor_labels=self.honor_labels or None, relabelings=relabelings,
-                                             metric_relabelings=self._metric_relabelings())
+                                             metric_relabelings=self._metric_relabelings(),
+                                             scheme=m.ServiceMonitorSpecEndpointsScheme.HTTPS if self.tls else None,
+                                             tls_config=self.tls.config() if self.tls else None)
 
     def _metric_relabelings(self) -> list[m.ServiceMonitorSpecEndpointsMetricRelabelings] | None:
         if not self.rename_cluster_label_to:
@@ -61,6 +78,8 @@ def pod_monitor(scope: Construct, identity: Identity, endpoints: list[Endpoint])
             selector=m.PodMonitorSpecSelector(match_labels=identity.selector),
             pod_metrics_endpoints=[m.PodMonitorSpecPodMetricsEndpoints(
                 port=e.port, path=e.path, interval=e.interval,
+                scheme=m.PodMonitorSpecPodMetricsEndpointsScheme.HTTPS if e.tls else None,
+                tls_config=e.tls.config() if e.tls else None,
                 relabelings=[m.PodMonitorSpecPodMetricsEndpointsRelabelings(**r) for r in NODE_AS_INSTANCE])
                 for e in endpoints],
         ),
