@@ -1,4 +1,4 @@
-"""promtool cases for Elasticsearch's alerts (components/rules_elasticsearch.py), with the exporter's
+"""promtool cases for Elasticsearch's alerts (components/rules/elasticsearch.py), with the exporter's
 series as v1.9.0 labels them and the ServiceMonitor relabels them (cluster health by `color` and
 `cluster`, scraped as `es_cluster`; node metrics by `name`; snapshot stats by `repository`)."""
 from alert_cases_base import case

@@ -19,7 +19,7 @@ from constructs import Construct
 from imports.com.coreos import monitoring as m
 from stackgen import versions
 from stackgen.components.rules import AlertOverride, AlertThresholds
-from stackgen.components.slo import SloConfig
+from stackgen.components.rules.slo import SloConfig
 from stackgen.context import Context
 from stackgen.lib import operated
 from stackgen.lib.monitors import Endpoint, service_monitor

@@ -1,12 +1,12 @@
 """OpenEMR's alert status and service level objectives: what fires now (Prometheus' ALERTS, Alertmanager's
-view of them) and how much error budget the SLOs of components/slo.py have left, read from their
+view of them) and how much error budget the SLOs of components/rules/slo.py have left, read from their
 recording rules (openemr:slo_errors:ratio_rate<window>, openemr:slo_slow:ratio_rate<window>).
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from stackgen.components import slo
+from stackgen.components.rules import slo
 from stackgen.dashboards.openemr_queries import APP, board
 from stackgen.dashboards.panels import CLUSTER, Board, Row, prom, stat, table, text, timeseries
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from stackgen.components import elasticsearch
-from stackgen.components.rules_elasticsearch import FLOOD_STAGE, HEAP_PRESSURE, HIGH_WATERMARK
+from stackgen.components.rules.elasticsearch import FLOOD_STAGE, HEAP_PRESSURE, HIGH_WATERMARK
 from stackgen.dashboards.panels import STACK, Board, Row, namespace_var, prom, stat, table, text, timeseries
 from stackgen.dashboards.stack_panels import TAGS, agg, or_none, rate, resources, sel, since
 

@@ -2,7 +2,7 @@
 
 Pod alerts skip OpenEMR's namespace where openemr-pods has its own (restarts, readiness, OOM kills,
 throttling) and join `kube_pod_info` for the node, so that KubeNodeNotReady inhibits them. The
-kubelet, API server and kube-state-metrics' own health are in rules_cluster.
+kubelet, API server and kube-state-metrics' own health are in rules/cluster.
 """
 from __future__ import annotations
 
