@@ -7,6 +7,7 @@ from alert_cases_kubernetes import KUBERNETES_CASES
 from alert_cases_node import NODE_CASES
 from alert_cases_stack import STACK_CASES
 from alert_cases_elasticsearch import ELASTICSEARCH_CASES
+from alert_cases_certificates import CERTIFICATE_CASES
 
 def error_burn(share):
     """100 requests a minute for almost seven hours, `share` of them answered with a 500."""
@@ -78,4 +79,5 @@ CASES = {
     **KUBERNETES_CASES,
     **STACK_CASES,
     **ELASTICSEARCH_CASES,
+    **CERTIFICATE_CASES,
 }

@@ -11,8 +11,8 @@ from conftest import DIST
 from elasticsearch_variants import baseline, bodies, flatten, fluent_bit, ndjson, objects_of, one, plan, variant, walk  # noqa: F401
 from luqum.parser import parser as lucene
 from luqum.tree import SearchField
-from stackgen.components import es_shipping
-from stackgen.components.elasticsearch_setup import MAPPING
+from stackgen.components.elk import es_shipping
+from stackgen.components.elk.elasticsearch_setup import MAPPING
 from stackgen.validate import load_tree
 
 
@@ -96,7 +96,7 @@ def test_parsers_turn_openemr_lines_into_the_mapped_fields(parser, line, expecte
 def test_the_auth_failures_search_matches_a_refused_login_and_not_a_logout():
     """`path` is a keyword holding the query string: the search's quoted path is one term, matched whole."""
     from logql_shippers import FIXTURES
-    from stackgen.components.saved_searches import SEARCHES
+    from stackgen.components.elk.saved_searches import SEARCHES
     redirects = {python_regex(es_shipping.APACHE_ACCESS).search(line).group("path")
                  for line in (FIXTURES / "access.log").read_text().splitlines() if "\"GET /interface/login_screen" in line}
     assert redirects == {"/interface/login_screen.php?error=1&site=", "/interface/login_screen.php?error=1&site=default"}

@@ -8,7 +8,7 @@ import base64
 import json
 
 import pytest
-from stackgen.components import es_setup_script as script
+from stackgen.components.elk import es_setup_script as script
 
 PLAN = {
     "url": "https://es:9200", "labels": {"app.kubernetes.io/name": "elasticsearch-setup"},

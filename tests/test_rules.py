@@ -117,7 +117,7 @@ def test_no_expression_uses_a_metric_outside_the_catalog(overlay):
 
 GROUPS = {"openemr-service", "openemr-slo", "openemr-pods", "node", "kubernetes-apps", "kubernetes-storage",
           "kubernetes-resources", "kubernetes-system", "prometheus", "prometheus-operator", "alertmanager",
-          "logs-traces-metrics", "stack"}
+          "logs-traces-metrics", "stack", "certificates"}
 
 
 def test_rules_are_selected_and_cover_the_areas(overlay):

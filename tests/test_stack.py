@@ -40,7 +40,8 @@ def test_every_component_with_monitoring_and_isolation(objects):
                  if o["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Prometheus", "Alertmanager")}
     monitored = {m["metadata"]["labels"]["app.kubernetes.io/name"] for m in objects
                  if m["kind"] in ("ServiceMonitor", "PodMonitor")}
-    assert workloads | {"kubelet", "apiserver"} == monitored
+    # plus the platform stage's cert-manager, whose certificates the stack's alerts watch
+    assert workloads | {"kubelet", "apiserver", "cert-manager"} == monitored
     isolated = {p["metadata"]["labels"]["app.kubernetes.io/name"] for p in by_kind(objects, "NetworkPolicy")}
     # node-exporter runs on the host network, where NetworkPolicies do not apply.
     assert workloads - {"node-exporter"} <= isolated

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from pydantic import Field
 
-from stackgen.components import eck_model
+from stackgen.components.elk import eck_model
 from stackgen.settings import Cpu, Memory, Model, cpu_millicores, memory_bytes
 
 

@@ -22,13 +22,13 @@ from stackgen.budget import Budget, applying
 from stackgen.capacity import CapacityConfig
 from stackgen.components.alertmanager import Alerting, AlertmanagerConfig
 from stackgen.components.cluster import Network, Storage
-from stackgen.components.eck_operator import EckOperatorConfig
-from stackgen.components.elasticsearch import ElasticsearchConfig, LogsConfig
+from stackgen.components.elk.eck_operator import EckOperatorConfig
+from stackgen.components.elk.elasticsearch import ElasticsearchConfig, LogsConfig
 from stackgen.components.external_secrets import SecretsConfig
 from stackgen.components.fluent_bit import FluentBitConfig
 from stackgen.components.flux import FluxConfig
 from stackgen.components.grafana import GrafanaConfig
-from stackgen.components.kibana import KibanaConfig
+from stackgen.components.elk.kibana import KibanaConfig
 from stackgen.components.kube_state_metrics import KubeStateMetricsConfig
 from stackgen.components.loki import LokiConfig
 from stackgen.components.mimir import MimirConfig
@@ -88,7 +88,7 @@ class StackConfig(Model):
     tls: TlsConfig = TlsConfig()
     # Where the Secrets the pods mount come from: AWS Secrets Manager through External Secrets, or kubectl.
     secrets: SecretsConfig = SecretsConfig()
-    # Loki, Elasticsearch/Kibana on ECK, or both (components/elasticsearch.py).
+    # Loki, Elasticsearch/Kibana on ECK, or both (components/elk/elasticsearch.py).
     logs: LogsConfig = LogsConfig()
     eck_operator: EckOperatorConfig = EckOperatorConfig()
     elasticsearch: ElasticsearchConfig = ElasticsearchConfig()

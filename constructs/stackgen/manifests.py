@@ -9,12 +9,18 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
-from stackgen.components import eck_model
+from stackgen.components.elk import eck_model
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
-# Services the cluster has without us (not rendered): the kubelet Service the operator maintains and the
-# API server's default `kubernetes` Service. (namespace, name) -> (its labels, its ports).
+# Services the cluster has without us (not rendered): the kubelet Service the operator maintains, the
+# API server's default `kubernetes` Service, and the metrics Service of the cert-manager chart the platform
+# stage installs (deploy/charts/cert-manager/templates/service.yaml, release `cert-manager`).
+# (namespace, name) -> (its labels, its ports).
 OPERATOR_SERVICES = {
+    ("cert-manager", "cert-manager"): ({"app": "cert-manager", "app.kubernetes.io/name": "cert-manager",
+                                        "app.kubernetes.io/instance": "cert-manager",
+                                        "app.kubernetes.io/component": "controller"},
+                                       {"tcp-prometheus-servicemonitor": 9402}),
     ("kube-system", "kubelet"): ({"app.kubernetes.io/name": "kubelet"},
                                  {"https-metrics": 10250, "http-metrics": 10255, "cadvisor": 4194}),
     ("default", "kubernetes"): ({"component": "apiserver", "provider": "kubernetes"}, {"https": 443}),
@@ -101,7 +107,7 @@ class Manifests:
                             template["spec"], template["metadata"].get("annotations") or {}))
         for obj in self.of_kind("Prometheus", "Alertmanager"):
             pods.append(_operator_pod(obj))
-        for obj in self.of_kind("Elasticsearch", "Kibana"):  # ECK's pods (components/eck_model.py)
+        for obj in self.of_kind("Elasticsearch", "Kibana"):  # ECK's pods (components/elk/eck_model.py)
             pods += [Pod(f"{ref(obj)}/{role}", obj["metadata"]["namespace"], labels, ports, spec["containers"],
                          spec=spec)
                      for role, labels, ports, spec in eck_model.pods(obj)]

@@ -14,16 +14,16 @@ from stackgen import budget, capacity, crds
 from stackgen.checks.pod_security import check_pod_security_admission
 from stackgen.components import flux
 from stackgen.components.alertmanager import Alertmanager
-from stackgen.components import elasticsearch
+from stackgen.components.elk import elasticsearch
 from stackgen.components.certificate_authority import CertificateAuthority
 from stackgen.components.cluster import EncryptedStorageClass, Namespace, NetworkBaseline
-from stackgen.components.eck_operator import EckOperator
-from stackgen.components.elasticsearch_setup import ElasticsearchSetup
+from stackgen.components.elk.eck_operator import EckOperator
+from stackgen.components.elk.elasticsearch_setup import ElasticsearchSetup
 from stackgen.components.external_secrets import ExternalSecrets
 from stackgen.components.fluent_bit import FluentBit
 from stackgen.components.fluent_bit_events import FluentBitEventsShipper
 from stackgen.components.grafana import Grafana
-from stackgen.components.kibana import Kibana
+from stackgen.components.elk.kibana import Kibana
 from stackgen.components.kube_state_metrics import KubeStateMetrics
 from stackgen.components.loki import Loki
 from stackgen.components.mimir import Mimir

@@ -7,7 +7,7 @@ baseline and restricted tables of the standard (kubernetes.io/docs/concepts/secu
 """
 from __future__ import annotations
 
-from stackgen.components import eck_model
+from stackgen.components.elk import eck_model
 from stackgen.manifests import Manifests, ref
 
 ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"

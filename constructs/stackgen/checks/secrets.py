@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from stackgen.components import eck_model
+from stackgen.components.elk import eck_model
 from stackgen.manifests import Manifests, ref
 
 ALERTMANAGER_SECRETS_DIR = "/etc/alertmanager/secrets"

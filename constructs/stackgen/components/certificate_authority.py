@@ -12,23 +12,51 @@ documentation), so use a CA, Vault or AWS Private CA issuer.
 
 Applied in the operators stage: the platform stage's HelmRelease has cert-manager's webhook serving
 before these are admitted, and the stack's Certificates come after.
+
+Also here: Prometheus scrapes the cert-manager the platform stage installs (its chart's metrics Service,
+deploy/charts/cert-manager/templates/service.yaml: `cert-manager`, port `tcp-prometheus-servicemonitor`
+9402, plain HTTP: certificate names and expiry times, no telemetry of the application), for the
+certificates alerts (rules/certificates.py).
 """
 from __future__ import annotations
 
 from constructs import Construct
 from stackgen import versions
-from stackgen.context import Context
+from stackgen.components.platform import cert_manager
+from stackgen.components.rules.certificates import JOB, managed
+from stackgen.context import Context, ScrapeTarget
+from stackgen.lib.meta import Identity
+from stackgen.lib.monitors import Endpoint, service_monitor
+from stackgen.lib.netpol import pods
 from stackgen.lib.plain import custom_resource
 from stackgen.lib.tls import CERTIFICATE_API, issuer_name
+from stackgen.lib.workload import Port
+
+METRICS = Port("tcp-prometheus-servicemonitor", 9402)
+# The chart's controller pods and metrics Service (release name `cert-manager`).
+CONTROLLER = {"app.kubernetes.io/name": JOB, "app.kubernetes.io/instance": cert_manager.CHART.name,
+              "app.kubernetes.io/component": "controller"}
 
 
 class CertificateAuthority(Construct):
     def __init__(self, scope: Construct, ctx: Context):
         super().__init__(scope, "certificate-authority")
         stack = ctx.config
-        if stack.tls.cluster_issuer:
-            return
         identity = ctx.identity("certificate-authority", "tls", versions.CERT_MANAGER)
+        if managed(stack):
+            self._scrape_cert_manager(ctx, identity)
+        if not stack.tls.cluster_issuer:
+            self._root_and_issuer(ctx, identity)
+
+    def _scrape_cert_manager(self, ctx: Context, identity: Identity) -> None:
+        # honorLabels: the certificate's own `namespace` label, not the controller's.
+        service_monitor(self, Identity(JOB, identity.component, identity.version, identity.instance, identity.namespace),
+                        [Endpoint(METRICS.name, honor_labels=True)], selector=CONTROLLER,
+                        in_namespace=cert_manager.NAMESPACE)
+        ctx.scrape_targets.append(ScrapeTarget(pods(CONTROLLER, cert_manager.NAMESPACE), (METRICS,)))
+
+    def _root_and_issuer(self, ctx: Context, identity: Identity) -> None:
+        stack = ctx.config
         root, ca = f"{stack.namespace}-selfsigned", issuer_name(stack)
         custom_resource(self, "root-issuer", CERTIFICATE_API, "ClusterIssuer",
                         {"name": root, "labels": identity.labels}, {"selfSigned": {}})

@@ -17,8 +17,9 @@ import yaml
 
 from constructs import Construct
 from stackgen import forms, versions
-from stackgen.components import es_shipping, loki
-from stackgen.components.elasticsearch import loki_enabled
+from stackgen.components import loki
+from stackgen.components.elk import es_shipping
+from stackgen.components.elk.elasticsearch import loki_enabled
 from stackgen.context import Context
 from stackgen.lib.monitors import Endpoint, pod_monitor
 from stackgen.lib.netpol import Policy, cidrs, component_policy, rule

@@ -23,7 +23,7 @@ import cdk8s_plus_37.k8s as k
 from constructs import Construct
 from stackgen import versions
 from stackgen.components import loki
-from stackgen.components.elasticsearch import loki_enabled
+from stackgen.components.elk.elasticsearch import loki_enabled
 from stackgen.components.fluent_bit import (
     COMMAND,
     CONFIG_DIR,

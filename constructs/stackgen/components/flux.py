@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from stackgen.components import elasticsearch, platform
+from stackgen.components import platform
+from stackgen.components.elk import elasticsearch
 from stackgen.names import PART_OF
 from stackgen.settings import DnsLabel, GoDuration, Model
 

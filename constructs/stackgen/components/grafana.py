@@ -14,7 +14,8 @@ from pydantic import Field
 
 from constructs import Construct
 from stackgen import dashboards, forms, versions
-from stackgen.components import elasticsearch, grafana_sso, loki, mimir, tempo
+from stackgen.components import grafana_sso, loki, mimir, tempo
+from stackgen.components.elk import elasticsearch
 from stackgen.context import Context
 from stackgen.lib.backend import IRSA_ANNOTATION, service_url
 from stackgen.lib.monitors import Endpoint, service_monitor

@@ -23,8 +23,9 @@ from pydantic import Field
 
 from constructs import Construct
 from stackgen import versions
-from stackgen.components import es_shipping, loki
-from stackgen.components.elasticsearch import loki_enabled
+from stackgen.components import loki
+from stackgen.components.elk import es_shipping
+from stackgen.components.elk.elasticsearch import loki_enabled
 from stackgen.components.cluster import dns_rule
 from stackgen.components.fluent_bit import (
     APACHE_ERROR_START,

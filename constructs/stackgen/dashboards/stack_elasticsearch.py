@@ -1,13 +1,13 @@
 """Elasticsearch's dashboard (logs.backend elasticsearch | both), from the exporter's metrics
 (elasticsearch_exporter v1.9.0, the catalog's `elasticsearch-exporter`): cluster health and shards, each
 node's data disk against the watermarks the alerts use, JVM heap, indexing, snapshots, and the ECK pods'
-resources. The exporter's `cluster` label is scraped as `es_cluster` (components/elasticsearch.py).
+resources. The exporter's `cluster` label is scraped as `es_cluster` (components/elk/elasticsearch.py).
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from stackgen.components import elasticsearch
+from stackgen.components.elk import elasticsearch
 from stackgen.components.rules.elasticsearch import FLOOD_STAGE, HEAP_PRESSURE, HIGH_WATERMARK
 from stackgen.dashboards.panels import STACK, Board, Row, namespace_var, prom, stat, table, text, timeseries
 from stackgen.dashboards.stack_panels import TAGS, agg, or_none, rate, resources, sel, since

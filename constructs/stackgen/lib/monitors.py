@@ -58,12 +58,15 @@ class Endpoint:
                 m.ServiceMonitorSpecEndpointsMetricRelabelings(action=action.LABELDROP, regex="cluster")]
 
 
-def service_monitor(scope: Construct, identity: Identity, endpoints: list[Endpoint]) -> m.ServiceMonitor:
+def service_monitor(scope: Construct, identity: Identity, endpoints: list[Endpoint], *,
+                    selector: dict[str, str] | None = None, in_namespace: str | None = None) -> m.ServiceMonitor:
+    """The identity's Services, or (`selector`, `in_namespace`) another namespace's, e.g. a platform add-on's."""
     return m.ServiceMonitor(
         scope, "service-monitor",
         metadata={"name": identity.name, "namespace": identity.namespace, "labels": identity.selection_labels},
         spec=m.ServiceMonitorSpec(
-            selector=m.ServiceMonitorSpecSelector(match_labels=identity.selector),
+            selector=m.ServiceMonitorSpecSelector(match_labels=selector or identity.selector),
+            namespace_selector=m.ServiceMonitorSpecNamespaceSelector(match_names=[in_namespace]) if in_namespace else None,
             endpoints=[e.render() for e in endpoints],
         ),
     )

@@ -36,7 +36,7 @@ class TlsConfig(Model):
     # The user's ClusterIssuer (e.g. one backed by AWS Private CA); empty: the stack's own CA.
     cluster_issuer: str = ""
     # Leaf certificates: cert-manager renews each `renew_before` its expiry (defaults: 90 days, renewed
-    # 30 days ahead, so a stalled cert-manager leaves a month to notice CertManagerCertificateExpiringSoon).
+    # 30 days ahead, so a stalled cert-manager leaves weeks: rules/certificates.py alerts a week later).
     duration: str = Field("2160h", pattern=GO_DURATION)
     renew_before: str = Field("720h", pattern=GO_DURATION)
     # The stack's own root CA (ignored with cluster_issuer): ten years; its Secret lives in cert-manager's

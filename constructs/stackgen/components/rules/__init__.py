@@ -3,7 +3,8 @@
 This package holds OpenEMR's groups and the mechanism here; the other areas are its modules: node
 (node-exporter), kubernetes (workloads, storage, resources), cluster (kubelet, API server,
 kube-state-metrics), stack (Prometheus, its operator and reloaders, Alertmanager), backends (Loki,
-Tempo, Mimir, Fluent Bit, OTeBPF, Grafana), elasticsearch (logs.backend) and slo (burn-rate alerts).
+Tempo, Mimir, Fluent Bit, OTeBPF, Grafana), certificates (TLS renewal), elasticsearch (logs.backend)
+and slo (burn-rate alerts).
 Every expression uses only metrics of the catalog (catalog/metrics.yaml) or recorded here; every alert
 has a severity (critical, warning, info), summary, description naming the object and its value,
 runbook_url (a section of docs/runbooks.md) and a `for`. Every number an alert compares against is its
@@ -21,7 +22,8 @@ from pydantic import Field
 from constructs import Construct
 from imports.com.coreos import monitoring as m
 from stackgen import versions
-from stackgen.components.rules import backends, cluster, elasticsearch, kubernetes, node, slo, stack as stack_rules
+from stackgen.components.rules import (backends, certificates, cluster, elasticsearch, kubernetes, node, slo,
+                                      stack as stack_rules)
 from stackgen.context import Context
 from stackgen.lib.alerts import ON_NODE, Alert, Record
 from stackgen.settings import Duration, Model, Ratio
@@ -127,7 +129,8 @@ def _pods(stack: StackConfig) -> list:
 
 def _all_groups(stack: StackConfig) -> dict[str, list]:
     areas = {"openemr-pods": _pods(stack), **node.groups(stack), **kubernetes.groups(stack),
-             **cluster.groups(stack), **stack_rules.groups(stack), **backends.groups(stack)}
+             **cluster.groups(stack), **stack_rules.groups(stack), **backends.groups(stack),
+             **certificates.groups(stack)}
     if stack.otebpf.enabled:  # its HTTP metrics exist only with OTeBPF
         areas = {"openemr-service": _openemr(stack), "openemr-slo": slo.rules(stack), **areas}
     return elasticsearch.adjust(stack, areas)  # logs.backend: Elasticsearch's rules, Loki's only if rendered

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from stackgen.components import elasticsearch
+from stackgen.components.elk import elasticsearch
 from stackgen.lib.alerts import Alert
 
 if TYPE_CHECKING:

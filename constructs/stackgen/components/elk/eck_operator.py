@@ -21,7 +21,7 @@ import yaml
 
 from constructs import Construct
 from stackgen import versions
-from stackgen.components import elasticsearch
+from stackgen.components.elk import elasticsearch
 from stackgen.context import Context
 from stackgen.lib.monitors import Endpoint, service_monitor
 from stackgen.lib.netpol import Policy, cidrs, component_policy, rule

@@ -23,7 +23,7 @@ import cdk8s_plus_37.k8s as k
 
 from constructs import Construct
 from stackgen import versions
-from stackgen.components import eck_model, elasticsearch
+from stackgen.components.elk import eck_model, elasticsearch
 from stackgen.context import Context
 from stackgen.lib.meta import Identity
 from stackgen.lib.netpol import Peer, Policy, cidrs, component_policy, rule

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import cdk8s_plus_37.k8s as k
 
-from stackgen.components import elasticsearch, elasticsearch_setup
+from stackgen.components.elk import elasticsearch, elasticsearch_setup
 from stackgen.lib.netpol import Rule, rule
 from stackgen.lib.workload import Port, service
 

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from stackgen.components.elasticsearch_setup import DATA_STREAM
+from stackgen.components.elk.elasticsearch_setup import DATA_STREAM
 
 if TYPE_CHECKING:
     from stackgen.config import StackConfig

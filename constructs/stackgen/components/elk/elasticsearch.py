@@ -23,7 +23,8 @@ from constructs import Construct
 from stackgen import versions
 from stackgen.lib.plain import custom_resource
 from stackgen.budget import Budget
-from stackgen.components import eck_model, loki
+from stackgen.components import loki
+from stackgen.components.elk import eck_model
 from stackgen.context import Context
 from stackgen.lib.meta import Identity
 from stackgen.lib.monitors import Endpoint, service_monitor

@@ -11,7 +11,7 @@ import cdk8s_plus_37.k8s as k
 
 from constructs import Construct
 from stackgen import versions
-from stackgen.components import eck_model, elasticsearch, elasticsearch_setup, saved_searches
+from stackgen.components.elk import eck_model, elasticsearch, elasticsearch_setup, saved_searches
 from stackgen.context import Context
 from stackgen.lib.netpol import Policy, component_policy, rule
 from stackgen.lib.workload import Port, service_account
