@@ -258,3 +258,14 @@ def test_diff_shows_the_cost_delta_of_a_change():
     for overlay in ("hospital", "large"):
         cost = costs[overlay]
         assert cost["max_after"] > cost["max_before"] and cost["min_after"] == cost["min_before"]
+
+
+def test_readme_sizes_state_what_the_reports_price():
+    readme = (ROOT / "README.md").read_text()
+    sizes = readme[readme.index("### Sizes"):readme.index("## Elasticsearch and Kibana on ECK")]
+    for overlay in OVERLAYS:
+        nodes, shape, priced_as = node_rows(report(overlay))["minimum"]
+        total = table_row(report(overlay), "minimum")[6]
+        row = table_row(sizes, overlay)
+        assert row[2].startswith(f"{nodes} x {shape} ({priced_as} $"), (overlay, row[2])
+        assert row[5].startswith(f"{total} ("), (overlay, row[5])
