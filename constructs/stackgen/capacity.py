@@ -149,7 +149,8 @@ def agents_per_node(items: list[Workload]) -> Requests:
 def node_plan(stack: StackConfig, items: list[Workload], table: PriceTable) -> NodePlan:
     """The cheapest admitted shape on which every pod fits beside the agents and the budget's nodes hold the
     pods at minimum scale; Karpenter launches on-demand nodes at the lowest price (instance_prices.py)."""
-    nodes, agents = applying(stack)[0].nodes, agents_per_node(items)
+    (limit, key), agents = applying(stack), agents_per_node(items)
+    nodes = limit.nodes
     pods = [w for w in items if w.kind != "DaemonSet"]
     at_min, at_max = _sum(pods, "min", "requests"), _sum(pods, "max", "requests")
     for shape in sorted(pool_shapes(stack), key=lambda s: (table.cheapest(s).usd_per_hour, s.allocatable_memory_mib)):
@@ -159,8 +160,8 @@ def node_plan(stack: StackConfig, items: list[Workload], table: PriceTable) -> N
     from stackgen.config import ConfigError  # config imports this module
 
     raise ConfigError(f"no instance size the pool admits ({', '.join(s.name for s in pool_shapes(stack))}) holds the "
-                      f"stack's pods on {nodes} nodes with the node agents beside them; raise the budget's nodes "
-                      "or nodes.max_cpu, or lower the requests")
+                      f"stack's pods on the {nodes} nodes of {key}.nodes with the node agents beside them; raise "
+                      f"{key}.nodes or nodes.max_cpu, or lower the requests")
 
 
 def _sum(items: list[Workload], scale: str, kind: str) -> Requests:

@@ -32,10 +32,6 @@ class Price:
     source: str
 
     @property
-    def family(self) -> str:
-        return self.instance_type.split(".")[0]
-
-    @property
     def shape_name(self) -> str:
         """The shape it is an instance of (c6a.large -> c.large)."""
         match = INSTANCE_TYPE.match(self.instance_type)
