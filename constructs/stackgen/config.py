@@ -60,7 +60,7 @@ class StackConfig(Model):
     app_namespace: DnsLabel = "openemr"
     instance: DnsLabel = "main"
     budget: Budget = Budget()
-    # What CAPACITY.md prices the overlay at, and the ingest its object-storage estimate assumes.
+    # The seed's node type CAPACITY.md compares with, and the ingest its object-storage estimate assumes.
     capacity: CapacityConfig = CapacityConfig()
     storage: Storage = Storage()
     network: Network = Network()

@@ -30,6 +30,10 @@ class Shape:
         return f"{self.category}.{self.size}"
 
 
+SIZES = ("large", "xlarge", "2xlarge", "4xlarge")
+# Auto Mode's built-in general-purpose pool launches on-demand amd64 C, M and R instances of generation 5 or
+# newer ("Enable or Disable Built-in NodePools"); the stack's own NodePool narrows the categories.
+BUILT_IN_CATEGORIES = ["c", "m", "r"]
 SHAPES = [Shape(*row) for row in (
     ("c", "large", 2, 4096, 1930, 3114), ("c", "xlarge", 4, 8192, 3920, 6584),
     ("c", "2xlarge", 8, 16384, 7910, 14162), ("c", "4xlarge", 16, 32768, 15890, 27381),
