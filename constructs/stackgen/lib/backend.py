@@ -18,7 +18,7 @@ from constructs import Construct
 from stackgen import forms
 from stackgen.context import Context
 from stackgen.lib.monitors import Endpoint, service_monitor
-from stackgen.lib.netpol import Peer, Policy, cidrs, component_policy, rule
+from stackgen.lib.netpol import Peer, Policy, aws_endpoints, component_policy, external, rule
 from stackgen.lib.scaling import ScaleTarget, disruption_budget, replicas_and_scaling
 from stackgen.lib.workload import (
     ContainerSpec,
@@ -42,6 +42,13 @@ HTTPS = Port("https", 443)
 RING_LABEL = "monitoring.openemr.io/ring"
 UID = 10001
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+
+
+def irsa(role_arn: str) -> dict[str, str]:
+    """A ServiceAccount's IRSA annotations. The regional STS endpoint ("Configure the AWS Security Token Service
+    endpoint for a service account": the webhook then sets AWS_STS_REGIONAL_ENDPOINTS=regional), so that every
+    SDK exchanges the token at sts.<region>.amazonaws.com, the one name the egress policies allow."""
+    return {IRSA_ANNOTATION: role_arn, "eks.amazonaws.com/sts-regional-endpoints": "true"}
 NO_LIVENESS = ("as upstream (Loki and mimir-distributed charts, Tempo jsonnet) no liveness probe: /ready waits for "
                "the ring and peers and must not restart a pod that is still joining")
 
@@ -108,7 +115,7 @@ class Backend(Construct):
         config_map = f"{spec.name}-config"
         text = config_text(spec.config)
         k.KubeConfigMap(self, "config", metadata=base.meta(config_map), data={"config.yaml": text})
-        service_account(self, base, annotations={IRSA_ANNOTATION: spec.role_arn})
+        service_account(self, base, annotations=irsa(spec.role_arn))
         ring = {RING_LABEL: spec.name}
         # Its own identity: monitors of the component must not select the gossip Service.
         gossip = ctx.identity(memberlist_service(spec.name), f"{spec.component}-memberlist", spec.image)
@@ -166,6 +173,7 @@ class Backend(Construct):
             ingress=[rule([members], own), rule([ctx.pods_of("prometheus")], [spec.http]),
                      *[rule([peer], list(p)) for peer, p in target.clients]],
             egress=[rule([members], own),
-                    # S3 and STS (IRSA token exchange) over HTTPS.
-                    rule(cidrs(["0.0.0.0/0"]), [HTTPS]),
+                    # S3 (virtual-hosted bucket names: the SDKs' default for AWS endpoints) and STS (IRSA).
+                    *external(ctx.config.network.egress_mode, aws_endpoints(ctx.config.aws.region, "s3", "sts"),
+                              [HTTPS]),
                     *[rule([peer], list(p)) for peer, p in target.calls]]))
