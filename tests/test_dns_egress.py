@@ -61,7 +61,7 @@ def test_backends_reach_s3_and_sts_by_name_and_nothing_else(overlay):
 def test_grafana_and_alertmanager_reach_their_hosts_only(overlay):
     m, config = Manifests(load_tree(DIST / overlay)), overlay_config(overlay)
     region, grafana, alertmanager = config.aws.region, one_pod(m, "grafana"), one_pod(m, "alertmanager")
-    for host in ("grafana.com", f"monitoring.{region}.amazonaws.com", f"logs.{region}.amazonaws.com",
+    for host in ("grafana.com", "storage.googleapis.com", f"monitoring.{region}.amazonaws.com", f"logs.{region}.amazonaws.com",
                  f"xray.{region}.amazonaws.com", f"sts.{region}.amazonaws.com"):
         assert flow_allowed(m, grafana, named(host), 443), host
     for destination in (named("evil.example.com"), named("storage.grafana.com.evil.example"), Address("1.2.3.4"),
@@ -167,3 +167,19 @@ def test_application_network_policies_are_held_to_the_vendored_crd():
     policy["spec"]["egress"][0]["to"].append({"domainNames": ["bad domain"]})
     problems = schema_problems(policy, ())
     assert any("domainName" in p for p in problems) and any("bad domain" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_aws_client_exchanges_its_token_at_the_regional_sts_name(overlay):
+    """The one STS name the policies allow: the IRSA ServiceAccounts ask the EKS webhook for regional STS, and
+    minio-go (Tempo, Mimir), which reads only AWS_REGION, gets it set."""
+    objects, region = load_tree(DIST / overlay), overlay_config(overlay).aws.region
+    # External Secrets' ServiceAccount is not among them: its controller, in its own namespace, exchanges the token.
+    irsa = [o for o in objects if o["kind"] == "ServiceAccount" and o["metadata"]["name"] in ("grafana", *BACKENDS)]
+    assert len(irsa) == 4 and all("eks.amazonaws.com/role-arn" in o["metadata"]["annotations"] for o in irsa)
+    for account in irsa:
+        assert account["metadata"]["annotations"]["eks.amazonaws.com/sts-regional-endpoints"] == "true"
+    m = Manifests(objects)
+    for pod in [p for backend in BACKENDS for p in pods_of(m, backend)]:
+        env = {e["name"]: e.get("value") for c in pod.containers for e in c.get("env") or []}
+        assert env.get("AWS_REGION") == region, pod.owner

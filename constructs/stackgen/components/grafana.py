@@ -83,10 +83,11 @@ DB_PASSWORD_DIR = "/etc/grafana/database"
 GRAFANA_UID = 10472
 XRAY_PLUGIN = versions.GRAFANA_XRAY_PLUGIN.repository
 HTTPS_OUT = Port("https", 443)
-# The plugin installer's repository (grafana.ini [grafana_com] url, default https://grafana.com): the
-# archive and the plugin signing keys. Where its download redirects to has not been verified: if the X-Ray
-# plugin fails to install with network.egress: domain-names, Grafana's log names the host it tried.
-PLUGIN_HOST = "grafana.com"
+# The plugin installer (Grafana 12, pkg/plugins/repo): the versions and the archive from grafana.com
+# (`<api>/plugins/<id>/versions/<v>/download`, with Go's default of following redirects), and the archive of
+# a Grafana-built plugin from where grafana.com redirects it: Google Cloud Storage's `integration-artifacts`
+# bucket (grafana/grafana-polystat-panel#151: "Get https://storage.googleapis.com/integration-artifacts/...").
+PLUGIN_HOSTS = ["grafana.com", "storage.googleapis.com"]
 
 
 def aws_hosts(region: str) -> list[str]:
@@ -217,7 +218,7 @@ class Grafana(Construct):
             rule([ctx.pods_of(loki.query_service(stack))], [loki.HTTP]),
             rule([ctx.pods_of(tempo.query_service(stack))], [tempo.HTTP]),
             rule([ctx.pods_of(mimir.query_service(stack))], [mimir.HTTP]),
-            *external(stack.network.egress_mode, [*aws_hosts(stack.aws.region), PLUGIN_HOST], [HTTPS_OUT]),
+            *external(stack.network.egress_mode, [*aws_hosts(stack.aws.region), *PLUGIN_HOSTS], [HTTPS_OUT]),
         ]
         sso = grafana_sso.wiring(config.sso, stack.alerting.grafana_url)
         env.update(sso.env)

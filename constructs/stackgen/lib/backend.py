@@ -132,6 +132,10 @@ class Backend(Construct):
             name=spec.name, image=spec.image.ref, resources=target.resources,
             ports=ports,
             args=["-config.file=/etc/config/config.yaml", f"-target={target.role}"],
+            # minio-go (Tempo's and Mimir's S3 client) exchanges the IRSA token at sts.<AWS_REGION>.amazonaws.com,
+            # and at the global sts.amazonaws.com when the variable is unset (pkg/credentials/iam_aws.go): set it
+            # rather than rely on the EKS webhook, so the one STS name the egress policy allows is the one used.
+            env=[k.EnvVar(name="AWS_REGION", value=ctx.config.aws.region)],
             mounts=[k.VolumeMount(name="config", mount_path="/etc/config", read_only=True),
                     k.VolumeMount(name="data", mount_path=spec.data_dir),
                     k.VolumeMount(name="tmp", mount_path="/tmp")],
