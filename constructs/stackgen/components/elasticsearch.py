@@ -221,7 +221,9 @@ class Elasticsearch(Construct):
             ingress=[rule(es_clients(ctx), [HTTPS]), rule([pods(ctx)], [TRANSPORT])],
             egress=[rule([pods(ctx)], [TRANSPORT]),
                     # S3 (repository-s3 addresses buckets by virtual-hosted name unless path_style_access)
-                    # and STS (web-identity token exchange, at the region of AWS_REGION above) for snapshots.
+                    # and STS for snapshots: the web-identity StsClient is built with no region, so the SDK v2
+                    # takes AWS_REGION (set above) and its regional endpoint (repository-s3 S3Service.java,
+                    # CustomWebIdentityTokenCredentialsProvider).
                     *external(stack.network.egress_mode, aws_endpoints(stack.aws.region, "s3", "sts"),
                               [AWS_HTTPS])]))
         Exporter(self, ctx)
