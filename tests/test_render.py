@@ -134,4 +134,4 @@ def test_a_hand_vendored_crd_is_verified_by_its_recorded_sha256(tmp_path, monkey
     assert not crds.NETWORK_POLICY_CONTROLLER.from_source and import_pinned.problems() == []
     path = crds.vendored_path(crds.NETWORK_POLICY_CONTROLLER, crds.NETWORK_POLICY_CONTROLLER.files[0])
     path.write_text(path.read_text().replace("domainNames", "domainName"))
-    assert import_pinned.problems() == [f"{path}: differs from its record (re-run tools/import_pinned.py)"]
+    assert import_pinned.problems() == [f"{path}: differs from its record (download it again from its URL)"]

@@ -79,7 +79,8 @@ def problems() -> list[str]:
         for name, meta in entry["files"].items():
             path = crds.vendored_path(crd_set, name)
             if not path.exists() or sha256(path) != meta["sha256"] or meta["url"] != crd_set.upstream.get(name):
-                found.append(f"{_shown(path)}: differs from its record (re-run tools/import_pinned.py)")
+                fix = "re-run tools/import_pinned.py" if crd_set.from_source else "download it again from its URL"
+                found.append(f"{_shown(path)}: differs from its record ({fix})")
     trees = yaml.safe_load((REFERENCE / "SOURCES.yaml").read_text())
     for name, meta in trees.items():
         if sha256(REFERENCE / name) != meta["sha256"]:

@@ -16,7 +16,8 @@ Who installs a set decides where it goes:
 - `flux`: `flux bootstrap` installs them (Flux's own kinds, which dist/flux/ uses).
 - `cluster`: the cluster serves them itself: EKS Auto Mode's `karpenter.sh/v1` NodePool (the node layer,
   components/platform/nodes.py) and `networking.k8s.aws/v1alpha1` ApplicationNetworkPolicy (DNS-based
-  egress, lib/netpol.py). The vendored files are upstream's schemas at the pinned tags, for validation only. Auto Mode's other kind, `eks.amazonaws.com/v1` NodeClass, has no public CRD file:
+  egress, lib/netpol.py). The vendored files are upstream's schemas at the pinned tags, for validation
+  only. Auto Mode's other kind, `eks.amazonaws.com/v1` NodeClass, has no public CRD file:
   node_class_fields.py checks it against AWS's documented fields instead.
 """
 from __future__ import annotations

@@ -16,7 +16,7 @@ from constructs import Construct
 from stackgen import dashboards, forms, versions
 from stackgen.components import elasticsearch, grafana_sso, loki, mimir, tempo
 from stackgen.context import Context
-from stackgen.lib.backend import irsa, service_url
+from stackgen.lib.backend import HTTPS, irsa, service_url
 from stackgen.lib.monitors import Endpoint, service_monitor
 from stackgen.lib.netpol import Policy, aws_endpoints, component_policy, external, rule
 from stackgen.lib.scaling import ScaleTarget, replicas_and_scaling
@@ -82,7 +82,6 @@ DB_PASSWORD_DIR = "/etc/grafana/database"
 # a uid >= 10000 cannot collide with a host user.
 GRAFANA_UID = 10472
 XRAY_PLUGIN = versions.GRAFANA_XRAY_PLUGIN.repository
-HTTPS_OUT = Port("https", 443)
 # The plugin installer (Grafana 12, pkg/plugins/repo): the versions and the archive from grafana.com
 # (`<api>/plugins/<id>/versions/<v>/download`, with Go's default of following redirects), and the archive of
 # a Grafana-built plugin from where grafana.com redirects it: Google Cloud Storage's `integration-artifacts`
@@ -218,7 +217,7 @@ class Grafana(Construct):
             rule([ctx.pods_of(loki.query_service(stack))], [loki.HTTP]),
             rule([ctx.pods_of(tempo.query_service(stack))], [tempo.HTTP]),
             rule([ctx.pods_of(mimir.query_service(stack))], [mimir.HTTP]),
-            *external(stack.network.egress_mode, [*aws_hosts(stack.aws.region), *PLUGIN_HOSTS], [HTTPS_OUT]),
+            *external(stack.network.egress_mode, [*aws_hosts(stack.aws.region), *PLUGIN_HOSTS], [HTTPS]),
         ]
         sso = grafana_sso.wiring(config.sso, stack.alerting.grafana_url)
         env.update(sso.env)

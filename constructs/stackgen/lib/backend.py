@@ -42,6 +42,8 @@ HTTPS = Port("https", 443)
 RING_LABEL = "monitoring.openemr.io/ring"
 UID = 10001
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+NO_LIVENESS = ("as upstream (Loki and mimir-distributed charts, Tempo jsonnet) no liveness probe: /ready waits for "
+               "the ring and peers and must not restart a pod that is still joining")
 
 
 def irsa(role_arn: str) -> dict[str, str]:
@@ -49,8 +51,6 @@ def irsa(role_arn: str) -> dict[str, str]:
     endpoint for a service account": the webhook then sets AWS_STS_REGIONAL_ENDPOINTS=regional), so that every
     SDK exchanges the token at sts.<region>.amazonaws.com, the one name the egress policies allow."""
     return {IRSA_ANNOTATION: role_arn, "eks.amazonaws.com/sts-regional-endpoints": "true"}
-NO_LIVENESS = ("as upstream (Loki and mimir-distributed charts, Tempo jsonnet) no liveness probe: /ready waits for "
-               "the ring and peers and must not restart a pod that is still joining")
 
 
 def memberlist_service(backend: str) -> str:
