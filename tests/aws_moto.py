@@ -98,6 +98,10 @@ class World:
     def role_arn(self, component: str) -> str:
         return f"arn:aws:iam::{ACCOUNT}:role/{CLUSTER}-{component}"
 
+    # The cluster's service CIDR (not moto's default), and the `kubernetes` Service's ClusterIP in it.
+    service_cidr = "10.100.0.0/16"
+    kube_api = "10.100.0.1/32"
+
 
 def trust_policy(world: World, subject: str, audience: str = "sts.amazonaws.com") -> str:
     host = world.issuer.removeprefix("https://")
@@ -144,7 +148,8 @@ def build_world(version: str = "1.31") -> World:
     """The account as Terraform leaves it on day one: cluster, OIDC provider, key, buckets, roles, all tagged."""
     eks, iam, kms, s3 = client("eks"), client("iam"), client("kms"), client("s3")
     eks.create_cluster(name=CLUSTER, version=version, roleArn=f"arn:aws:iam::{ACCOUNT}:role/eks-cluster",
-                       resourcesVpcConfig={"subnetIds": []})
+                       resourcesVpcConfig={"subnetIds": []},
+                       kubernetesNetworkConfig={"serviceIpv4Cidr": World.service_cidr})
     issuer = eks.describe_cluster(name=CLUSTER)["cluster"]["identity"]["oidc"]["issuer"]
     provider = iam.create_open_id_connect_provider(Url=issuer, ClientIDList=["sts.amazonaws.com"],
                                                    ThumbprintList=["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"])

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import DIST, run_main
+from stackgen.flows import Address, flow_allowed
+from stackgen.manifests import Manifests
 from stackgen.validate import load_tree
 
 AMTOOL = shutil.which("amtool")
@@ -81,11 +83,13 @@ def test_receivers_read_credentials_from_mounted_secret_files_only(objects):
     assert not [o for o in objects if o["kind"] == "Secret" and o["metadata"]["name"] in mounted]
 
 
-def test_egress_allows_the_smarthost_port(objects):
+def test_egress_allows_the_smarthost_host_and_port(objects):
     config, _ = rendered(objects)
-    port = int(config["receivers"][2]["email_configs"][0]["smarthost"].rsplit(":", 1)[1])
-    policy = next(o for o in objects if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "alertmanager")
-    assert port in {p["port"] for rule in policy["spec"]["egress"] for p in rule.get("ports", [])}
+    host, port = config["receivers"][2]["email_configs"][0]["smarthost"].rsplit(":", 1)
+    m = Manifests(objects)
+    alertmanager = next(p for p in m.pods() if p.labels.get("app.kubernetes.io/name") == "alertmanager")
+    assert flow_allowed(m, alertmanager, Address("203.0.113.25", host), int(port))
+    assert not flow_allowed(m, alertmanager, Address("203.0.113.25", "mail.other.example"), int(port))
 
 
 def render_with(tmp_path, overlay_text):

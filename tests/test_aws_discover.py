@@ -39,7 +39,9 @@ def test_discover_writes_a_cluster_overlay_of_discovered_values_only(aws_env, tm
         "mimir": {"blocks_bucket": world.bucket("mimir-blocks"), "ruler_bucket": world.bucket("mimir-ruler"),
                   "role_arn": world.role_arn("mimir")},
         "grafana": {"role_arn": world.role_arn("grafana")},
-        "secrets": {"role_arn": world.role_arn("external-secrets")}}
+        "secrets": {"role_arn": world.role_arn("external-secrets")},
+        # The cluster's service CIDR (DescribeCluster), and the API server's ClusterIP in it.
+        "network": {"service_cidr": world.service_cidr, "kube_api_cidrs": [world.kube_api]}}
     assert PLACEHOLDER_ACCOUNT not in written
     # What it checked, as it went (stderr), and the cluster's facts in the file's header.
     assert "reading the tags of 4 S3 bucket(s)" in result.stderr

@@ -390,3 +390,21 @@ def test_network_policies_must_be_enforced_or_managed(api, config, capsys, tmp_p
     api.load("empty")
     code, report = doctor(tmp_path, config, capsys, overlay="managed")
     assert code == 0 and rows(report, "pass")[ENFORCED]["detail"] == "set by stage monitoring-platform"
+
+
+ANP = ("kind served", "networking.k8s.aws/v1alpha1 ApplicationNetworkPolicy")
+
+
+def test_domain_name_egress_needs_the_cluster_to_serve_application_network_policies(api, config, capsys):
+    """EKS Auto Mode serves the kind (recorded ready: pass); a cluster without it (standard EKS, an older
+    platform version) fails, naming network.egress: cidr, before Flux's dry-run would fail the whole stage."""
+    api.load("ready")
+    code, report = doctor(ROOT, config, capsys, overlay="hospital", dist=DIST)
+    assert code == 0 and rows(report, "pass")[ANP]["detail"] == "served by the cluster"
+    api.responses[APIS]["groups"] = [g for g in api.responses[APIS]["groups"] if g["name"] != "networking.k8s.aws"]
+    del api.responses["/apis/networking.k8s.aws/v1alpha1"]
+    code, report = doctor(ROOT, config, capsys, overlay="hospital", dist=DIST)
+    failed = rows(report, "fail")
+    assert code == 1 and set(failed) == {ANP}
+    assert "network.egress: cidr" in failed[ANP]["fix"] and "overlays/hospital.yaml" in failed[ANP]["fix"]
+    assert "monitoring/alertmanager" in failed[ANP]["detail"] and "monitoring-stack" in failed[ANP]["detail"]

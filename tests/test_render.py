@@ -123,3 +123,18 @@ def test_readme_lists_the_trust_policy_subject_of_every_irsa_service_account():
             if account["kind"] == "ServiceAccount" and "eks.amazonaws.com/role-arn" in account["metadata"].get("annotations", {}):
                 subject = f"system:serviceaccount:{account['metadata']['namespace']}:{account['metadata']['name']}"
                 assert subject in readme
+
+
+def test_a_hand_vendored_crd_is_verified_by_its_recorded_sha256(tmp_path, monkeypatch):
+    """The ApplicationNetworkPolicy CRD is not in ../shared: the tool keeps it, and --check still catches a change."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import import_pinned
+    from stackgen import crds
+    copy = tmp_path / "crds"
+    shutil.copytree(crds.VENDORED, copy)
+    monkeypatch.setattr(crds, "VENDORED", copy)
+    monkeypatch.setattr(crds, "SOURCES", copy / "SOURCES.yaml")
+    assert not crds.NETWORK_POLICY_CONTROLLER.from_source and import_pinned.problems() == []
+    path = crds.vendored_path(crds.NETWORK_POLICY_CONTROLLER, crds.NETWORK_POLICY_CONTROLLER.files[0])
+    path.write_text(path.read_text().replace("domainNames", "domainName"))
+    assert import_pinned.problems() == [f"{path}: differs from its record (download it again from its URL)"]

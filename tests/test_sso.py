@@ -6,6 +6,7 @@ import pytest
 from conftest import ROOT, run_main
 from stackgen.checks.secrets import check_secret_producers
 from stackgen.config import ConfigError, load_overlay
+from stackgen.flows import Address, flow_allowed
 from stackgen.manifests import Manifests
 from stackgen.validate import load_tree, schema_problems
 
@@ -83,10 +84,13 @@ def test_groups_claim_maps_to_roles(objects, groups, role):
     assert (jmespath.search(expression, {"groups": groups}) or None) == role
 
 
-def test_egress_reaches_the_providers_port(objects):
-    policy = next(o for o in objects if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "grafana")
-    ports = {p["port"] for rule in policy["spec"]["egress"] for p in rule.get("ports", [])}
-    assert 8443 in ports
+def test_egress_reaches_the_providers_host_and_port_only(objects):
+    """By name (network.egress: domain-names, the ApplicationNetworkPolicy beside Grafana's NetworkPolicy)."""
+    m = Manifests(objects)
+    grafana = next(p for p in m.pods() if p.labels.get("app.kubernetes.io/name") == "grafana")
+    assert flow_allowed(m, grafana, Address("203.0.113.7", "id.clinic.example.org"), 8443)
+    assert not flow_allowed(m, grafana, Address("203.0.113.7", "id.other.example.org"), 8443)
+    assert not flow_allowed(m, grafana, Address("203.0.113.7"), 8443)
 
 
 def test_sso_off_by_default_renders_none_of_it():

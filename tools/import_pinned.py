@@ -6,6 +6,8 @@
 What it copies (the sets are declared in constructs/stackgen/crds.py and below):
 - CRDs: <source>/crds/<set>/<file> -> imports/crds/<set>/<file>, recorded in imports/crds/SOURCES.yaml.
   Synth copies the sets dist/ applies into dist/crds/ from there; validation reads them from there.
+  A set declared `from_source=False` is not in the source folder: it was downloaded from its recorded URL
+  by hand; this keeps it and its record untouched, and `--check` verifies its sha256 like any other.
 - Configuration key trees of Loki, Tempo and Mimir: <source>/config-reference/<file> ->
   constructs/stackgen/catalog/config-reference/<file>, recorded in its SOURCES.yaml; the key checks read them.
 
@@ -41,8 +43,12 @@ def _record(entries: dict[str, dict[str, str]], destination: Path, origin: dict[
 
 
 def vendor(source: Path) -> None:
+    previous = yaml.safe_load(crds.SOURCES.read_text()) if crds.SOURCES.exists() else {}
     record = {}
     for crd_set in crds.SETS:
+        if not crd_set.from_source:  # vendored by hand: keep the files and the record they are checked against
+            record[crd_set.folder] = previous[crd_set.folder]
+            continue
         destination = crds.VENDORED / crd_set.folder
         shutil.rmtree(destination, ignore_errors=True)
         destination.mkdir(parents=True)
@@ -58,6 +64,10 @@ def vendor(source: Path) -> None:
     (REFERENCE / "SOURCES.yaml").write_text(HEADER + yaml.safe_dump(_record(origins, REFERENCE, origins), sort_keys=True))
 
 
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def problems() -> list[str]:
     """Vendored files that are missing, extra or changed since they were recorded."""
     found = []
@@ -69,7 +79,8 @@ def problems() -> list[str]:
         for name, meta in entry["files"].items():
             path = crds.vendored_path(crd_set, name)
             if not path.exists() or sha256(path) != meta["sha256"] or meta["url"] != crd_set.upstream.get(name):
-                found.append(f"{path.relative_to(ROOT)}: differs from its record (re-run tools/import_pinned.py)")
+                fix = "re-run tools/import_pinned.py" if crd_set.from_source else "download it again from its URL"
+                found.append(f"{_shown(path)}: differs from its record ({fix})")
     trees = yaml.safe_load((REFERENCE / "SOURCES.yaml").read_text())
     for name, meta in trees.items():
         if sha256(REFERENCE / name) != meta["sha256"]:

@@ -15,8 +15,9 @@ Who installs a set decides where it goes:
   version, for validation only.
 - `flux`: `flux bootstrap` installs them (Flux's own kinds, which dist/flux/ uses).
 - `cluster`: the cluster serves them itself: EKS Auto Mode's `karpenter.sh/v1` NodePool (the node layer,
-  components/platform/nodes.py). The vendored file is upstream Karpenter's schema at the pinned tag, for
-  validation only. Auto Mode's other kind, `eks.amazonaws.com/v1` NodeClass, has no public CRD file:
+  components/platform/nodes.py) and `networking.k8s.aws/v1alpha1` ApplicationNetworkPolicy (DNS-based
+  egress, lib/netpol.py). The vendored files are upstream's schemas at the pinned tags, for validation
+  only. Auto Mode's other kind, `eks.amazonaws.com/v1` NodeClass, has no public CRD file:
   node_class_fields.py checks it against AWS's documented fields instead.
 """
 from __future__ import annotations
@@ -39,6 +40,9 @@ class CrdSet:
     installed_by: Literal["dist", "chart", "flux", "cluster"]
     # Upstream location of each file at the pinned tag (file name -> URL), recorded by tools/import_pinned.py.
     upstream: dict[str, str]
+    # False: the source folder (../shared) does not hold the set; its vendored files and their record are
+    # kept as they are, and `--check` verifies them against the recorded sha256.
+    from_source: bool = True
 
     @property
     def files(self) -> list[str]:
@@ -76,7 +80,14 @@ KARPENTER = CrdSet("karpenter-v1.14.1", "cluster", {
 CERT_MANAGER = CrdSet("cert-manager-v1.21.1", "dist", _at(
     "https://raw.githubusercontent.com/cert-manager/cert-manager/v1.21.1/deploy/crds",
     *(f"cert-manager.io_{name}.yaml" for name in ("certificaterequests", "certificates", "clusterissuers", "issuers"))))
-SETS = (PROMETHEUS_OPERATOR, ECK, CERT_MANAGER, EXTERNAL_SECRETS, FLUX, KARPENTER)
+# The DNS-based egress kind EKS Auto Mode serves (networking.k8s.aws/v1alpha1 ApplicationNetworkPolicy, rendered
+# with network.egress: domain-names, lib/netpol.py); aws/amazon-network-policy-controller-k8s publishes its CRD.
+# Not in ../shared: vendored by hand from the tag below and verified by its recorded sha256 only.
+NETWORK_POLICY_CONTROLLER = CrdSet("network-policy-controller-v1.1.7", "cluster", {
+    "networking.k8s.aws_applicationnetworkpolicies.yaml":
+        "https://raw.githubusercontent.com/aws/amazon-network-policy-controller-k8s/v1.1.7/config/crd/bases/"
+        "networking.k8s.aws_applicationnetworkpolicies.yaml"}, from_source=False)
+SETS = (PROMETHEUS_OPERATOR, ECK, CERT_MANAGER, EXTERNAL_SECRETS, FLUX, KARPENTER, NETWORK_POLICY_CONTROLLER)
 
 
 def vendored_path(crd_set: CrdSet, name: str) -> Path:

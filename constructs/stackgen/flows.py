@@ -1,4 +1,10 @@
-"""NetworkPolicy evaluation: would the rendered policies let one pod (or address) reach another?"""
+"""NetworkPolicy evaluation: would the rendered policies let one pod (or address, or host name) reach another?
+
+ApplicationNetworkPolicies (EKS Auto Mode, networking.k8s.aws/v1alpha1) are evaluated with the
+NetworkPolicies of their namespace, as AWS does ("Use Network Policies with EKS Auto Mode": namespace
+NetworkPolicy and ApplicationNetworkPolicy are one tier): a flow either allows is allowed. Their
+`domainNames` peers match a destination reached by that name (`Address.host`); an `ipBlock` matches its
+address, whatever name it was reached by."""
 from __future__ import annotations
 
 import ipaddress
@@ -17,11 +23,24 @@ NODE_ADDRESS = "10.0.0.10"
 
 @dataclass(frozen=True)
 class Address:
-    """A destination outside the pod network (API server, a node, the internet)."""
+    """A destination outside the pod network (API server, a node, the internet), reached by `host` if named."""
     ip: str
+    host: str | None = None
+
+
+def domain_matches(pattern: str, host: str) -> bool:
+    """A domainNames entry: exact, or `*.` followed by a suffix matching one or more whole labels (the CRD's
+    DomainName: `*.kubernetes.io` matches `blog.kubernetes.io`, not `kubernetes.io`)."""
+    pattern, host = pattern.rstrip(".").lower(), host.rstrip(".").lower()
+    if pattern.startswith("*."):
+        return host.endswith(pattern[1:])
+    return host == pattern
 
 
 def _peer_matches(m: Manifests, peer: dict, policy_namespace: str, other: Pod | Address) -> bool:
+    if "domainNames" in peer:
+        return isinstance(other, Address) and other.host is not None and any(
+            domain_matches(pattern, other.host) for pattern in peer["domainNames"])
     if "ipBlock" in peer:
         if not isinstance(other, Address):
             return False
@@ -55,7 +74,8 @@ def _allowed_by(m: Manifests, pod: Pod, direction: str, other: Pod | Address, nu
                 destination: Pod | None) -> bool:
     policy_type, rules_key, peers_key = {"Ingress": ("Ingress", "ingress", "from"),
                                          "Egress": ("Egress", "egress", "to")}[direction]
-    policies = [p for p in m.of_kind("NetworkPolicy") if p["metadata"]["namespace"] == pod.namespace
+    policies = [p for p in m.of_kind("NetworkPolicy", "ApplicationNetworkPolicy")
+                if p["metadata"]["namespace"] == pod.namespace
                 and policy_type in p["spec"].get("policyTypes", ["Ingress"])
                 and matches(p["spec"]["podSelector"], pod.labels)]
     if not policies:

@@ -214,8 +214,9 @@ def validate_flux(dist: Path) -> list[str]:
 
 # What a cluster with nothing but `flux bootstrap` serves beyond Kubernetes itself.
 FLUX_SERVED = crds.kinds(crds.FLUX)
-# What EKS Auto Mode serves itself: its NodePool (Karpenter's kind) and NodeClass.
-AUTO_MODE_SERVED = crds.kinds(crds.KARPENTER) | {(node_class_fields.API_VERSION, node_class_fields.KIND)}
+# What EKS Auto Mode serves itself: its NodePool (Karpenter's kind), ApplicationNetworkPolicy and NodeClass.
+AUTO_MODE_SERVED = {kind for crd_set in crds.SETS if crd_set.installed_by == "cluster" for kind in crds.kinds(crd_set)} | {
+    (node_class_fields.API_VERSION, node_class_fields.KIND)}
 
 
 def delivered_kinds(stage: dict, objects: list[dict]) -> set[tuple[str, str]]:

@@ -5,6 +5,7 @@ it does not manage). What was not found is reported with the tags and name that 
 """
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,7 @@ class ClusterFacts:
     auto_mode: bool | None  # None: the response has no computeConfig (moto does not model Auto Mode)
     block_storage: bool | None
     account: str | None = None  # from the cluster's ARN; the IRSA roles belong in this account
+    service_cidr: str | None = None  # kubernetesNetworkConfig.serviceIpv4Cidr
 
 
 @dataclass
@@ -48,6 +50,9 @@ class Discovery:
 
     def overlay_values(self) -> dict:
         values: dict = {"cluster_name": self.cluster.name, "aws": {"region": self.region}}
+        if self.cluster.service_cidr:
+            values["network"] = {"service_cidr": self.cluster.service_cidr,
+                                 "kube_api_cidrs": [kube_api_address(self.cluster.service_cidr)]}
         for found in self.found:
             if found.value is not None:
                 section, key = found.wanted.key.split(".")
@@ -86,7 +91,20 @@ def cluster_facts(cluster: dict) -> ClusterFacts:
     return ClusterFacts(cluster["name"], cluster.get("version", ""), cluster.get("identity", {}).get("oidc", {}).get("issuer", ""),
                         compute.get("enabled") if compute is not None else None,
                         storage.get("enabled") if storage is not None else None,
-                        cluster["arn"].split(":")[4] if cluster.get("arn") else None)
+                        cluster["arn"].split(":")[4] if cluster.get("arn") else None,
+                        (cluster.get("kubernetesNetworkConfig") or {}).get("serviceIpv4Cidr"))
+
+
+def kube_api_address(service_cidr: str) -> str:
+    """Where pods' API calls are matched by the network policy agent: the `kubernetes` Service's ClusterIP
+    (the first address of the service CIDR) as a /32, not the endpoint ENIs behind it. The agent's eBPF
+    programs sit on the pod's veth, before kube-proxy's DNAT, so they see the ClusterIP: "it attaches the ebpf
+    probes to the TC hook of the pod veth interface and thus unable to see the pod IP after the DNAT happens
+    for the clusterIPs" (aws/amazon-network-policy-controller-k8s, pkg/resolvers/endpoints.go,
+    getMatchingServiceClusterIPs); flow logs in aws/aws-network-policy-agent#549 show egress verdicts on
+    service-range destinations. Every API client of the stack uses the in-cluster address
+    (KUBERNETES_SERVICE_HOST), never the endpoint's name."""
+    return f"{ipaddress.ip_network(service_cidr).network_address + 1}/32"
 
 
 def _tags(pairs: list[dict], key: str = "Key", value: str = "Value") -> dict[str, str]:

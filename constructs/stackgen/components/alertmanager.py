@@ -11,6 +11,8 @@ from a file of a Secret the CR mounts (`*_file`), and that Secret is created out
 """
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import cdk8s_plus_37.k8s as k
 import yaml
 from pydantic import Field, model_validator
@@ -23,7 +25,7 @@ from stackgen.components.rules.slo import SloConfig
 from stackgen.context import Context
 from stackgen.lib import operated
 from stackgen.lib.monitors import Endpoint, service_monitor
-from stackgen.lib.netpol import Policy, cidrs, component_policy, rule
+from stackgen.lib.netpol import EgressMode, Policy, Rule, component_policy, external, rule
 from stackgen.lib.scaling import ScaleTarget, replicas_and_scaling
 from stackgen.lib.workload import Port, service, service_account
 from stackgen.settings import Memory, Model, PositiveDuration, Resources, SecretKeyRef, sized
@@ -49,8 +51,14 @@ class Channel(Model):
         return self
 
 
+HOST_NAME = r"^([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$"
+
+
 class Slack(Channel):
     secret: SecretKeyRef | None = SecretKeyRef(name="alertmanager-slack", key="api-url")
+    # The host of the webhook URL in the Secret (Slack's incoming webhooks: https://hooks.slack.com/services/...),
+    # which egress allows by name; the URL itself stays out of git.
+    webhook_host: str = Field("hooks.slack.com", pattern=HOST_NAME)
     critical_channel: str = Field("#alerts-critical", pattern=r"^#[a-z0-9_-]{1,80}$")
     warning_channel: str = Field("#alerts-warnings", pattern=r"^#[a-z0-9_-]{1,80}$")
 
@@ -205,10 +213,16 @@ def mounted_secrets(alerting: Alerting) -> list[str]:
     return sorted({c.secret.name for c in (alerting.slack, alerting.pagerduty, alerting.email) if c.enabled})
 
 
-def egress_ports(alerting: Alerting) -> list[Port]:
-    """HTTPS for Slack and PagerDuty; the SMTP smarthost's own port."""
-    smtp = Port("smtp", int(alerting.email.smarthost.rsplit(":", 1)[1]))
-    return [HTTPS, *([smtp] if alerting.email.enabled and smtp.number != HTTPS.number else [])]
+def receiver_egress(alerting: Alerting, mode: EgressMode) -> list[Rule]:
+    """Each enabled receiver's host on its port: Slack's webhook and PagerDuty's events API over HTTPS, the
+    SMTP smarthost on its own port (`network.egress` decides by name or to anywhere, lib/netpol.external)."""
+    https = ([alerting.slack.webhook_host] if alerting.slack.enabled else []) + \
+        ([urlsplit(alerting.pagerduty.url).hostname] if alerting.pagerduty.enabled else [])
+    rules = external(mode, https, [HTTPS])
+    if alerting.email.enabled:
+        host, port = alerting.email.smarthost.rsplit(":", 1)
+        rules += external(mode, [host], [HTTPS if int(port) == HTTPS.number else Port("smtp", int(port))])
+    return rules
 
 
 class Alertmanager(Construct):
@@ -256,7 +270,6 @@ class Alertmanager(Construct):
             ],
             egress=[
                 rule([peers], [MESH_TCP, MESH_UDP]),
-                # Receivers (Slack, PagerDuty over HTTPS; the SMTP smarthost) are outside the cluster.
-                rule(cidrs(["0.0.0.0/0"]), egress_ports(alerting)),
+                *receiver_egress(alerting, stack.network.egress_mode),
             ]))
 

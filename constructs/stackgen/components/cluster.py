@@ -9,7 +9,7 @@ from pydantic import model_validator
 
 from constructs import Construct
 from stackgen.context import Context
-from stackgen.lib.netpol import NAMESPACE_NAME_LABEL, Policy, Rule, cidrs, network_policy, pods, rule
+from stackgen.lib.netpol import NAMESPACE_NAME_LABEL, EgressMode, Policy, Rule, cidrs, network_policy, pods, rule
 from stackgen.lib.workload import Port
 from stackgen.names import PART_OF
 from stackgen.settings import DnsLabel, Model
@@ -22,7 +22,9 @@ class Storage(Model):
 
 
 class Network(Model):
-    # Where the Kubernetes API server is reached from pods (EKS: the cluster endpoint ENIs).
+    # Where pods' API server traffic is matched by the network policy agent: the `kubernetes` Service's
+    # ClusterIP (the service CIDR's first address, /32), which `aws discover` writes (aws/discover.py says why).
+    # The default renders without AWS and allows 443 anywhere.
     kube_api_cidrs: list[str] = ["0.0.0.0/0"]
     # Node addresses: node-exporter and the kubelet listen on the host network.
     node_cidrs: list[str] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
@@ -36,6 +38,23 @@ class Network(Model):
     # The amazon-vpc-cni ConfigMap that turns NetworkPolicy enforcement on (cluster-wide, shared with other
     # teams): `manage` renders it in the platform stage; `existing`: the cluster's owner turns it on.
     policy_controller: Literal["manage", "existing"] = "existing"
+    # How pods reach hosts outside the cluster (S3, STS, grafana.com, receivers, the identity provider).
+    # `domain-names`: by name only, through ApplicationNetworkPolicies (EKS Auto Mode's DNS-based rules);
+    # `cidr`: 0.0.0.0/0 on the same ports. Unset: domain-names with dns node-local, cidr with kube-dns.
+    egress: EgressMode | None = None
+
+    @property
+    def egress_mode(self) -> EgressMode:
+        return self.egress or ("domain-names" if self.dns == "node-local" else "cidr")
+
+    @model_validator(mode="after")
+    def _domain_names_only_on_auto_mode(self) -> "Network":
+        if self.egress == "domain-names" and self.dns == "kube-dns":
+            # "DNS based rules defined using the ApplicationNetworkPolicy are only applicable to workloads
+            # running in EKS Auto Mode-launched EC2 instances" (Use Network Policies with EKS Auto Mode).
+            raise ValueError("egress=domain-names needs dns: node-local (EKS Auto Mode): AWS applies DNS-based rules "
+                             "only on Auto Mode nodes; with dns: kube-dns (standard EKS) set egress: cidr")
+        return self
 
     @model_validator(mode="after")
     def _service_cidr_holds_the_dns_address(self) -> "Network":

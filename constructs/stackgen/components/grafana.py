@@ -17,9 +17,9 @@ from stackgen import dashboards, forms, versions
 from stackgen.components import grafana_sso, loki, mimir, tempo
 from stackgen.components.elk import elasticsearch
 from stackgen.context import Context
-from stackgen.lib.backend import IRSA_ANNOTATION, service_url
+from stackgen.lib.backend import HTTPS, irsa, service_url
 from stackgen.lib.monitors import Endpoint, service_monitor
-from stackgen.lib.netpol import Policy, cidrs, component_policy, rule
+from stackgen.lib.netpol import Policy, aws_endpoints, component_policy, external, rule
 from stackgen.lib.scaling import ScaleTarget, replicas_and_scaling
 from stackgen.lib.workload import (
     ContainerSpec,
@@ -83,6 +83,17 @@ DB_PASSWORD_DIR = "/etc/grafana/database"
 # a uid >= 10000 cannot collide with a host user.
 GRAFANA_UID = 10472
 XRAY_PLUGIN = versions.GRAFANA_XRAY_PLUGIN.repository
+# The plugin installer (Grafana 12, pkg/plugins/repo): the versions and the archive from grafana.com
+# (`<api>/plugins/<id>/versions/<v>/download`, with Go's default of following redirects), and the archive of
+# a Grafana-built plugin from where grafana.com redirects it: Google Cloud Storage's `integration-artifacts`
+# bucket (grafana/grafana-polystat-panel#151: "Get https://storage.googleapis.com/integration-artifacts/...").
+PLUGIN_HOSTS = ["grafana.com", "storage.googleapis.com"]
+
+
+def aws_hosts(region: str) -> list[str]:
+    """What the CloudWatch and X-Ray datasources call (CloudWatch metrics and Logs, X-Ray, EC2 and the tagging
+    API for dimension values) and STS for IRSA, each at the region's endpoint."""
+    return aws_endpoints(region, "monitoring", "logs", "xray", "ec2", "tagging", "sts")
 
 
 def datasources(stack: StackConfig) -> dict:
@@ -207,14 +218,14 @@ class Grafana(Construct):
             rule([ctx.pods_of(loki.query_service(stack))], [loki.HTTP]),
             rule([ctx.pods_of(tempo.query_service(stack))], [tempo.HTTP]),
             rule([ctx.pods_of(mimir.query_service(stack))], [mimir.HTTP]),
-            # CloudWatch, X-Ray, STS (IRSA) and the plugin download.
-            rule(cidrs(["0.0.0.0/0"]), [Port("https", 443)]),
+            *external(stack.network.egress_mode, [*aws_hosts(stack.aws.region), *PLUGIN_HOSTS], [HTTPS]),
         ]
         sso = grafana_sso.wiring(config.sso, stack.alerting.grafana_url)
         env.update(sso.env)
         volumes += sso.volumes
         mounts += sso.mounts
-        egress += [rule(cidrs(["0.0.0.0/0"]), sso.egress_ports)] if sso.egress_ports else []
+        for port, hosts in sso.egress.items():
+            egress += external(stack.network.egress_mode, hosts, [port])
         es_volumes, es_mounts = elasticsearch.grafana_volumes(stack)
         volumes, mounts, egress = volumes + es_volumes, mounts + es_mounts, elasticsearch.grafana_egress(ctx, egress)
         database = config.database
@@ -229,7 +240,8 @@ class Grafana(Construct):
             volumes += [empty_dir("data", "1Gi"), k.Volume(name="database", secret=k.SecretVolumeSource(
                 secret_name=database.password_secret.name))]
             mounts.append(k.VolumeMount(name="database", mount_path=DB_PASSWORD_DIR, read_only=True))
-            egress.append(rule(cidrs(["0.0.0.0/0"]), [Port("database", int(port or 5432))]))
+            egress += external(stack.network.egress_mode, [database.host.partition(":")[0]],
+                               [Port("database", int(port or 5432))])
         else:
             k.KubePersistentVolumeClaim(self, "pvc", metadata=identity.meta(), spec=k.PersistentVolumeClaimSpec(
                 access_modes=["ReadWriteOnce"], storage_class_name=stack.storage.class_name,
@@ -249,7 +261,7 @@ class Grafana(Construct):
             # Roll the pods when the provisioned datasources or dashboards change.
             annotations={"checksum/datasources": checksum(provisioning),
                          "checksum/dashboards": checksum(providers + dashboards_checksum)})
-        service_account(self, identity, annotations={IRSA_ANNOTATION: config.role_arn})
+        service_account(self, identity, annotations=irsa(config.role_arn))
         deployment(self, pod, replicas=replicas, recreate=database is None)
         service(self, identity, [HTTP])
         service_monitor(self, identity, [Endpoint(HTTP.name)])

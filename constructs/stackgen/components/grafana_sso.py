@@ -71,11 +71,12 @@ def role_attribute_path(sso: GrafanaSso) -> str:
 
 @dataclass
 class SsoWiring:
-    """What SSO adds to Grafana's pod: variables, the client secret's volume, egress to the provider."""
+    """What SSO adds to Grafana's pod: variables, the client secret's volume, egress to the provider (port ->
+    the hosts Grafana calls on it)."""
     env: dict[str, str] = field(default_factory=dict)
     volumes: list[k.Volume] = field(default_factory=list)
     mounts: list[k.VolumeMount] = field(default_factory=list)
-    egress_ports: list[Port] = field(default_factory=list)
+    egress: dict[Port, list[str]] = field(default_factory=dict)
 
 
 def wiring(sso: GrafanaSso, root_url: str) -> SsoWiring:
@@ -100,9 +101,13 @@ def wiring(sso: GrafanaSso, root_url: str) -> SsoWiring:
         "GF_AUTH_GENERIC_OAUTH_ROLE_ATTRIBUTE_STRICT": "true",
     }
     # Grafana calls the token and userinfo endpoints itself (the browser only visits auth_url).
-    ports = sorted({urlsplit(url).port or 443 for url in (sso.token_url, sso.api_url)} - {443})
+    egress: dict[Port, list[str]] = {}
+    for url in (sso.token_url, sso.api_url):
+        address = urlsplit(url)
+        port = address.port or 443
+        egress.setdefault(Port("https" if port == 443 else f"oidc-{port}", port), []).append(address.hostname)
     return SsoWiring(
         env=env,
         volumes=[k.Volume(name="oauth", secret=k.SecretVolumeSource(secret_name=sso.client_secret.name))],
         mounts=[k.VolumeMount(name="oauth", mount_path=OAUTH_DIR, read_only=True)],
-        egress_ports=[Port(f"oidc-{port}", port) for port in ports])
+        egress=egress)

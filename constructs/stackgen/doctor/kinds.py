@@ -10,8 +10,19 @@ from stackgen.doctor.cluster import group_version
 from stackgen.doctor.flux_checks import is_flux
 from stackgen.doctor.inputs import Inputs
 from stackgen.doctor.tree import Stage, object_name
+from stackgen.lib.netpol import ANP_API_VERSION, ANP_KIND
 
 CRD = "CustomResourceDefinition"
+
+
+def _cluster_kind_fix(inputs: Inputs, api_version: str, kind: str) -> str | None:
+    """What to do when a kind only the cluster itself can serve is not served (no chart or stage brings it)."""
+    if (api_version, kind) == (ANP_API_VERSION, ANP_KIND):
+        # EKS Auto Mode serves it (DNS-based egress); standard EKS and older platform versions do not.
+        return (f"set network.egress: cidr in overlays/{inputs.overlay}.yaml (egress to 0.0.0.0/0 on the same "
+                "ports instead of by domain name), or run on an EKS Auto Mode cluster that serves "
+                "applicationnetworkpolicies.networking.k8s.aws")
+    return None
 
 
 def delivered_kinds(stages: list[Stage]) -> dict[tuple[str, str], tuple[int, Stage, str]]:
@@ -65,6 +76,9 @@ def _kind(inputs: Inputs, key: tuple[str, str], users: list[tuple[int, Stage, di
     if crd:
         return Check("kind served", target, "fail", f"{where}, but its CRD {crd[2]} comes later, in stage {crd[1].name}",
                      f"move CRD {crd[2]} to stage {stage.name} or an earlier one")
+    fix = _cluster_kind_fix(inputs, api_version, kind)
+    if fix:
+        return Check("kind served", target, "fail", f"not served by the cluster; {where}", fix)
     # Remote resources (up to this stage) and the charts of earlier stages' HelmReleases may bring CRDs
     # doctor cannot read offline.
     unknown = [s.name for i, s in enumerate(inputs.stages[:first + 1])

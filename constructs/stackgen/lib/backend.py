@@ -18,7 +18,7 @@ from constructs import Construct
 from stackgen import forms
 from stackgen.context import Context
 from stackgen.lib.monitors import Endpoint, service_monitor
-from stackgen.lib.netpol import Peer, Policy, cidrs, component_policy, rule
+from stackgen.lib.netpol import Peer, Policy, aws_endpoints, component_policy, external, rule
 from stackgen.lib.scaling import ScaleTarget, disruption_budget, replicas_and_scaling
 from stackgen.lib.workload import (
     ContainerSpec,
@@ -44,6 +44,13 @@ UID = 10001
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 NO_LIVENESS = ("as upstream (Loki and mimir-distributed charts, Tempo jsonnet) no liveness probe: /ready waits for "
                "the ring and peers and must not restart a pod that is still joining")
+
+
+def irsa(role_arn: str) -> dict[str, str]:
+    """A ServiceAccount's IRSA annotations. The regional STS endpoint ("Configure the AWS Security Token Service
+    endpoint for a service account": the webhook then sets AWS_STS_REGIONAL_ENDPOINTS=regional), so that every
+    SDK exchanges the token at sts.<region>.amazonaws.com, the one name the egress policies allow."""
+    return {IRSA_ANNOTATION: role_arn, "eks.amazonaws.com/sts-regional-endpoints": "true"}
 
 
 def memberlist_service(backend: str) -> str:
@@ -108,7 +115,7 @@ class Backend(Construct):
         config_map = f"{spec.name}-config"
         text = config_text(spec.config)
         k.KubeConfigMap(self, "config", metadata=base.meta(config_map), data={"config.yaml": text})
-        service_account(self, base, annotations={IRSA_ANNOTATION: spec.role_arn})
+        service_account(self, base, annotations=irsa(spec.role_arn))
         ring = {RING_LABEL: spec.name}
         # Its own identity: monitors of the component must not select the gossip Service.
         gossip = ctx.identity(memberlist_service(spec.name), f"{spec.component}-memberlist", spec.image)
@@ -125,6 +132,10 @@ class Backend(Construct):
             name=spec.name, image=spec.image.ref, resources=target.resources,
             ports=ports,
             args=["-config.file=/etc/config/config.yaml", f"-target={target.role}"],
+            # minio-go (Tempo's and Mimir's S3 client) exchanges the IRSA token at sts.<AWS_REGION>.amazonaws.com,
+            # and at the global sts.amazonaws.com when the variable is unset (pkg/credentials/iam_aws.go): set it
+            # rather than rely on the EKS webhook, so the one STS name the egress policy allows is the one used.
+            env=[k.EnvVar(name="AWS_REGION", value=ctx.config.aws.region)],
             mounts=[k.VolumeMount(name="config", mount_path="/etc/config", read_only=True),
                     k.VolumeMount(name="data", mount_path=spec.data_dir),
                     k.VolumeMount(name="tmp", mount_path="/tmp")],
@@ -166,6 +177,7 @@ class Backend(Construct):
             ingress=[rule([members], own), rule([ctx.pods_of("prometheus")], [spec.http]),
                      *[rule([peer], list(p)) for peer, p in target.clients]],
             egress=[rule([members], own),
-                    # S3 and STS (IRSA token exchange) over HTTPS.
-                    rule(cidrs(["0.0.0.0/0"]), [HTTPS]),
+                    # S3 (virtual-hosted bucket names: the SDKs' default for AWS endpoints) and STS (IRSA).
+                    *external(ctx.config.network.egress_mode, aws_endpoints(ctx.config.aws.region, "s3", "sts"),
+                              [HTTPS]),
                     *[rule([peer], list(p)) for peer, p in target.calls]]))

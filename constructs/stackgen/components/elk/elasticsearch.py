@@ -28,7 +28,7 @@ from stackgen.components.elk import eck_model
 from stackgen.context import Context
 from stackgen.lib.meta import Identity
 from stackgen.lib.monitors import Endpoint, service_monitor
-from stackgen.lib.netpol import Peer, Policy, cidrs, component_policy, rule
+from stackgen.lib.netpol import Peer, Policy, aws_endpoints, component_policy, external, rule
 from stackgen.lib.workload import ContainerSpec, HttpProbe, PodSpec, Port, deployment, service, service_account
 from stackgen.settings import Bucket, Memory, Model, Resources, RoleArn, memory_bytes, role, sized
 
@@ -221,8 +221,12 @@ class Elasticsearch(Construct):
         component_policy(self, identity, Policy(
             ingress=[rule(es_clients(ctx), [HTTPS]), rule([pods(ctx)], [TRANSPORT])],
             egress=[rule([pods(ctx)], [TRANSPORT]),
-                    # S3 and STS (web-identity token exchange) for snapshots.
-                    rule(cidrs(["0.0.0.0/0"]), [AWS_HTTPS])]))
+                    # S3 (repository-s3 addresses buckets by virtual-hosted name unless path_style_access)
+                    # and STS for snapshots: the web-identity StsClient is built with no region, so the SDK v2
+                    # takes AWS_REGION (set above) and its regional endpoint (repository-s3 S3Service.java,
+                    # CustomWebIdentityTokenCredentialsProvider).
+                    *external(stack.network.egress_mode, aws_endpoints(stack.aws.region, "s3", "sts"),
+                              [AWS_HTTPS])]))
         Exporter(self, ctx)
 
 
