@@ -268,7 +268,7 @@ def test_placeholders_fail_with_their_keys_until_set(tree, world, capsys, tmp_pa
     code, checks = preflight(tmp_path, capsys)
     failed = {c["target"]: c for c in failures(checks)}
     assert code == 1 and set(failed) == dotted(USER_KEYS) and {c["check"] for c in failed.values()} == {"placeholder"}
-    assert failed["alerting.email.to"]["detail"] == ("'oncall@example.org': example.org: example.org is reserved for "
+    assert failed["alerting.email.to"]["detail"] == ("'oncall@example.org': example.org is reserved for "
                                                      f"documentation (RFC 2606, RFC 6761); used in dist/{CLUSTER}")
     assert failed["alerting.grafana_url"]["fix"] == (f"set alerting.grafana_url in overlays/{CLUSTER}.yaml, then "
                                                      f"python main.py --overlay {CLUSTER}")

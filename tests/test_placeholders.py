@@ -19,6 +19,7 @@ RESERVED = [
 NOT_RESERVED = [
     "example.org.uk", "myexample.org", "example.organic", "grafana.hospital.internal", "mail.testing.org",
     "https://grafana.hospital.org/d/x/example.test",  # a path, not a host
+    "john.test@hospital.org",  # a mailbox, not a host
     "10.0.0.0/8", "192.0.3.1", "198.51.101.0/24", "arn:aws:iam::111122223333:role/loki", "1123456789012",
     "#alerts-critical", "openemr-monitoring-loki", "30d", "loki.monitoring.svc.cluster.local:3100",
 ]

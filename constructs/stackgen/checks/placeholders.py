@@ -30,9 +30,10 @@ DOCUMENTATION_NETWORKS = tuple(ipaddress.ip_network(n) for n in ("192.0.2.0/24",
 # "For example, 123456789012"; IAM User Guide, "IAM identifiers").
 ACCOUNT = re.compile(rf"(?<![0-9]){PLACEHOLDER_ACCOUNT}(?![0-9])")
 # A host name or dotted address where one begins: at the start of a word, after a URL's `//` or a mail
-# address's `@`; not inside a path (`/runbooks.md`) or after a dot.
+# address's `@`; not inside a path (`/runbooks.md`), after a dot, or as a mail address's local part
+# (`john.test@`).
 LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-HOST = re.compile(rf"(?:(?<=//)|(?<=@)|(?<![\w.@/:-]))((?:{LABEL}\.)+{LABEL})\.?(?![\w-])")
+HOST = re.compile(rf"(?:(?<=//)|(?<=@)|(?<![\w.@/:-]))((?:{LABEL}\.)+{LABEL})\.?(?![\w@-])")
 
 
 def reserved(text: str) -> str | None:
@@ -53,7 +54,8 @@ def _reserved_host(host: str) -> str | None:
         labels = host.split(".")
         domain = ".".join(labels[-2:])
         if domain in RESERVED_DOMAINS:
-            return f"{host}: {domain} is reserved for documentation (RFC 2606, RFC 6761)"
+            subject = domain if host == domain else f"{host}: {domain}"
+            return f"{subject} is reserved for documentation (RFC 2606, RFC 6761)"
         if labels[-1] in RESERVED_TOP_LEVEL:
             return f"{host}: .{labels[-1]} is a top-level domain reserved for testing and documentation (RFC 2606, RFC 6761)"
         return None
