@@ -13,8 +13,8 @@ from conftest import DIST, ROOT, run_main
 from doctor_tree import MANAGED_PLATFORM, OPERATORS, OVERLAY, PROMETHEUS_CRD, SERVICE_MONITOR_CRD, STACK, build_tree
 from kube_recorded import RecordedApi, kubeconfig
 from overlay_keys import CONFIGURED
-from stackgen.config import deep_merge
 from stackgen.components.platform import vpc_cni
+from stackgen.config import deep_merge
 from stackgen.doctor import cli
 from stackgen.doctor.cluster import Cluster
 from stackgen.names import PART_OF

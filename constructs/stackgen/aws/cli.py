@@ -73,8 +73,8 @@ def main(argv: list[str], root: Path) -> int:
 
 def _discover(args: argparse.Namespace) -> int:
     from stackgen.aws.discover import discover, write_overlay
-    from stackgen.checks.placeholders import placeholders
     from stackgen.aws.session import Aws
+    from stackgen.checks.placeholders import placeholders
 
     existing = _load(args, args.overlay) if args.overlay else None
     cluster = args.cluster or (existing.config.cluster_name if existing else None)
