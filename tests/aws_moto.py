@@ -17,7 +17,9 @@ import boto3
 import pytest
 import yaml
 from conftest import ROOT, run_main
+from overlay_keys import USER_KEYS
 from stackgen.aws import cli
+from stackgen.config import deep_merge
 
 ACCOUNT = "111122223333"  # not the placeholder 123456789012 (moto's own default)
 REGION = "us-east-1"
@@ -181,7 +183,8 @@ def build_world(version: str = "1.31") -> World:
 
 @pytest.fixture(scope="module")
 def tree(moto_url, tmp_path_factory):
-    """discover -> synth for the cluster overlay, once: dist/ does not depend on what each test breaks."""
+    """discover -> the user's keys -> synth for the cluster overlay, once: dist/ does not depend on what each
+    test breaks."""
     root = tmp_path_factory.mktemp("cluster")
     overlays = root / "overlays"
     overlays.mkdir()
@@ -195,9 +198,15 @@ def tree(moto_url, tmp_path_factory):
         discovered = run_main("aws", "--overlays", str(overlays), "discover", "--cluster", CLUSTER, "--region", REGION,
                               "--base", "hospital", env=env)
         assert discovered.returncode == 0, discovered.stderr
+    set_user_keys(overlays / f"{CLUSTER}.yaml")
     rendered = run_main("--overlays", str(overlays), "--dist", str(root / "dist"), "--overlay", CLUSTER)
     assert rendered.returncode == 0, rendered.stderr
     return root
+
+
+def set_user_keys(path: Path, keys: dict = USER_KEYS) -> None:
+    """What the user adds to the cluster overlay on day one: the mail and links only they know."""
+    path.write_text(yaml.safe_dump(deep_merge(yaml.safe_load(path.read_text()), keys), sort_keys=False))
 
 
 def fill_secrets(world_overlays) -> None:

@@ -3,6 +3,7 @@ directory), platform, operators, stack; each test changes one part of it."""
 from __future__ import annotations
 
 import yaml
+from overlay_keys import CONFIGURED
 from stackgen.names import PART_OF
 
 OVERLAY = "fixture"
@@ -83,8 +84,9 @@ def build_tree(root, *, crds=(PROMETHEUS_CRD, SERVICE_MONITOR_CRD), crd_urls=(),
     platform, operators, stack. `prefix` is where the Kustomizations find dist/ in the source."""
     (root / "overlays").mkdir(parents=True, exist_ok=True)
     overlay_prefix = overlay_prefix or prefix
-    (root / "overlays" / f"{OVERLAY}.yaml").write_text(
-        "{}\n" if overlay_prefix == "./dist" else yaml.safe_dump({"flux": {"path_prefix": overlay_prefix}}))
+    # A configured overlay: no documentation placeholder left (test_doctor's placeholder tests add one back).
+    overlay = dict(CONFIGURED, **({} if overlay_prefix == "./dist" else {"flux": {"path_prefix": overlay_prefix}}))
+    (root / "overlays" / f"{OVERLAY}.yaml").write_text(yaml.safe_dump(overlay))
     dist = root / "dist"
     write_stage(dist / "crds" / "prometheus-operator", list(crds), crd_urls)
     write_kustomization(dist / OVERLAY / "crds", ["../../crds/prometheus-operator"])

@@ -50,6 +50,22 @@ def test_discover_writes_a_cluster_overlay_of_discovered_values_only(aws_env, tm
     loaded = load_overlay(overlays / f"{CLUSTER}.yaml")
     assert loaded.config.prometheus.replicas == 2 and loaded.config.loki.bucket == world.bucket("loki")
     assert loaded.bases == [str(overlays / "hospital.yaml")]
+    # What AWS cannot tell: listed as keys to set, not written (the discovered roles are no longer among them).
+    listed = result.stdout.split("what only you know", 1)[1]
+    for key in ("alerting.email.to", "alerting.email.smarthost", "alerting.grafana_url", "alerting.runbook_url"):
+        assert f"\n  {key}: " in listed, result.stdout
+    assert "loki.role_arn" not in listed and "alerting" not in yaml.safe_load(written)
+
+
+def test_discover_json_lists_the_placeholders_to_set(aws_env, tmp_path):
+    build_world()
+    result = discover(aws_env, overlays_dir(tmp_path), "--json")
+    assert result.returncode == 0, result.stderr
+    listed = {p["key"]: p for p in json.loads(result.stdout)["placeholders"]}
+    assert listed["alerting.email.smarthost"] == {
+        "key": "alerting.email.smarthost", "value": "smtp.example.org:587",
+        "reason": "smtp.example.org: example.org is reserved for documentation (RFC 2606, RFC 6761)"}
+    assert not any(key.endswith("role_arn") and key != "elasticsearch.snapshot_role_arn" for key in listed)
 
 
 def test_discover_reports_what_it_could_not_find_and_guesses_nothing(aws_env, tmp_path):

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import pytest
+import yaml
 from aws_moto import (ACCOUNT, CLUSTER, aws_env, client, failures, lifecycle, moto_url, preflight, role_policy,  # noqa: F401
                       tree, trust_policy, world)
-from conftest import ROOT
+from conftest import ROOT, run_main
+from overlay_keys import USER_KEYS, dotted
 from stackgen.aws import cli
 
 
@@ -249,3 +252,47 @@ def test_recorded_trust_policy_with_url_encoded_document():
                "%7D%7D%7D%5D%7D")
     assert trust_problems(_document(encoded), provider, issuer, "system:serviceaccount:monitoring:loki") == [
         "no condition StringEquals oidc.eks.us-east-1.amazonaws.com/id/ABC:aud = sts.amazonaws.com"]
+
+
+def test_placeholders_fail_with_their_keys_until_set(tree, world, capsys, tmp_path):
+    """The cluster overlay as discover writes it, without the user's mail and links: the defaults' documentation
+    placeholders that dist/ uses fail, one row per key, and nothing else does; set, they pass (the tree)."""
+    overlays = tmp_path / "overlays"
+    shutil.copytree(tree / "overlays", overlays)
+    path = overlays / f"{CLUSTER}.yaml"
+    written = yaml.safe_load(path.read_text())
+    del written["alerting"]
+    path.write_text(yaml.safe_dump(written))
+    rendered = run_main("--overlays", str(overlays), "--dist", str(tmp_path / "dist"), "--overlay", CLUSTER)
+    assert rendered.returncode == 0, rendered.stderr
+    code, checks = preflight(tmp_path, capsys)
+    failed = {c["target"]: c for c in failures(checks)}
+    assert code == 1 and set(failed) == dotted(USER_KEYS) and {c["check"] for c in failed.values()} == {"placeholder"}
+    assert failed["alerting.email.to"]["detail"] == ("'oncall@example.org': example.org is reserved for "
+                                                     f"documentation (RFC 2606, RFC 6761); used in dist/{CLUSTER}")
+    assert failed["alerting.grafana_url"]["fix"] == (f"set alerting.grafana_url in overlays/{CLUSTER}.yaml, then "
+                                                     f"python main.py --overlay {CLUSTER}")
+    code, checks = preflight(tree, capsys)
+    assert code == 0 and ("placeholder", "alerting.email.to") not in {(c["check"], c["target"]) for c in checks}
+    # The hospital base keeps Elasticsearch's default snapshot role, which nothing rendered uses.
+    assert [c["detail"] for c in checks if c["check"] == "placeholder"] == [
+        "'arn:aws:iam::123456789012:role/openemr-monitoring-elasticsearch': 123456789012 is AWS's documentation "
+        f"account; not used in dist/{CLUSTER}"]
+
+
+def test_a_placeholder_role_is_not_looked_up(tree, world, capsys, tmp_path):
+    """A role left in the documentation account: one placeholder row with discover as its fix, no IAM rows."""
+    overlays, dist = tmp_path / "overlays", tmp_path / "dist"
+    shutil.copytree(tree / "overlays", overlays)
+    shutil.copytree(tree / "dist", dist)
+    path = overlays / f"{CLUSTER}.yaml"
+    written = yaml.safe_load(path.read_text())
+    placeholder = "arn:aws:iam::123456789012:role/openemr-monitoring-tempo"
+    discovered, written["tempo"]["role_arn"] = written["tempo"]["role_arn"], placeholder
+    path.write_text(yaml.safe_dump(written))
+    for rendered in (dist / CLUSTER).rglob("*.yaml"):  # what a render of the changed overlay names
+        rendered.write_text(rendered.read_text().replace(discovered, placeholder))
+    code, checks = preflight(tmp_path, capsys)
+    assert code == 1 and [(c["check"], c["target"]) for c in failures(checks)] == [("placeholder", "tempo.role_arn")]
+    assert failures(checks)[0]["fix"].startswith(f"python main.py aws discover --overlay {CLUSTER}")
+    assert not [c for c in checks if c["target"].startswith(placeholder.rsplit("/", 1)[1])]

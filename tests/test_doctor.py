@@ -12,7 +12,9 @@ import yaml
 from conftest import DIST, ROOT, run_main
 from doctor_tree import MANAGED_PLATFORM, OPERATORS, OVERLAY, PROMETHEUS_CRD, SERVICE_MONITOR_CRD, STACK, build_tree
 from kube_recorded import RecordedApi, kubeconfig
+from overlay_keys import CONFIGURED
 from stackgen.components.platform import vpc_cni
+from stackgen.config import deep_merge
 from stackgen.doctor import cli
 from stackgen.doctor.cluster import Cluster
 from stackgen.names import PART_OF
@@ -83,7 +85,9 @@ def test_ready_cluster_passes(api, tree, config, capsys):
     assert [c for c in report["checks"] if c["status"] != "pass"] == []
     checks = {c for c, _ in rows(report)}
     assert checks == {"Flux API served", "Flux controller running", "Flux source Ready", "kind served", "metrics API",
-                      "storage provisioner", "namespace free"}
+                      "storage provisioner", "namespace free", "placeholder"}
+    assert rows(report)[("placeholder", f"overlay {OVERLAY}")]["detail"] == \
+        "no documentation placeholder in the configuration"
 
 
 def test_table_output_has_one_line_per_check(api, tree, config, capsys):
@@ -317,6 +321,27 @@ def test_storage_provisioner_missing(api, tree, config, capsys):
     assert "blockStorage" in failed[target]["fix"] and "ebs.csi.aws.com" in failed[target]["fix"]
 
 
+def test_placeholder_a_stage_applies(api, tmp_path, config, capsys):
+    """The fixture overlay back on the default Grafana address, which a stage's object links to: the key
+    fails; a default no stage uses (the Elasticsearch snapshot role) passes with its reason."""
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "alertmanager-config", "namespace": "monitoring"},
+              "stringData": {"notifications.tmpl": "Grafana: https://grafana.example.org/alerting/list"}}
+    root = build_tree(tmp_path, stack=STACK + [secret])
+    overlay = root / "overlays" / f"{OVERLAY}.yaml"
+    settings = yaml.safe_load(overlay.read_text())
+    del settings["alerting"]["grafana_url"], settings["elasticsearch"]
+    overlay.write_text(yaml.safe_dump(settings))
+    api.load("ready")
+    code, report = doctor(root, config, capsys)
+    failed = rows(report, "fail")
+    assert code == 1 and set(failed) == {("placeholder", "alerting.grafana_url")}
+    assert failed[("placeholder", "alerting.grafana_url")]["detail"] == (
+        "'https://grafana.example.org': grafana.example.org: example.org is reserved for documentation (RFC 2606, "
+        f"RFC 6761); used in the stages of dist/flux/{OVERLAY}.yaml")
+    assert rows(report, "pass")[("placeholder", "elasticsearch.snapshot_role_arn")]["detail"].startswith(
+        "'arn:aws:iam::123456789012:role/openemr-monitoring-elasticsearch': 123456789012 is AWS's documentation account")
+
+
 def _existing_namespace(api, name: str, labels: dict) -> None:
     recorded = copy.deepcopy(api.responses["/api/v1/namespaces/flux-system"])
     recorded["metadata"].update(name=name, labels={"kubernetes.io/metadata.name": name, **labels})
@@ -352,10 +377,18 @@ def test_aggregated_api_without_backend_is_not_served(api, config):
 
 # The committed dist/, whatever its layout: doctor walks what dist/flux/<overlay>.yaml names.
 
-def test_committed_dist_on_the_recorded_clusters(api, config, capsys):
+def test_committed_dist_on_the_recorded_clusters(api, config, capsys, tmp_path):
     api.load("ready")
     code, report = doctor(ROOT, config, capsys, overlay="hospital", dist=DIST)
-    assert code == 0, [c for c in report["checks"] if c["status"] == "fail"]
+    # The committed overlays keep the embedded defaults' documentation placeholders: each one the rendered
+    # stages use fails with its key; the Elasticsearch snapshot role is not rendered for hospital (logs: loki).
+    assert code == 1 and set(rows(report, "fail")) == {("placeholder", key) for key in HOSPITAL_PLACEHOLDERS}
+    smarthost = rows(report, "fail")[("placeholder", "alerting.email.smarthost")]
+    assert smarthost["detail"].startswith("'smtp.example.org:587': smtp.example.org: example.org is reserved")
+    assert smarthost["fix"] == "set alerting.email.smarthost in overlays/hospital.yaml, then python main.py --overlay hospital"
+    assert "python main.py aws discover --overlay hospital" in rows(report, "fail")[("placeholder", "loki.role_arn")]["fix"]
+    assert rows(report, "pass")[("placeholder", "elasticsearch.snapshot_role_arn")]["detail"].endswith(
+        "not used in the stages of dist/flux/hospital.yaml")
     delivery = [d for d in yaml.safe_load_all((DIST / "flux" / "hospital.yaml").read_text()) if d]
     served = {t.split(" ", 1)[1] for c, t in rows(report) if c == "kind served"}
     assert {"Prometheus", "ServiceMonitor", "StorageClass", "Namespace"} <= served
@@ -366,9 +399,31 @@ def test_committed_dist_on_the_recorded_clusters(api, config, capsys):
     # the cluster's owner must turn on: Auto Mode enforces no NetworkPolicy until its controller is on.
     api.load("empty")
     code, report = doctor(ROOT, config, capsys, overlay="hospital", dist=DIST)
-    assert code == 1 and set(rows(report, "fail")) == {ENFORCED}
+    assert code == 1 and {r for r in rows(report, "fail") if r[0] != "placeholder"} == {ENFORCED}
     assert vpc_cni.ENABLE_COMMAND in rows(report, "fail")[ENFORCED]["fix"]
     assert ("kind served", "external-secrets.io/v1 ExternalSecret") in rows(report, "pass")
+    # The same overlay with the keys set (a cluster overlay on hospital), rendered: the ready cluster passes.
+    root = render_overlay(tmp_path, "configured", CONFIGURED)
+    api.load("ready")
+    code, report = doctor(root, config, capsys, overlay="configured")
+    assert code == 0, [c for c in report["checks"] if c["status"] == "fail"]
+    assert set(rows(report, "pass")) >= {("placeholder", "overlay configured")}
+
+
+HOSPITAL_PLACEHOLDERS = {"loki.role_arn", "tempo.role_arn", "mimir.role_arn", "grafana.role_arn", "secrets.role_arn",
+                         "alerting.email.to", "alerting.email.sender", "alerting.email.smarthost",
+                         "alerting.email.username", "alerting.grafana_url", "alerting.runbook_url"}
+
+
+def render_overlay(root, name: str, settings: dict):
+    """overlays/<name>.yaml on top of the committed hospital overlay, rendered into root/dist."""
+    overlays = root / "overlays"
+    overlays.mkdir(exist_ok=True)
+    (overlays / "hospital.yaml").write_text((ROOT / "overlays" / "hospital.yaml").read_text())
+    (overlays / f"{name}.yaml").write_text(yaml.safe_dump({"base": "hospital", **settings}))
+    result = run_main("--overlays", str(overlays), "--overlay", name, "--dist", str(root / "dist"))
+    assert result.returncode == 0, result.stderr
+    return root
 
 
 ENFORCED = ("network policies enforced", "ConfigMap kube-system/amazon-vpc-cni enable-network-policy-controller")
@@ -380,13 +435,8 @@ def test_network_policies_must_be_enforced_or_managed(api, config, capsys, tmp_p
     api.load("ready")
     api.responses["/api/v1/namespaces/kube-system/configmaps/amazon-vpc-cni"]["data"][vpc_cni.KEY] = "false"
     code, report = doctor(ROOT, config, capsys, overlay="hospital", dist=DIST)
-    assert code == 1 and set(rows(report, "fail")) == {ENFORCED}
-    overlays = tmp_path / "overlays"
-    overlays.mkdir()
-    (overlays / "managed.yaml").write_text("base: hospital\nnetwork: {policy_controller: manage}\n")
-    (overlays / "hospital.yaml").write_text((ROOT / "overlays" / "hospital.yaml").read_text())
-    result = run_main("--overlays", str(overlays), "--overlay", "managed", "--dist", str(tmp_path / "dist"))
-    assert result.returncode == 0, result.stderr
+    assert code == 1 and {r for r in rows(report, "fail") if r[0] != "placeholder"} == {ENFORCED}
+    render_overlay(tmp_path, "managed", deep_merge(CONFIGURED, {"network": {"policy_controller": "manage"}}))
     api.load("empty")
     code, report = doctor(tmp_path, config, capsys, overlay="managed")
     assert code == 0 and rows(report, "pass")[ENFORCED]["detail"] == "set by stage monitoring-platform"

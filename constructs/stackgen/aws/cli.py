@@ -74,6 +74,7 @@ def main(argv: list[str], root: Path) -> int:
 def _discover(args: argparse.Namespace) -> int:
     from stackgen.aws.discover import discover, write_overlay
     from stackgen.aws.session import Aws
+    from stackgen.checks.placeholders import placeholders
 
     existing = _load(args, args.overlay) if args.overlay else None
     cluster = args.cluster or (existing.config.cluster_name if existing else None)
@@ -89,13 +90,17 @@ def _discover(args: argparse.Namespace) -> int:
     discovery = discover(aws, cluster)
     data = write_overlay(output, base, discovery)
     try:
-        load_overlay(output, None, source=str(output))
+        written = load_overlay(output, None, source=str(output))
     except ConfigError as error:
         raise ConfigError(f"the written overlay does not load: {error}") from None
     missing = discovery.missing
+    # What AWS cannot tell (mail, URLs): the user sets it; preflight fails while dist/ uses a placeholder.
+    to_set = placeholders(written.config)
     if args.json:
         print(json.dumps({"overlay": str(output), "values": data, "notes": discovery.notes(),
-                          "missing": [{"key": m.wanted.key, "reason": m.how} for m in missing]}, indent=2, sort_keys=True))
+                          "missing": [{"key": m.wanted.key, "reason": m.how} for m in missing],
+                          "placeholders": [{"key": p.key, "value": p.value, "reason": p.why} for p in to_set]},
+                         indent=2, sort_keys=True))
     else:
         print(f"wrote {output} (base: {base})")
         for note in discovery.notes():
@@ -103,6 +108,11 @@ def _discover(args: argparse.Namespace) -> int:
         for found in discovery.found:
             print(f"  {found.wanted.key}: {found.value} (by {found.how})" if found.value else
                   f"  {found.wanted.key}: MISSING, {found.how}")
+        if to_set:
+            print(f"set in {output} what only you know (documentation placeholders; preflight and doctor fail while "
+                  "the render uses one):")
+        for placeholder in to_set:
+            print(f"  {placeholder.key}: {placeholder.value} ({placeholder.why})")
     return 1 if missing else 0
 
 

@@ -16,10 +16,11 @@ from stackgen.aws.preflight_iam import KMS_OBJECT_ACTIONS, RoleUse, check_kms_ke
 from stackgen.aws.preflight_s3 import BucketUse, check_bucket
 from stackgen.aws.report import Check, progress
 from stackgen.aws.session import AccessDenied, Aws, AwsError, error_code
+from stackgen.checks.placeholders import placeholder_checks, reserved
 from stackgen.components.external_secrets import remote_name, secrets_by_name
 from stackgen.config import StackConfig
 from stackgen.lib.backend import IRSA_ANNOTATION
-from stackgen.settings import PLACEHOLDER_ACCOUNT, duration_seconds
+from stackgen.settings import duration_seconds
 from stackgen.validate import load_tree
 
 ROLE_KEYS = {"loki": "loki.role_arn", "tempo": "tempo.role_arn", "mimir": "mimir.role_arn",
@@ -68,12 +69,17 @@ def _outside(component: str, region: str, account: str) -> tuple[tuple[str, str]
     return ()  # Grafana's CloudWatch and X-Ray reads take no resource narrower than "*"
 
 
-def role_uses(stack: StackConfig, dist_overlay: Path) -> tuple[list[RoleUse], list[Check]]:
-    """The IRSA ServiceAccounts as rendered, with the role the overlay gives each (stale dist/ is a failure)."""
+def rendered_objects(dist_overlay: Path) -> list[dict]:
+    """What Flux applies for the overlay: its platform and operators stages and itself (not the CRDs)."""
     if not (dist_overlay / "kustomization.yaml").exists():
         raise AwsError(f"{dist_overlay} does not exist: render it first (python main.py --overlay {dist_overlay.name})")
+    return load_tree(dist_overlay, with_platform=True)
+
+
+def role_uses(stack: StackConfig, objects: list[dict], overlay: str) -> tuple[list[RoleUse], list[Check]]:
+    """The IRSA ServiceAccounts as rendered, with the role the overlay gives each (stale dist/ is a failure)."""
     uses, checks = [], []
-    for obj in load_tree(dist_overlay):
+    for obj in objects:
         role_arn = (obj["metadata"].get("annotations") or {}).get(IRSA_ANNOTATION)
         if obj["kind"] != "ServiceAccount" or not role_arn:
             continue
@@ -83,7 +89,7 @@ def role_uses(stack: StackConfig, dist_overlay: Path) -> tuple[list[RoleUse], li
         if configured and configured != role_arn:
             checks.append(Check("rendered ServiceAccount", f"{namespace}/{name}", "fail",
                                 f"dist/ names {role_arn}, the overlay {configured}: dist/ is stale",
-                                f"python main.py --overlay {dist_overlay.name}"))
+                                f"python main.py --overlay {overlay}"))
         account = policies.account_of(role_arn)
         kms = {"grafana": (), "external-secrets": ("kms:Decrypt",)}.get(name, KMS_OBJECT_ACTIONS)
         region = stack.aws.region
@@ -99,14 +105,13 @@ def _get(stack: StackConfig, key: str) -> str | None:
 
 def role_account_checks(uses: list[RoleUse], cluster: ClusterFacts) -> tuple[list[RoleUse], list[Check]]:
     """Roles by ARN: a role outside the cluster's account is its own failure and is not looked up (a role of
-    the same name in the caller's account is not the one the overlay names). Returns the roles to check."""
+    the same name in the caller's account is not the one the overlay names), nor is a placeholder role (its
+    row is the placeholder check's). Returns the roles to check."""
     checks, local = [], []
     for use in uses:
-        if use.account == PLACEHOLDER_ACCOUNT:
-            checks.append(Check("placeholder account", use.target, "fail",
-                                f"{use.role_arn} is in AWS's documentation account {PLACEHOLDER_ACCOUNT}",
-                                f"run `python main.py aws discover` or set {use.key}"))
-        elif cluster.account and use.account != cluster.account:
+        if reserved(use.role_arn):
+            continue
+        if cluster.account and use.account != cluster.account:
             checks.append(Check("role account", use.target, "fail",
                                 f"{use.role_arn} is in account {use.account}, the cluster {cluster.name} in {cluster.account}: "
                                 f"IRSA trusts the cluster's OIDC provider, which IAM holds in {cluster.account}, and "
@@ -157,7 +162,10 @@ def _guarded(what: str, target: str, run) -> list[Check]:
 def preflight(aws: Aws, stack: StackConfig, dist_overlay: Path) -> list[Check]:
     if aws.region != stack.aws.region:
         raise AwsError(f"the session's region {aws.region} is not the overlay's aws.region {stack.aws.region}")
-    uses, checks = role_uses(stack, dist_overlay)
+    objects = rendered_objects(dist_overlay)
+    checks = placeholder_checks(stack, dist_overlay.name, objects, f"dist/{dist_overlay.name}")
+    uses, stale = role_uses(stack, objects, dist_overlay.name)
+    checks += stale
     progress(f"reading EKS cluster {stack.cluster_name} in {aws.region}")
     cluster = describe_cluster(aws, stack.cluster_name)
     uses, foreign = role_account_checks(uses, cluster)

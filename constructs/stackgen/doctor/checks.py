@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from stackgen.aws.report import Check
+from stackgen.checks.placeholders import placeholder_checks
 from stackgen.components.platform import vpc_cni
 from stackgen.doctor.cluster import condition
 from stackgen.doctor.flux_checks import flux_installed, source_ready
@@ -102,9 +103,16 @@ def network_policies_enforced(inputs: Inputs) -> list[Check]:
                   f"{vpc_cni.ENABLE_COMMAND}; or network.policy_controller: manage in overlays/{inputs.overlay}.yaml")]
 
 
+def no_placeholders(inputs: Inputs) -> list[Check]:
+    """A documentation placeholder (a mail host under example.org, a role in AWS's documentation account)
+    that a stage applies: the cluster would run it (checks/placeholders.py)."""
+    objects = [obj for stage in inputs.stages for obj in stage.objects]
+    return placeholder_checks(inputs.config, inputs.overlay, objects, f"the stages of dist/flux/{inputs.overlay}.yaml")
+
+
 CHECKS: tuple[Callable[[Inputs], list[Check]], ...] = (
     flux_installed, source_ready, kinds_available, metrics_api, storage_provisioners, namespaces_free,
-    network_policies_enforced)
+    network_policies_enforced, no_placeholders)
 
 
 def run(inputs: Inputs) -> list[Check]:

@@ -37,7 +37,7 @@ def main(argv: list[str], root: Path) -> int:
         loaded = _load(args, args.overlay)
         stages = load_stages(Path(args.dist), loaded.name, loaded.config.flux.path_prefix)
         cluster = Cluster.connect(args.kubeconfig, args.context)
-        checks = run(Inputs(loaded.name, stages, cluster))
+        checks = run(Inputs(loaded.name, stages, cluster, loaded.config))
     except (ConfigError, TreeError, DoctorError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

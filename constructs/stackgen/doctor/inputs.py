@@ -1,8 +1,10 @@
-"""What every check reads: the overlay's name, its stages from the rendered tree, and the cluster."""
+"""What every check reads: the overlay's name and resolved configuration, its stages from the rendered tree,
+and the cluster."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stackgen.config import StackConfig
 from stackgen.doctor.cluster import Cluster
 from stackgen.doctor.tree import Stage
 
@@ -12,6 +14,7 @@ class Inputs:
     overlay: str
     stages: list[Stage]
     cluster: Cluster
+    config: StackConfig
 
     def first_stage_with(self, kind: str, name: str | None = None) -> tuple[int, Stage] | None:
         """(index, stage) of the first stage applying an object of this kind (and name)."""
