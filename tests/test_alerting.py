@@ -108,7 +108,7 @@ def test_a_channel_turned_off_disappears_with_its_secret(tmp_path):
     assert "slack" not in yaml.safe_dump(config["receivers"])
     assert next(o for o in objects if o["kind"] == "Alertmanager")["spec"]["secrets"] == [
         "alertmanager-pagerduty", "alertmanager-smtp"]
-    test_egress_allows_the_smarthost_port(objects)
+    test_egress_allows_the_smarthost_host_and_port(objects)
 
 
 def test_a_channel_turned_on_without_its_secret_stops_synthesis(tmp_path):

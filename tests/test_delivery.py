@@ -25,9 +25,10 @@ def applied(overlay: str) -> list[tuple[dict, list[dict]]]:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_an_empty_cluster_with_flux_accepts_every_stage_in_order(overlay):
     """Kinds an EKS Auto Mode cluster with only Flux serves: Kubernetes' own, Flux's and Auto Mode's (NodePool,
-    NodeClass). Each stage may use those and the kinds the stages before it delivered (their CRDs, and the
-    CRDs their HelmReleases' charts install)."""
-    served = set(crds.kinds(crds.FLUX)) | crds.kinds(crds.KARPENTER) | {("eks.amazonaws.com/v1", "NodeClass")}
+    NodeClass, ApplicationNetworkPolicy). Each stage may use those and the kinds the stages before it delivered
+    (their CRDs, and the CRDs their HelmReleases' charts install)."""
+    served = (set(crds.kinds(crds.FLUX)) | crds.kinds(crds.KARPENTER) | crds.kinds(crds.NETWORK_POLICY_CONTROLLER)
+              | {("eks.amazonaws.com/v1", "NodeClass")})
     counted = 0
     for stage, objects in applied(overlay):
         own_crds = {(f"{o['spec']['group']}/{v['name']}", o["spec"]["names"]["kind"])

@@ -126,7 +126,7 @@ def test_readme_lists_the_trust_policy_subject_of_every_irsa_service_account():
 
 
 def test_a_hand_vendored_crd_is_verified_by_its_recorded_sha256(tmp_path, monkeypatch):
-    """The ApplicationNetworkPolicy CRD is not in ../shared: the tool keeps it, and --check still catches a change."""
+    """The ApplicationNetworkPolicy CRD is not in the vendoring source: the tool keeps it, and --check still catches a change."""
     sys.path.insert(0, str(ROOT / "tools"))
     import import_pinned
     from stackgen import crds

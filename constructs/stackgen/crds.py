@@ -40,7 +40,7 @@ class CrdSet:
     installed_by: Literal["dist", "chart", "flux", "cluster"]
     # Upstream location of each file at the pinned tag (file name -> URL), recorded by tools/import_pinned.py.
     upstream: dict[str, str]
-    # False: the source folder (../shared) does not hold the set; its vendored files and their record are
+    # False: the source folder (the vendoring tool's --source) does not hold the set; its vendored files and their record are
     # kept as they are, and `--check` verifies them against the recorded sha256.
     from_source: bool = True
 
@@ -82,7 +82,7 @@ CERT_MANAGER = CrdSet("cert-manager-v1.21.1", "dist", _at(
     *(f"cert-manager.io_{name}.yaml" for name in ("certificaterequests", "certificates", "clusterissuers", "issuers"))))
 # The DNS-based egress kind EKS Auto Mode serves (networking.k8s.aws/v1alpha1 ApplicationNetworkPolicy, rendered
 # with network.egress: domain-names, lib/netpol.py); aws/amazon-network-policy-controller-k8s publishes its CRD.
-# Not in ../shared: vendored by hand from the tag below and verified by its recorded sha256 only.
+# Not in the vendoring source: vendored by hand from the tag below and verified by its recorded sha256 only.
 NETWORK_POLICY_CONTROLLER = CrdSet("network-policy-controller-v1.1.7", "cluster", {
     "networking.k8s.aws_applicationnetworkpolicies.yaml":
         "https://raw.githubusercontent.com/aws/amazon-network-policy-controller-k8s/v1.1.7/config/crd/bases/"
