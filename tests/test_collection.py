@@ -3,6 +3,7 @@ optional sidecar for OpenEMR's log files, the policies between them, and the met
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ from conftest import DIST, OVERLAYS, clean_env, overlay_config, run_main, size_o
 from stackgen import catalog, validate
 from stackgen.checks.addresses import ADDRESS, resolve_url
 from stackgen.checks.references import _selected_services, check_monitors_catalogued
+from stackgen.components.certificate_authority import CONTROLLER
 from stackgen.flows import NODE_ADDRESS, Address, flow_allowed
 from stackgen.manifests import Manifests, Pod, matches, service_backends
 from stackgen.validate import load_tree
@@ -336,14 +338,19 @@ def scrape_targets(manifests):
 
 def test_prometheus_reaches_every_scrape_target(manifests):
     targets = scrape_targets(manifests)
-    # The kubelets and the API server are outside the overlay: reached by address below.
-    monitors = {m["metadata"]["name"] for m in manifests.of_kind("ServiceMonitor", "PodMonitor")} - {"kubelet", "apiserver"}
+    # The kubelets and the API server are outside the overlay: reached by address below; cert-manager's
+    # controller is the platform stage's chart: reached as its pods are labelled there.
+    monitors = {m["metadata"]["name"] for m in manifests.of_kind("ServiceMonitor", "PodMonitor")} - {
+        "kubelet", "apiserver", "cert-manager"}
     assert {name for name, _, _ in targets} == monitors
     prometheus = pod(manifests, "prometheus")
     blocked = [(name, p.owner, number) for name, p, number in targets if not flow_allowed(manifests, prometheus, p, number)]
     assert blocked == []
     assert flow_allowed(manifests, prometheus, Address(NODE_ADDRESS), 10250)  # kubelet
     assert flow_allowed(manifests, prometheus, Address("10.100.0.1"), 443)  # API server endpoints
+    cert_manager = Pod("Deployment/cert-manager", "cert-manager", CONTROLLER, {"http-metrics": (9402, "TCP")})
+    assert flow_allowed(manifests, prometheus, cert_manager, 9402)
+    assert not flow_allowed(manifests, prometheus, dataclasses.replace(cert_manager, labels={}), 9402)
 
 
 COLLECTION_FLOWS = [("otebpf", "tempo-push", 4318), ("fluent-bit", "loki-push", 3100)]

@@ -86,10 +86,14 @@ def test_elasticsearch_snapshots_reach_s3_and_sts_by_name():
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_no_egress_to_anywhere_remains_once_the_api_server_is_narrowed(overlay):
-    """Every 0.0.0.0/0 rule is replaced by domain names; the API server's is network.kube_api_cidrs (set by
-    `aws discover`), which DNS-based rules cannot replace: pods reach it by its Service address."""
-    m = rendered(overlay, network={"kube_api_cidrs": ["172.20.0.1/32"]})
+def test_no_egress_to_anywhere_remains(overlay):
+    """Every 0.0.0.0/0 rule is replaced by domain names; the API server's is network.kube_api_cidrs, which
+    DNS-based rules cannot replace (pods reach it by its Service address): unset, the `kubernetes` Service's
+    ClusterIP of both EKS default service CIDRs."""
+    m = Manifests(load_tree(DIST / overlay))
+    api = [peer["ipBlock"]["cidr"] for p in m.of_kind("NetworkPolicy") if p["metadata"]["name"] == "kube-state-metrics"
+           for r in p["spec"]["egress"] for peer in r["to"] if "ipBlock" in peer]
+    assert api == ["10.100.0.1/32", "172.20.0.1/32"]
     wide = [(p["metadata"]["name"], r.get("ports")) for p in m.of_kind("NetworkPolicy")
             for r in p["spec"].get("egress") or [] for peer in r.get("to") or [] if "ipBlock" in peer
             and peer["ipBlock"]["cidr"] == "0.0.0.0/0"]
@@ -183,3 +187,9 @@ def test_every_aws_client_exchanges_its_token_at_the_regional_sts_name(overlay):
     for pod in [p for backend in BACKENDS for p in pods_of(m, backend)]:
         env = {e["name"]: e.get("value") for c in pod.containers for e in c.get("env") or []}
         assert env.get("AWS_REGION") == region, pod.owner
+
+
+def test_the_api_server_rule_follows_the_service_cidr():
+    from stackgen.components.cluster import Network
+    assert Network(service_cidr="10.50.0.0/16").kube_api_cidrs == ["10.50.0.1/32"]
+    assert Network(service_cidr="10.50.0.0/16", kube_api_cidrs=["10.0.0.0/16"]).kube_api_cidrs == ["10.0.0.0/16"]

@@ -5,7 +5,7 @@ import ipaddress
 from typing import Literal
 
 import cdk8s_plus_37.k8s as k
-from pydantic import model_validator
+from pydantic import ConfigDict, ValidationInfo, field_validator, model_validator
 
 from constructs import Construct
 from stackgen.context import Context
@@ -22,10 +22,7 @@ class Storage(Model):
 
 
 class Network(Model):
-    # Where pods' API server traffic is matched by the network policy agent: the `kubernetes` Service's
-    # ClusterIP (the service CIDR's first address, /32), which `aws discover` writes (aws/discover.py says why).
-    # The default renders without AWS and allows 443 anywhere.
-    kube_api_cidrs: list[str] = ["0.0.0.0/0"]
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
     # Node addresses: node-exporter and the kubelet listen on the host network.
     node_cidrs: list[str] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
     # How pods resolve names. `node-local`: EKS Auto Mode, where CoreDNS runs as a system service on each
@@ -35,6 +32,11 @@ class Network(Model):
     # The cluster's service CIDR (`aws eks describe-cluster --query
     # cluster.kubernetesNetworkConfig.serviceIpv4Cidr`). Unset: EKS assigns one of its two defaults.
     service_cidr: str | None = None
+    # Where pods' calls to the Kubernetes API server are allowed: the `kubernetes` Service's ClusterIP, the
+    # service CIDR's first address, which the network policy agent matches before kube-proxy's DNAT
+    # (aws/discover.py, kube_api_address, says why). Unset: that address of `service_cidr`, or of both EKS
+    # defaults while that is unset too (as for DNS); `aws discover` writes the cluster's.
+    kube_api_cidrs: list[str] | None = None
     # The amazon-vpc-cni ConfigMap that turns NetworkPolicy enforcement on (cluster-wide, shared with other
     # teams): `manage` renders it in the platform stage; `existing`: the cluster's owner turns it on.
     policy_controller: Literal["manage", "existing"] = "existing"
@@ -55,6 +57,15 @@ class Network(Model):
             raise ValueError("egress=domain-names needs dns: node-local (EKS Auto Mode): AWS applies DNS-based rules "
                              "only on Auto Mode nodes; with dns: kube-dns (standard EKS) set egress: cidr")
         return self
+
+    @field_validator("kube_api_cidrs", mode="after")
+    @classmethod
+    def _api_server_by_default(cls, value: list[str] | None, info: ValidationInfo) -> list[str]:
+        if value is not None:
+            return value
+        service_cidr = info.data.get("service_cidr")
+        blocks = [service_cidr] if service_cidr else EKS_SERVICE_CIDRS
+        return [f"{ipaddress.IPv4Network(block).network_address + 1}/32" for block in blocks]
 
     @model_validator(mode="after")
     def _service_cidr_holds_the_dns_address(self) -> "Network":
