@@ -1,6 +1,8 @@
 """Alertmanager, run by the operator from an Alertmanager CR.
 
-Replicas gossip on 9094 (TCP and UDP) and share silences and notification state, persisted on a PVC.
+Replicas gossip on 9094 over mutual TLS (spec.clusterTLS: Alertmanager's TLS transport carries all gossip
+over TCP, so the 9094/UDP the operator declares is then unused) and share silences and notification
+state, persisted on a PVC.
 An HPA scales it through the CR's scale subresource (.spec.replicas), never the operator's
 StatefulSet (the operator would revert it).
 
