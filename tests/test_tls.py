@@ -42,8 +42,10 @@ def test_with_the_users_cluster_issuer_no_ca_is_rendered(tmp_path):
     result = run_main("--overlays", str(overlays), "--dist", str(tmp_path / "dist"))
     assert result.returncode == 0, result.stderr
     operators = stage_objects(tmp_path / "dist" / "pca" / "operators")
-    assert _of(operators, "ClusterIssuer") == {} and _of(operators, "Certificate") == {}
-    stack = stage_objects(tmp_path / "dist" / "pca")
+    # no CA (the operator's own serving certificate is in this stage too)
+    assert _of(operators, "ClusterIssuer") == {}
+    assert not [c for c in _of(operators, "Certificate").values() if c["spec"].get("isCA")]
+    stack = stage_objects(tmp_path / "dist" / "pca") + operators
     assert all(c["spec"]["issuerRef"]["name"] == "aws-private-ca" for c in _of(stack, "Certificate").values())
 
 

@@ -1,6 +1,8 @@
 """Alertmanager, run by the operator from an Alertmanager CR.
 
-Replicas gossip on 9094 (TCP and UDP) and share silences and notification state, persisted on a PVC.
+Replicas gossip on 9094 over mutual TLS (spec.clusterTLS: Alertmanager's TLS transport carries all gossip
+over TCP, so the 9094/UDP the operator declares is then unused) and share silences and notification
+state, persisted on a PVC.
 An HPA scales it through the CR's scale subresource (.spec.replicas), never the operator's
 StatefulSet (the operator would revert it).
 
@@ -23,8 +25,8 @@ from stackgen import versions
 from stackgen.components.rules import AlertOverride, AlertThresholds
 from stackgen.components.rules.slo import SloConfig
 from stackgen.context import Context
-from stackgen.lib import operated
-from stackgen.lib.monitors import Endpoint, service_monitor
+from stackgen.lib import operated, tls
+from stackgen.lib.monitors import Endpoint, ScrapeTls, service_monitor
 from stackgen.lib.netpol import EgressMode, Policy, Rule, component_policy, external, rule
 from stackgen.lib.scaling import ScaleTarget, replicas_and_scaling
 from stackgen.lib.workload import Port, service, service_account
@@ -96,6 +98,8 @@ RELOADER = Port("reloader-web", 8080)
 MESH_TCP = Port("mesh-tcp", 9094)
 MESH_UDP = Port("mesh-udp", 9094, "UDP")
 HTTPS = Port("https", 443)
+# The operator's headless Service of the StatefulSet: Prometheus sends alerts to its endpoints.
+GOVERNING_SERVICE = "alertmanager-operated"
 # Where the operator mounts the Secrets listed in the CR, and the keys of the configuration Secret.
 SECRETS_DIR = "/etc/alertmanager/secrets"
 CONFIG_DIR = "/etc/alertmanager/config"
@@ -209,6 +213,23 @@ def notification_templates(alerting: Alerting) -> str:
     ])
 
 
+def server_name(namespace: str) -> str:
+    """The name Prometheus and the peers verify (both dial pod IPs)."""
+    return tls.server_name(GOVERNING_SERVICE, namespace)
+
+
+def cluster_tls(certificate_secret: str, namespace: str) -> m.AlertmanagerSpecClusterTls:
+    """Gossip between the replicas over mutual TLS (spec.clusterTLS, Alertmanager >= 0.24): each member serves
+    and presents its certificate and requires the peer's, both verified with our CA and for server_name()
+    (memberlist dials peers by IP). With it Alertmanager's TLS transport carries gossip over TCP only."""
+    server = {**operated.server_tls(certificate_secret), "client_ca": operated.ca_of(certificate_secret),
+              "client_auth_type": "RequireAndVerifyClientCert"}
+    client = {"ca": operated.ca_of(certificate_secret), "server_name": server_name(namespace),
+              "cert": {"secret": {"name": certificate_secret, "key": "tls.crt"}},
+              "key_secret": {"name": certificate_secret, "key": "tls.key"}}
+    return m.AlertmanagerSpecClusterTls(server=server, client=client)
+
+
 def mounted_secrets(alerting: Alerting) -> list[str]:
     return sorted({c.secret.name for c in (alerting.slack, alerting.pagerduty, alerting.email) if c.enabled})
 
@@ -236,6 +257,9 @@ class Alertmanager(Construct):
             self, identity, ScaleTarget("monitoring.coreos.com/v1", "Alertmanager", name), "alertmanager",
             stack.autoscaling, identity.selector)
         alerting = stack.alerting
+        # Grafana dials the Service; Prometheus and the peers the pods, for server_name().
+        certificate = tls.certificate(self, stack, identity, [
+            *tls.service_names(identity.name, ctx.namespace), *tls.service_names(GOVERNING_SERVICE, ctx.namespace)])
         k.KubeSecret(self, "config", metadata=identity.meta(config_secret), string_data={
             "alertmanager.yaml": yaml.safe_dump(routing_config(alerting), sort_keys=False),
             TEMPLATES_FILE: notification_templates(alerting)})
@@ -255,11 +279,14 @@ class Alertmanager(Construct):
                 node_selector=identity.placement.node_selector if identity.placement else None,
                 tolerations=operated.tolerations("Alertmanager", identity.placement),
                 storage=operated.storage("Alertmanager", stack.storage.class_name, config.storage_size),
+                web=operated.web_tls("Alertmanager", certificate.secret),
+                cluster_tls=cluster_tls(certificate.secret, ctx.namespace),
             ),
         )
         service_account(self, identity)
         service(self, identity, [WEB, RELOADER])
-        service_monitor(self, identity, [Endpoint(WEB.name), Endpoint(RELOADER.name)])
+        scrape_tls = ScrapeTls(certificate.secret, tls.server_name(identity.name, ctx.namespace))
+        service_monitor(self, identity, [Endpoint(WEB.name, tls=scrape_tls), Endpoint(RELOADER.name, tls=scrape_tls)])
         ctx.scraped(identity, [WEB, RELOADER])
         peers = ctx.pods_of("alertmanager")
         component_policy(self, identity, Policy(

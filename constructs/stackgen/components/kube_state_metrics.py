@@ -8,7 +8,8 @@ from __future__ import annotations
 from constructs import Construct
 from stackgen import versions
 from stackgen.context import Context
-from stackgen.lib.monitors import Endpoint, service_monitor
+from stackgen.lib import tls
+from stackgen.lib.monitors import Endpoint, ScrapeTls, service_monitor
 from stackgen.lib.netpol import Policy, cidrs, component_policy, rule
 from stackgen.lib.rbac import Grant, cluster_role
 from stackgen.lib.workload import ContainerSpec, HttpProbe, PodSpec, Port, deployment, service, service_account
@@ -63,18 +64,25 @@ class KubeStateMetrics(Construct):
     def __init__(self, scope: Construct, ctx: Context):
         super().__init__(scope, "kube-state-metrics")
         identity = ctx.identity("kube-state-metrics", "exporter", versions.KUBE_STATE_METRICS)
+        certificate = tls.certificate(self, ctx.config, identity, tls.service_names(identity.name, identity.namespace))
+        web_config = tls.web_config_file(self, identity)
         container = ContainerSpec(
             name="kube-state-metrics", image=versions.KUBE_STATE_METRICS.ref,
             resources=ctx.config.kube_state_metrics.resources, ports=[HTTP, TELEMETRY],
+            # --tls-config: exporter-toolkit's web config, for both ports (pkg/app/server.go at v2.18.0).
             args=[f"--port={HTTP.number}", f"--telemetry-port={TELEMETRY.number}",
-                  f"--resources={','.join(sorted(RESOURCES))}"],
-            readiness=HttpProbe("/readyz", TELEMETRY.name), liveness=HttpProbe("/livez", HTTP.name))
+                  f"--resources={','.join(sorted(RESOURCES))}", f"--tls-config={tls.WEB_CONFIG_FILE}"],
+            mounts=[certificate.mount(), web_config.mount()],
+            readiness=HttpProbe("/readyz", TELEMETRY.name, "HTTPS"), liveness=HttpProbe("/livez", HTTP.name, "HTTPS"))
         service_account(self, identity)
         cluster_role(self, identity, grants())
-        deployment(self, PodSpec(identity, [container], uid=65534, api_access="watches the objects it exports as metrics"), replicas=1)
+        deployment(self, PodSpec(identity, [container], uid=65534, api_access="watches the objects it exports as metrics",
+                                 volumes=[certificate.volume(), web_config.volume()]), replicas=1)
         service(self, identity, [HTTP, TELEMETRY])
         # honorLabels keeps the namespace/pod labels of the objects described, not of the exporter.
-        service_monitor(self, identity, [Endpoint(HTTP.name, honor_labels=True), Endpoint(TELEMETRY.name)])
+        scrape_tls = ScrapeTls(certificate.secret, tls.server_name(identity.name, identity.namespace))
+        service_monitor(self, identity, [Endpoint(HTTP.name, honor_labels=True, tls=scrape_tls),
+                                         Endpoint(TELEMETRY.name, tls=scrape_tls)])
         ctx.scraped(identity, [HTTP, TELEMETRY])
         component_policy(self, identity, Policy(
             ingress=[rule([ctx.pods_of("prometheus")], [HTTP, TELEMETRY])],

@@ -12,7 +12,8 @@ import cdk8s_plus_37.k8s as k
 from constructs import Construct
 from stackgen import versions
 from stackgen.context import Context
-from stackgen.lib.monitors import Endpoint, service_monitor
+from stackgen.lib import tls
+from stackgen.lib.monitors import Endpoint, ScrapeTls, service_monitor
 from stackgen.lib.workload import (
     ContainerSpec,
     HostAccess,
@@ -45,11 +46,13 @@ class NodeExporter(Construct):
     def __init__(self, scope: Construct, ctx: Context):
         super().__init__(scope, "node-exporter")
         identity = ctx.identity("node-exporter", "exporter", versions.NODE_EXPORTER)
+        certificate = tls.certificate(self, ctx.config, identity, tls.service_names(identity.name, identity.namespace))
+        web_config = tls.web_config_file(self, identity)
         container = ContainerSpec(
             name="node-exporter", image=versions.NODE_EXPORTER.ref,
             resources=ctx.config.node_exporter.resources, ports=[METRICS],
             args=[
-                "--web.listen-address=$(HOST_IP):9100",
+                "--web.listen-address=$(HOST_IP):9100", f"--web.config.file={tls.WEB_CONFIG_FILE}",
                 "--path.rootfs=/host/root", "--path.procfs=/host/proc", "--path.sysfs=/host/sys",
                 f"--collector.filesystem.mount-points-exclude={IGNORED_MOUNTS}",
                 f"--collector.filesystem.fs-types-exclude={IGNORED_FS_TYPES}",
@@ -59,12 +62,12 @@ class NodeExporter(Construct):
                 field_ref=k.ObjectFieldSelector(field_path="status.hostIP")))],
             mounts=[k.VolumeMount(name=name, mount_path=target, read_only=True,
                                   mount_propagation="HostToContainer" if name == "root" else None)
-                    for name, (_, target) in HOST_PATHS.items()],
-            readiness=HttpProbe("/", METRICS.name), liveness=HttpProbe("/", METRICS.name))
+                    for name, (_, target) in HOST_PATHS.items()] + [certificate.mount(), web_config.mount()],
+            readiness=HttpProbe("/", METRICS.name, "HTTPS"), liveness=HttpProbe("/", METRICS.name, "HTTPS"))
         pod = PodSpec(
             identity, [container], uid=65534,
             volumes=[k.Volume(name=name, host_path=k.HostPathVolumeSource(path=source))
-                     for name, (source, _) in HOST_PATHS.items()],
+                     for name, (source, _) in HOST_PATHS.items()] + [certificate.volume(), web_config.volume()],
             host_access=HostAccess(
                 "hostNetwork: the host's network interfaces and counters; read-only hostPath /, /proc, /sys: "
                 f"the host's filesystems and kernel counters; {SELINUX}", host_network=True),
@@ -72,4 +75,5 @@ class NodeExporter(Construct):
         service_account(self, identity)
         daemon_set(self, pod)
         service(self, identity, [METRICS])
-        service_monitor(self, identity, [Endpoint(METRICS.name, relabel_instance_to_node=True)])
+        service_monitor(self, identity, [Endpoint(METRICS.name, relabel_instance_to_node=True, tls=ScrapeTls(
+            certificate.secret, tls.server_name(identity.name, identity.namespace)))])

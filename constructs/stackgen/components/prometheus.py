@@ -8,16 +8,17 @@ scale subresource (.spec.shards); the shard count is then left out of the CR so 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 
 from constructs import Construct
 from imports.com.coreos import monitoring as m
 from stackgen import catalog, versions
-from stackgen.components import mimir
+from stackgen.components import alertmanager, mimir
 from stackgen.context import Context
-from stackgen.lib import operated
-from stackgen.lib.monitors import Endpoint, service_monitor
+from stackgen.lib import operated, tls
+from stackgen.lib.monitors import Endpoint, ScrapeTls, service_monitor
 from stackgen.lib.netpol import Policy, cidrs, component_policy, rule
 from stackgen.lib.rbac import Grant, cluster_role
 from stackgen.lib.scaling import ScaleTarget, replicas_and_scaling
@@ -53,6 +54,8 @@ KUBELET = Port("https-metrics", 10250)
 NODE_EXPORTER = Port("metrics", 9100)
 KUBE_API = Port("https", 443)
 ALERTMANAGER_WEB = Port("web", 9093)
+# The operator's headless Service of the StatefulSet.
+GOVERNING_SERVICE = "prometheus-operated"
 # Prometheus' own ServiceAccount token and cluster CA, for the kubelets and the API server.
 TOKEN_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 CA_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
@@ -79,6 +82,10 @@ class Prometheus(Construct):
             self, identity, ScaleTarget("monitoring.coreos.com/v1", "Prometheus", name), "prometheus",
             stack.autoscaling, identity.selector, copies=config.replicas)
         scales_out = config.replicas > 1 or shards != 1
+        # Grafana dials the Service; Prometheus' own scrapes and the HA replicas the StatefulSet's pods.
+        certificate = tls.certificate(self, stack, identity, [
+            *tls.service_names(identity.name, ctx.namespace), *tls.service_names(GOVERNING_SERVICE, ctx.namespace)])
+        secret = certificate.secret
         m.Prometheus(
             self, "prometheus",
             metadata={"name": name, "namespace": ctx.namespace, "labels": identity.labels},
@@ -97,9 +104,14 @@ class Prometheus(Construct):
                 rule_selector=m.PrometheusSpecRuleSelector(**_selected(name)),
                 rule_namespace_selector=m.PrometheusSpecRuleNamespaceSelector(),
                 # Probes and ScrapeConfigs are not used: null selectors select none.
+                web=operated.web_tls("Prometheus", secret),
+                # To every Alertmanager pod (the operator's headless Service), HTTPS, verified with our CA.
                 alerting=m.PrometheusSpecAlerting(alertmanagers=[m.PrometheusSpecAlertingAlertmanagers(
-                    name="alertmanager-operated", namespace=ctx.namespace, api_version=m.PrometheusSpecAlertingAlertmanagersApiVersion.V2,
-                    port=m.PrometheusSpecAlertingAlertmanagersPort.from_string(ALERTMANAGER_WEB.name))]),
+                    name=alertmanager.GOVERNING_SERVICE, namespace=ctx.namespace,
+                    api_version=m.PrometheusSpecAlertingAlertmanagersApiVersion.V2,
+                    port=m.PrometheusSpecAlertingAlertmanagersPort.from_string(ALERTMANAGER_WEB.name),
+                    scheme=m.PrometheusSpecAlertingAlertmanagersScheme.HTTPS,
+                    tls_config={"ca": operated.ca_of(secret), "server_name": alertmanager.server_name(ctx.namespace)})]),
                 resources=operated.resources("Prometheus", config.resources),
                 security_context=operated.security_context("Prometheus"),
                 affinity=operated.spread_over_nodes("Prometheus", identity.selector) if scales_out else None,
@@ -107,7 +119,7 @@ class Prometheus(Construct):
                 tolerations=operated.tolerations("Prometheus", identity.placement),
                 storage=operated.storage("Prometheus", stack.storage.class_name, config.storage_size),
                 wal_compression=True,
-                remote_write=[_remote_write_to_mimir(stack, name)],
+                remote_write=[_remote_write_to_mimir(stack, name, secret)],
             ),
         )
         service_account(self, identity)
@@ -115,7 +127,9 @@ class Prometheus(Construct):
         # Grafana's queries stay on one HA replica (as kube-prometheus' prometheus-k8s Service): replicas scrape
         # at different moments, and panels must not flip between their slightly different data.
         service(self, identity, [WEB, RELOADER], session_affinity="ClientIP")
-        service_monitor(self, identity, [Endpoint(WEB.name), Endpoint(RELOADER.name)])
+        # The config reloader serves the same web config file (and certificate) as Prometheus.
+        scrape_tls = ScrapeTls(secret, tls.server_name(identity.name, ctx.namespace))
+        service_monitor(self, identity, [Endpoint(WEB.name, tls=scrape_tls), Endpoint(RELOADER.name, tls=scrape_tls)])
         ctx.scraped(identity, [WEB, RELOADER])
         self._kubelet_monitor(ctx, identity)
         self._api_server_monitor(ctx, identity)
@@ -186,12 +200,19 @@ class Prometheus(Construct):
 
 
 
-def _remote_write_to_mimir(stack: StackConfig, name: str) -> m.PrometheusSpecRemoteWrite:
+def _https(url: str) -> str:
+    return "https://" + url.split("://", 1)[1]
+
+
+def _remote_write_to_mimir(stack: StackConfig, name: str, certificate_secret: str) -> m.PrometheusSpecRemoteWrite:
     """Long-term copy in Mimir. Mimir's HA de-duplication needs Consul or etcd (not memberlist), so of the
-    HA replicas only replica 0 of each shard writes, and without its replica label: one series each."""
+    HA replicas only replica 0 of each shard writes, and without its replica label: one series each.
+    HTTPS to the Service the URL names, verified for that name with our CA."""
     action = m.PrometheusSpecRemoteWriteWriteRelabelConfigsAction
+    url = _https(mimir.push_url(stack))
     return m.PrometheusSpecRemoteWrite(
-        url=mimir.push_url(stack), name="mimir", send_exemplars=True,
+        url=url, name="mimir", send_exemplars=True,
+        tls_config={"ca": operated.ca_of(certificate_secret), "server_name": urlsplit(url).hostname},
         write_relabel_configs=[
             m.PrometheusSpecRemoteWriteWriteRelabelConfigs(
                 action=action.KEEP, source_labels=["prometheus_replica"], regex=f"prometheus-{name}(-shard-[0-9]+)?-0"),

@@ -5,7 +5,8 @@ from __future__ import annotations
 from constructs import Construct
 from stackgen import versions
 from stackgen.context import Context
-from stackgen.lib.monitors import Endpoint, service_monitor
+from stackgen.lib import tls
+from stackgen.lib.monitors import Endpoint, ScrapeTls, service_monitor
 from stackgen.lib.netpol import Policy, cidrs, component_policy, rule
 from stackgen.lib.rbac import Grant, cluster_role
 from stackgen.lib.workload import ContainerSpec, HttpProbe, PodSpec, Port, deployment, service, service_account
@@ -55,6 +56,7 @@ class PrometheusOperator(Construct):
         super().__init__(scope, "prometheus-operator")
         config = ctx.config.prometheus_operator
         identity = ctx.identity("prometheus-operator", "controller", versions.PROMETHEUS_OPERATOR)
+        certificate = tls.certificate(self, ctx.config, identity, tls.service_names(identity.name, identity.namespace))
         reloader = config.reloader_resources
         args = [
             f"--prometheus-config-reloader={versions.PROMETHEUS_CONFIG_RELOADER.ref}",
@@ -65,17 +67,25 @@ class PrometheusOperator(Construct):
             # Maintains the kube-system/kubelet Service that the kubelet/cAdvisor ServiceMonitor selects.
             "--kubelet-service=kube-system/kubelet",
             "--web.listen-address=:8080",
+            # Its metrics and health server over TLS (pkg/server/server.go at v0.93.0): minimum TLS 1.3 (its
+            # default), the certificate files watched and reloaded when they change; no client CA (an
+            # empty path: the default /etc/tls/private/tls-ca.crt would turn on client verification).
+            "--web.enable-tls=true", f"--web.cert-file={tls.CERT_FILE}", f"--web.key-file={tls.KEY_FILE}",
+            "--web.client-ca-file=",
             "--log-format=json",
         ]
         container = ContainerSpec(
             name="prometheus-operator", image=versions.PROMETHEUS_OPERATOR.ref, resources=config.resources,
-            ports=[HTTP], args=args,
-            readiness=HttpProbe("/healthz", HTTP.name), liveness=HttpProbe("/healthz", HTTP.name))
+            ports=[HTTP], args=args, mounts=[certificate.mount()],
+            readiness=HttpProbe("/healthz", HTTP.name, "HTTPS"), liveness=HttpProbe("/healthz", HTTP.name, "HTTPS"))
         service_account(self, identity)
         cluster_role(self, identity, GRANTS)
-        deployment(self, PodSpec(identity, [container], uid=65534, api_access="reconciles its custom resources into StatefulSets, Secrets and Services"), replicas=1)
+        deployment(self, PodSpec(identity, [container], uid=65534, volumes=[certificate.volume()],
+                                 api_access="reconciles its custom resources into StatefulSets, Secrets and Services"),
+                   replicas=1)
         service(self, identity, [HTTP])
-        service_monitor(self, identity, [Endpoint(HTTP.name)])
+        service_monitor(self, identity, [Endpoint(HTTP.name, tls=ScrapeTls(
+            certificate.secret, tls.server_name(identity.name, identity.namespace)))])
         ctx.scraped(identity, [HTTP])
         component_policy(self, identity, Policy(
             ingress=[rule([ctx.pods_of("prometheus")], [HTTP])],

@@ -61,3 +61,25 @@ def spread_over_nodes(kind: str, selector: dict[str, str]):
 def tolerations(kind: str, placement: Placement | None):
     """The stack's NodePool taint, tolerated (lib/placement.py); the nodeSelector is a plain map."""
     return [_types(kind, "Tolerations")(**placement.toleration)] if placement else None
+
+
+def web_tls(kind: str, certificate_secret: str):
+    """HTTPS for the CR's web port from the component's own certificate Secret (spec.web.tlsConfig). The
+    operator (v0.93.0) turns it into the web config file it generates (pkg/webconfig), mounts the Secret whole
+    (not subPath: renewals reach the pod), switches its probes to HTTPS and hands the same file to the
+    config reloader, whose port then serves HTTPS too; exporter-toolkit re-reads the certificate on each
+    new connection (web/tls_config.go, GetCertificate), so a renewed one is served without a restart."""
+    return _types(kind, "Web")(tls_config=_types(kind, "WebTlsConfig")(**server_tls(certificate_secret)))
+
+
+def server_tls(certificate_secret: str) -> dict:
+    """A WebTLSConfig (the CRD's form, for the web port and Alertmanager's cluster server): TLS 1.2 minimum,
+    as exporter-toolkit spells it; Go negotiates 1.3 with every client in the cluster."""
+    return {"cert": {"secret": {"name": certificate_secret, "key": "tls.crt"}},
+            "key_secret": {"name": certificate_secret, "key": "tls.key"}, "min_version": "TLS12"}
+
+
+def ca_of(certificate_secret: str) -> dict:
+    """A client's trust (SafeTLSConfig's `ca`): the CA in the component's own certificate Secret; the
+    operator copies that key into the pod's TLS assets."""
+    return {"secret": {"name": certificate_secret, "key": "ca.crt"}}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import cdk8s_plus_37.k8s as k
+import yaml
 from pydantic import Field, model_validator
 
 from constructs import Construct
@@ -29,6 +30,9 @@ MOUNT_PATH = "/etc/tls"
 VOLUME = "tls"
 CERT_FILE, KEY_FILE, CA_FILE = (f"{MOUNT_PATH}/{name}" for name in ("tls.crt", "tls.key", "ca.crt"))
 CLUSTER_DOMAIN = "cluster.local"
+# exporter-toolkit's web configuration (node-exporter, kube-state-metrics), mounted from a ConfigMap.
+WEB_CONFIG_DIR, WEB_CONFIG_VOLUME = "/etc/web-config", "web-config"
+WEB_CONFIG_FILE = f"{WEB_CONFIG_DIR}/web-config.yml"
 GO_DURATION = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
 
 
@@ -64,6 +68,12 @@ def issuer_name(stack: StackConfig) -> str:
 def service_names(service: str, namespace: str) -> list[str]:
     """Every name a client may use for a Service (short, namespaced, fully qualified)."""
     return [service, f"{service}.{namespace}", f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.{CLUSTER_DOMAIN}"]
+
+
+def server_name(service: str, namespace: str) -> str:
+    """The name a client verifies when it dials a pod's IP (scrapes, alerts, peers): the Service's `.svc`
+    name, one of service_names()."""
+    return f"{service}.{namespace}.svc"
 
 
 def member_names(headless_service: str, namespace: str) -> list[str]:
@@ -103,3 +113,30 @@ def certificate(scope: Construct, stack: StackConfig, identity: Identity, dns_na
         "dnsNames": list(names),
         "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": issuer_name(stack)}})
     return ServingCertificate(secret, names)
+
+
+def exporter_web_config() -> dict:
+    """exporter-toolkit's web config file (docs/web-configuration.md): HTTPS with the mounted certificate,
+    TLS 1.2 minimum (Go negotiates 1.3 with every client in the cluster). exporter-toolkit re-reads this file
+    and the certificate files on each new connection (web/tls_config.go, GetConfigForClient and
+    GetCertificate), so a renewed certificate is served without a restart."""
+    return {"tls_server_config": {"cert_file": CERT_FILE, "key_file": KEY_FILE, "min_version": "TLS12"}}
+
+
+@dataclass(frozen=True)
+class WebConfigFile:
+    """The ConfigMap holding exporter_web_config(), and where a container finds it (WEB_CONFIG_FILE)."""
+    config_map: str
+
+    def volume(self) -> k.Volume:
+        return k.Volume(name=WEB_CONFIG_VOLUME, config_map=k.ConfigMapVolumeSource(name=self.config_map))
+
+    def mount(self) -> k.VolumeMount:
+        return k.VolumeMount(name=WEB_CONFIG_VOLUME, mount_path=WEB_CONFIG_DIR, read_only=True)
+
+
+def web_config_file(scope: Construct, identity: Identity) -> WebConfigFile:
+    name = f"{identity.name}-web-config"
+    k.KubeConfigMap(scope, "web-config", metadata=identity.meta(name),
+                    data={WEB_CONFIG_FILE.rsplit("/", 1)[1]: yaml.safe_dump(exporter_web_config(), sort_keys=False)})
+    return WebConfigFile(name)
