@@ -223,7 +223,11 @@ def sidecar_files(overlay_name):
 def patched_openemr():
     files = sidecar_files("large")
     assert set(files) == {"kustomization.yaml", "fluent-bit-sidecar.yaml", "network-policy.yaml"}
-    [kustomization], [config_map] = files["kustomization.yaml"], files["fluent-bit-sidecar.yaml"]
+    [kustomization] = files["kustomization.yaml"]
+    # the sidecar's ConfigMap and its own Certificate (TLS to the stack, tests/test_tls_clients.py)
+    [config_map], [certificate] = ([d for d in files["fluent-bit-sidecar.yaml"] if d["kind"] == kind]
+                                   for kind in ("ConfigMap", "Certificate"))
+    assert len(files["fluent-bit-sidecar.yaml"]) == 2 and certificate["metadata"]["namespace"] == "openemr"
     assert kustomization["kind"] == "Component"
     assert kustomization["resources"] == ["fluent-bit-sidecar.yaml", "network-policy.yaml"]
     [entry] = kustomization["patches"]

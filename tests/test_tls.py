@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-import yaml
 from conftest import DIST, OVERLAYS, run_main
 from stackgen.validate import stage_objects
 

@@ -17,10 +17,11 @@ import yaml
 
 from constructs import Construct
 from stackgen import forms, versions
-from stackgen.components import loki
+from stackgen.components import fluent_bit_tls, loki
 from stackgen.components.elk import es_shipping
 from stackgen.components.elk.elasticsearch import loki_enabled
 from stackgen.context import Context
+from stackgen.lib import tls
 from stackgen.lib.monitors import Endpoint, pod_monitor
 from stackgen.lib.netpol import Policy, cidrs, component_policy, rule
 from stackgen.lib.rbac import Grant, cluster_role
@@ -61,6 +62,9 @@ class FluentBitConfig(Model):
     events: FluentBitEvents = FluentBitEvents()
 
 
+# Plain HTTP: Fluent Bit 4.2.0's HTTP server (metrics, health) has no TLS setting (src/flb_config.c
+# service_configs: http_server, http_listen, http_port only; src/http_server/flb_hs.c serves through Monkey
+# with a plain listener). It carries Fluent Bit's own metrics, no log line.
 HTTP = Port("http", 2020)
 # EKS Auto Mode nodes enforce SELinux (Bottlerocket). AWS's own Fluent Bit for them (the
 # amazon-cloudwatch-observability chart: hostPath /var/log read-only and a state dir,
@@ -95,11 +99,11 @@ def tail_input(tag: str, path: str, db: str) -> dict:
 
 
 def loki_output(stack: StackConfig, match: str, labels: dict[str, str], label_keys: str | None = None) -> dict:
-    """Loki's push API on its write path; retried without limit while the disk buffer holds."""
+    """Loki's push API on its write path over verified TLS; retried without limit while the disk buffer holds."""
     output = {
         "name": "loki", "match": match,
-        "host": f"{loki.push_service(stack)}.{stack.namespace}.svc.cluster.local", "port": loki.HTTP.number,
-        "uri": loki.PUSH_PATH,
+        "host": f"{loki.push_service(stack)}.{stack.namespace}.svc.{tls.CLUSTER_DOMAIN}", "port": loki.HTTP.number,
+        "uri": loki.PUSH_PATH, **fluent_bit_tls.client(),
         "labels": ", ".join(f"{key}={value}" for key, value in labels.items()),
         "line_format": "json", "retry_limit": "no_limits",
         "storage.total_limit_size": stack.fluent_bit.buffer_limit,
@@ -186,13 +190,17 @@ class FluentBit(Construct):
         identity = ctx.identity("fluent-bit", "log-shipper", versions.FLUENT_BIT)
         text = config_text(node_config(stack))
         k.KubeConfigMap(self, "config", metadata=identity.meta("fluent-bit-config"), data={CONFIG_FILE: text})
+        # Its own certificate: the CA for its outputs, and what the forward listener serves (es_shipping).
+        certificate = tls.certificate(self, stack, identity,
+                                      es_shipping.forward_names(stack) or tls.client_names(identity))
         container = ContainerSpec(
             name="fluent-bit", image=versions.FLUENT_BIT.ref, resources=stack.fluent_bit.resources,
             ports=[HTTP, *es_shipping.ports(stack)],
             command=COMMAND,
             mounts=[k.VolumeMount(name="config", mount_path=CONFIG_DIR, read_only=True),
                     k.VolumeMount(name="varlog", mount_path="/var/log", read_only=True),
-                    k.VolumeMount(name="state", mount_path=STATE_DIR), *es_shipping.mounts(stack)],
+                    k.VolumeMount(name="state", mount_path=STATE_DIR), certificate.mount(),
+                    *es_shipping.mounts(stack)],
             env=es_shipping.env(stack),
             # Liveness only asks whether the process serves; during a Loki outage it keeps buffering.
             readiness=HttpProbe("/api/v1/health", HTTP.name), liveness=HttpProbe("/", HTTP.name))
@@ -202,7 +210,7 @@ class FluentBit(Construct):
                      k.Volume(name="varlog", host_path=k.HostPathVolumeSource(path="/var/log", type="Directory")),
                      k.Volume(name="state", host_path=k.HostPathVolumeSource(path=STATE_DIR,
                                                                              type="DirectoryOrCreate")),
-                     *es_shipping.volumes(stack)],
+                     certificate.volume(), *es_shipping.volumes(stack)],
             annotations={"checksum/config": checksum(text)}, secret_env=es_shipping.secret_env(stack),
             host_access=HostAccess(
                 "read-only hostPath /var/log: container logs owned by root (uid 0, no capability); hostPath "

@@ -35,6 +35,7 @@ from stackgen.components.fluent_bit import (
     loki_output,
 )
 from stackgen.context import Context
+from stackgen.lib import tls
 from stackgen.lib.monitors import Endpoint, pod_monitor
 from stackgen.lib.netpol import Policy, cidrs, component_policy, rule
 from stackgen.lib.rbac import Grant, cluster_role
@@ -87,14 +88,16 @@ class FluentBitEventsShipper(Construct):
         identity = ctx.identity(NAME, "event-shipper", versions.FLUENT_BIT)
         text = config_text(events_config(stack))
         k.KubeConfigMap(self, "config", metadata=identity.meta(f"{NAME}-config"), data={CONFIG_FILE: text})
+        certificate = tls.certificate(self, stack, identity, tls.client_names(identity))  # for its ca.crt
         container = ContainerSpec(
             name="fluent-bit", image=versions.FLUENT_BIT.ref, resources=stack.fluent_bit.events.resources,
             ports=[HTTP], command=COMMAND,
-            mounts=[k.VolumeMount(name="config", mount_path=CONFIG_DIR, read_only=True)],
+            mounts=[k.VolumeMount(name="config", mount_path=CONFIG_DIR, read_only=True), certificate.mount()],
             readiness=HttpProbe("/api/v1/health", HTTP.name), liveness=HttpProbe("/", HTTP.name))
         deployment(self, PodSpec(
             identity, [container], uid=UID, api_access="lists and watches Kubernetes events",
-            volumes=[k.Volume(name="config", config_map=k.ConfigMapVolumeSource(name=f"{NAME}-config"))],
+            volumes=[k.Volume(name="config", config_map=k.ConfigMapVolumeSource(name=f"{NAME}-config")),
+                     certificate.volume()],
             annotations={"checksum/config": checksum(text)}), replicas=1, recreate=True)
         service_account(self, identity)
         cluster_role(self, identity, GRANTS)

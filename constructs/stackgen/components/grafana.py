@@ -17,8 +17,9 @@ from stackgen import dashboards, forms, versions
 from stackgen.components import grafana_sso, loki, mimir, tempo
 from stackgen.components.elk import elasticsearch
 from stackgen.context import Context
-from stackgen.lib.backend import HTTPS, irsa, service_url
-from stackgen.lib.monitors import Endpoint, service_monitor
+from stackgen.lib import tls
+from stackgen.lib.backend import HTTPS, irsa
+from stackgen.lib.monitors import Endpoint, ScrapeTls, service_monitor
 from stackgen.lib.netpol import Policy, aws_endpoints, component_policy, external, rule
 from stackgen.lib.scaling import ScaleTarget, replicas_and_scaling
 from stackgen.lib.workload import (
@@ -94,6 +95,18 @@ def aws_hosts(region: str) -> list[str]:
     """What the CloudWatch and X-Ray datasources call (CloudWatch metrics and Logs, X-Ray, EC2 and the tagging
     API for dimension values) and STS for IRSA, each at the region's endpoint."""
     return aws_endpoints(region, "monitoring", "logs", "xray", "ec2", "tagging", "sts")
+# [server] keys of Grafana 12 (conf/defaults.ini; pkg/setting/setting.go readServerSettings), as GF_ variables.
+# TLS1.2, not TLS1.3: users reach Grafana through a proxy or load balancer the stack does not render.
+# certs_watch_interval: Grafana re-reads cert_file and cert_key when their mtime changes (pkg/api/http_server.go
+# WatchAndUpdateCerts, updateCerts), so a renewed certificate is served without a restart.
+SERVER_TLS = {"GF_SERVER_PROTOCOL": "https", "GF_SERVER_CERT_FILE": tls.CERT_FILE,
+              "GF_SERVER_CERT_KEY": tls.KEY_FILE, "GF_SERVER_MIN_TLS_VERSION": "TLS1.2",
+              "GF_SERVER_CERTS_WATCH_INTERVAL": "1m"}
+# Every datasource of the stack verifies the server's certificate (name: the URL's host) against the CA in
+# Grafana's own certificate Secret. Provisioning expands $__file{} in values (pkg/services/provisioning/values
+# interpolateValue -> setting.ExpandVar, the `file` expander of pkg/setting/expanders.go), so no PEM is rendered.
+DATASOURCE_TLS = {"jsonData": {"tlsAuthWithCACert": True},
+                  "secureJsonData": {"tlsCACert": f"$__file{{{tls.CA_FILE}}}"}}
 
 
 def datasources(stack: StackConfig) -> dict:
@@ -104,20 +117,21 @@ def datasources(stack: StackConfig) -> dict:
     # default); the destination's `name` is that label.
     exemplars = {"exemplarTraceIdDestinations": [{"name": "traceID", "datasourceUid": "tempo"}]}
     aws = {"authType": "default", "defaultRegion": region}
-    return {"apiVersion": 1, "datasources": elasticsearch.grafana_datasources(stack, [
+    return {"apiVersion": 1, "datasources": elasticsearch.grafana_datasources(stack, [*map(_verified, [
         {"name": "Prometheus", "uid": "prometheus", "type": "prometheus", "access": "proxy",
-         "url": service_url("prometheus", namespace, PROMETHEUS), "isDefault": True,
+         "url": tls.https_url("prometheus", namespace, PROMETHEUS.number), "isDefault": True,
          "jsonData": {"httpMethod": "POST", **exemplars}, "editable": False},
-        {"name": "Mimir", "uid": "mimir", "type": "prometheus", "access": "proxy", "url": mimir.query_url(stack),
+        {"name": "Mimir", "uid": "mimir", "type": "prometheus", "access": "proxy",
+         "url": tls.https_url(mimir.query_service(stack), namespace, mimir.HTTP.number, mimir.QUERY_PATH),
          "jsonData": {"httpMethod": "POST", **exemplars}, "editable": False},
         {"name": "Loki", "uid": "loki", "type": "loki", "access": "proxy",
-         "url": service_url(loki.query_service(stack), namespace, loki.HTTP),
+         "url": tls.https_url(loki.query_service(stack), namespace, loki.HTTP.number),
          "jsonData": {"derivedFields": [{"name": "TraceID", "datasourceUid": "tempo",
                                          "matcherRegex": "(?:trace_?id|traceID)[\"=:\\s]+(\\w+)",
                                          "url": "$${__value.raw}"}]},
          "editable": False},
         {"name": "Tempo", "uid": "tempo", "type": "tempo", "access": "proxy",
-         "url": service_url(tempo.query_service(stack), namespace, tempo.HTTP),
+         "url": tls.https_url(tempo.query_service(stack), namespace, tempo.HTTP.number),
          "jsonData": {
              "tracesToLogsV2": {"datasourceUid": "loki", "filterByTraceID": True, "spanStartTimeShift": "-5m",
                                 "spanEndTimeShift": "5m"},
@@ -130,12 +144,17 @@ def datasources(stack: StackConfig) -> dict:
              "lokiSearch": {"datasourceUid": "loki"}},
          "editable": False},
         {"name": "Alertmanager", "uid": "alertmanager", "type": "alertmanager", "access": "proxy",
-         "url": service_url("alertmanager", namespace, ALERTMANAGER),
-         "jsonData": {"implementation": "prometheus", "handleGrafanaManagedAlerts": False}, "editable": False},
+         "url": tls.https_url("alertmanager", namespace, ALERTMANAGER.number),
+         "jsonData": {"implementation": "prometheus", "handleGrafanaManagedAlerts": False}, "editable": False}]),
         # Through Grafana's own IRSA role (the AWS SDK default chain picks up the web identity).
         {"name": "CloudWatch", "uid": "cloudwatch", "type": "cloudwatch", "jsonData": aws, "editable": False},
         {"name": "X-Ray", "uid": "x-ray", "type": XRAY_PLUGIN, "jsonData": aws, "editable": False},
     ])}
+
+
+def _verified(source: dict) -> dict:
+    return {**source, "jsonData": {**source["jsonData"], **DATASOURCE_TLS["jsonData"]},
+            "secureJsonData": dict(DATASOURCE_TLS["secureJsonData"])}  # a copy: no YAML alias in the file
 
 
 def dashboard_providers() -> dict:
@@ -196,13 +215,16 @@ class Grafana(Construct):
             "GF_PATHS_DATA": "/var/lib/grafana",
             # X-Ray is a plugin: installed at start from grafana.com (egress 443).
             "GF_PLUGINS_PREINSTALL": f"{XRAY_PLUGIN}@{versions.GRAFANA_XRAY_PLUGIN.tag}",
+            **SERVER_TLS,
         }
+        certificate = tls.certificate(self, stack, identity, tls.service_names(identity.name, stack.namespace))
         volumes = [
             k.Volume(name="admin", secret=k.SecretVolumeSource(secret_name=admin.name)),
             k.Volume(name="datasources", config_map=k.ConfigMapVolumeSource(name="grafana-datasources")),
             k.Volume(name="providers", config_map=k.ConfigMapVolumeSource(name="grafana-provisioning-dashboards")),
             dashboards_volume,
             empty_dir("tmp"),
+            certificate.volume(),
         ]
         mounts = [
             k.VolumeMount(name="admin", mount_path=ADMIN_DIR, read_only=True),
@@ -211,6 +233,7 @@ class Grafana(Construct):
             k.VolumeMount(name="dashboards", mount_path=DASHBOARDS_DIR, read_only=True),
             k.VolumeMount(name="tmp", mount_path="/tmp"),
             k.VolumeMount(name="data", mount_path="/var/lib/grafana"),
+            certificate.mount(),
         ]
         egress = [
             rule([ctx.pods_of("prometheus")], [PROMETHEUS]),
@@ -248,10 +271,10 @@ class Grafana(Construct):
                 resources=k.VolumeResourceRequirements(requests={"storage": quantity(config.storage_size)})))
             volumes.append(k.Volume(name="data", persistent_volume_claim=k.PersistentVolumeClaimVolumeSource(
                 claim_name=identity.name)))
+        health = HttpProbe("/api/health", HTTP.name, scheme="HTTPS")
         container = ContainerSpec(
             name="grafana", image=versions.GRAFANA.ref, resources=config.resources, ports=[HTTP],
-            env=_env(env), mounts=mounts,
-            readiness=HttpProbe("/api/health", HTTP.name), liveness=HttpProbe("/api/health", HTTP.name))
+            env=_env(env), mounts=mounts, readiness=health, liveness=health)
         replicas = replicas_and_scaling(
             self, identity, ScaleTarget("apps/v1", "Deployment", identity.name), "grafana",
             stack.autoscaling, identity.selector)
@@ -264,7 +287,8 @@ class Grafana(Construct):
         service_account(self, identity, annotations=irsa(config.role_arn))
         deployment(self, pod, replicas=replicas, recreate=database is None)
         service(self, identity, [HTTP])
-        service_monitor(self, identity, [Endpoint(HTTP.name)])
+        service_monitor(self, identity, [Endpoint(HTTP.name, tls=ScrapeTls(
+            certificate.secret, f"{identity.name}.{stack.namespace}.svc"))])
         ctx.scraped(identity, [HTTP])
         component_policy(self, identity, Policy(
             ingress=[rule([ctx.pods_of("prometheus")], [HTTP])],

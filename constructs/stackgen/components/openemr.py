@@ -41,6 +41,7 @@ from stackgen.components.fluent_bit import (
     tail_input,
 )
 from stackgen.context import Context
+from stackgen.lib import tls
 from stackgen.lib.meta import Identity
 from stackgen.lib.netpol import Policy, component_policy, rule
 from stackgen.lib.workload import ContainerSpec, HttpProbe, Port, checksum, empty_dir
@@ -73,8 +74,8 @@ BUFFER_DIR = "/fluent-bit/buffer"
 SIDECAR_HTTP = Port("fb-http", HTTP.number)  # named apart from any port of the OpenEMR container
 SIDECAR_UID = 65534
 SIDECAR_BUFFER = "512M"
-LOGS_VOLUME, CONFIG_VOLUME, BUFFER_VOLUME, PHP_VOLUME = ("openemr-logs", "fluent-bit-sidecar-config",
-                                                        "fluent-bit-buffer", "openemr-php-logging")
+LOGS_VOLUME, CONFIG_VOLUME, BUFFER_VOLUME, PHP_VOLUME, TLS_VOLUME = (
+    "openemr-logs", "fluent-bit-sidecar-config", "fluent-bit-buffer", "openemr-php-logging", "fluent-bit-tls")
 
 
 # One tail input per file: a tail input applies one multiline parser to every file of its path.
@@ -138,6 +139,9 @@ def sidecar_component(ctx: Context) -> dict[str, list[dict]]:
     fluent_bit, ini = config_text(sidecar_config(stack)), php_ini(stack)
     chart = cdk8s.Chart(cdk8s.App(), "sidecar", disable_resource_name_hashes=True)
     k.KubeConfigMap(chart, "config", metadata=identity.meta(), data={CONFIG_FILE: fluent_bit, PHP_INI_FILE: ini})
+    # The sidecar's own certificate in the app namespace, for the ca.crt it verifies Loki (or the node agents'
+    # forward listener) with; the stack's issuer is a ClusterIssuer, so it signs here too.
+    certificate = tls.certificate(chart, stack, identity, tls.client_names(identity))
     container = ContainerSpec(
         name="fluent-bit", image=versions.FLUENT_BIT.ref, resources=stack.fluent_bit.sidecar.resources,
         ports=[SIDECAR_HTTP], command=COMMAND, uid=SIDECAR_UID,
@@ -145,7 +149,9 @@ def sidecar_component(ctx: Context) -> dict[str, list[dict]]:
             field_path="metadata.name")))],
         mounts=[k.VolumeMount(name=CONFIG_VOLUME, mount_path=CONFIG_DIR, read_only=True),
                 k.VolumeMount(name=LOGS_VOLUME, mount_path=stack.openemr.log_dir, read_only=True),
-                k.VolumeMount(name=BUFFER_VOLUME, mount_path=BUFFER_DIR)],
+                k.VolumeMount(name=BUFFER_VOLUME, mount_path=BUFFER_DIR),
+                # named apart from any volume of OpenEMR's own (a patch merges volumes by name)
+                k.VolumeMount(name=TLS_VOLUME, mount_path=tls.MOUNT_PATH, read_only=True)],
         readiness=HttpProbe("/api/v1/health", SIDECAR_HTTP.name), liveness=HttpProbe("/", SIDECAR_HTTP.name))
     app_container = k.Container(
         name=stack.openemr.container,
@@ -160,16 +166,20 @@ def sidecar_component(ctx: Context) -> dict[str, list[dict]]:
             spec=k.PodSpec(containers=[app_container, container.render()], volumes=[
                 empty_dir(LOGS_VOLUME, "1Gi"), empty_dir(BUFFER_VOLUME, "1Gi"),
                 k.Volume(name=CONFIG_VOLUME, config_map=config_map),
+                k.Volume(name=TLS_VOLUME, secret=k.SecretVolumeSource(secret_name=certificate.secret)),
                 k.Volume(name=PHP_VOLUME, config_map=k.ConfigMapVolumeSource(
                     name=identity.name, items=[k.KeyToPath(key=PHP_INI_FILE, path=PHP_INI_FILE)]))]))))
     if stack.openemr.egress_policy:
         egress_policy(chart, ctx)
-    config_object, deployment, *policy = chart.to_json()
+    objects = chart.to_json()
+    deployment = next(o for o in objects if o["kind"] == "Deployment")
+    resources = [o for o in objects if o["kind"] in ("ConfigMap", "Certificate")]
+    policy = [o for o in objects if o["kind"] == "NetworkPolicy"]
     # A strategic-merge patch names only what it adds: the selector and everything else stay OpenEMR's.
     del deployment["spec"]["selector"]
     # Inline, not a file of its own: a partial Deployment in a file reads as a whole one to manifest
     # scanners (checkov would judge OpenEMR's container by the few fields the patch adds).
-    files = {"fluent-bit-sidecar.yaml": [config_object], **({"network-policy.yaml": policy} if policy else {})}
+    files = {"fluent-bit-sidecar.yaml": resources, **({"network-policy.yaml": policy} if policy else {})}
     kustomization = {"apiVersion": "kustomize.config.k8s.io/v1alpha1", "kind": "Component",
                      "resources": list(files),
                      "patches": [{"patch": yaml.safe_dump(deployment, sort_keys=True, width=120),

@@ -21,7 +21,7 @@ from constructs import Construct
 from stackgen import forms, versions
 from stackgen.components import tempo
 from stackgen.context import Context
-from stackgen.lib.backend import service_url
+from stackgen.lib import tls
 from stackgen.lib.monitors import Endpoint, pod_monitor
 from stackgen.lib.netpol import Policy, cidrs, component_policy, rule
 from stackgen.lib.rbac import Grant, cluster_role
@@ -48,6 +48,8 @@ class OtebpfConfig(Model):
     resources: Resources = sized("50m", "128Mi", "500m", "512Mi")
 
 
+# Plain HTTP: OBI serves its Prometheus endpoints with a plain http.Server and no TLS setting (its
+# PrometheusManager listenAndServe: "TODO: support TLS configuration"). They carry RED metrics, no payload.
 METRICS = Port("metrics", 9400)
 INTERNAL = Port("int-metrics", 9401)
 # OBI uses the signal-specific endpoint as written (scheme, host and the /v1/traces path).
@@ -70,7 +72,18 @@ GRANTS = [Grant(("",), ("pods", "services", "nodes")), Grant(("apps",), ("replic
 
 def traces_url(stack: StackConfig) -> str:
     # `otel_traces_export.endpoint` is the signal-specific endpoint: used as is, so it names /v1/traces.
-    return service_url(tempo.otlp_service(stack), stack.namespace, tempo.OTLP_HTTP, TRACES_PATH)
+    return tls.https_url(tempo.otlp_service(stack), stack.namespace, tempo.OTLP_HTTP.number, TRACES_PATH)
+
+
+# OBI's traces exporter (the Collector's otlphttp exporter, pkg/export/otel/traces.go getTracesExporter) takes
+# only `insecure_skip_verify` of TLS settings, no CA file, and does not read OTEL_EXPORTER_OTLP_CERTIFICATE (an
+# SDK variable). With no CA file its TLS client verifies against Go's system roots, which Go reads from the file
+# SSL_CERT_FILE and the directories SSL_CERT_DIR when set, instead of the image's bundle (crypto/x509
+# root_unix.go loadSystemRoots): both hold only the pod's ca.crt (the directory by a subPath mount), so Tempo's
+# name and the stack's CA are verified, TLS 1.2 at least (Go's client default). The Kubernetes client sets the
+# service account's CA itself.
+ROOTS_DIR = "/etc/ssl/stack-roots"
+TLS_ENV = {"SSL_CERT_FILE": tls.CA_FILE, "SSL_CERT_DIR": ROOTS_DIR}
 
 
 def otebpf_config(stack: StackConfig) -> dict:
@@ -97,17 +110,21 @@ class Otebpf(Construct):
         identity = ctx.identity("otebpf", "instrumentation", versions.OTEBPF)
         text = yaml.safe_dump(otebpf_config(stack), sort_keys=True)
         k.KubeConfigMap(self, "config", metadata=identity.meta("otebpf-config"), data={"config.yaml": text})
+        certificate = tls.certificate(self, stack, identity, tls.client_names(identity))  # for its ca.crt
+        env = {"OTEL_EBPF_CONFIG_PATH": f"{CONFIG_DIR}/config.yaml", **TLS_ENV}
         container = ContainerSpec(
             name="otebpf", image=versions.OTEBPF.ref, resources=stack.otebpf.resources, ports=[METRICS, INTERNAL],
-            env=[k.EnvVar(name="OTEL_EBPF_CONFIG_PATH", value=f"{CONFIG_DIR}/config.yaml")],
+            env=[k.EnvVar(name=name, value=value) for name, value in env.items()],
             mounts=[k.VolumeMount(name="config", mount_path=CONFIG_DIR, read_only=True),
-                    k.VolumeMount(name="tmp", mount_path="/tmp")],
+                    k.VolumeMount(name="tmp", mount_path="/tmp"), certificate.mount(),
+                    k.VolumeMount(name=tls.VOLUME, mount_path=f"{ROOTS_DIR}/ca.crt", sub_path="ca.crt",
+                                  read_only=True)],
             readiness=HttpProbe("/internal/metrics", INTERNAL.name),
             liveness=HttpProbe("/internal/metrics", INTERNAL.name))
         pod = PodSpec(
             identity, [container], uid=0, api_access="adds Kubernetes attributes (pod, deployment, namespace) to spans and metrics", tolerate_all_taints=True,
             volumes=[k.Volume(name="config", config_map=k.ConfigMapVolumeSource(name="otebpf-config")),
-                     empty_dir("tmp")],
+                     empty_dir("tmp"), certificate.volume()],
             annotations={"checksum/config": checksum(text)},
             host_access=HostAccess(
                 "hostPID: attach eBPF probes to OpenEMR's processes on the node; root with BPF, PERFMON, "

@@ -34,6 +34,10 @@ CLUSTER_DOMAIN = "cluster.local"
 WEB_CONFIG_DIR, WEB_CONFIG_VOLUME = "/etc/web-config", "web-config"
 WEB_CONFIG_FILE = f"{WEB_CONFIG_DIR}/web-config.yml"
 GO_DURATION = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
+# EKS Auto Mode replaces every node within 21 days (components/platform/nodes.py MAX_LIFETIME_HOURS), so no
+# pod lives longer. A component that reads its certificate only at start (Fluent Bit, OTeBPF) is rolled by
+# that: renewing more than 21 days before expiry means the certificate a pod holds never expires under it.
+NODE_LIFETIME = "504h"
 
 
 class TlsConfig(Model):
@@ -53,6 +57,10 @@ class TlsConfig(Model):
         if seconds(self.renew_before) >= seconds(self.duration):
             raise ValueError(f"renew_before={self.renew_before} must be shorter than duration={self.duration} "
                              "(cert-manager renews that long before expiry)")
+        if seconds(self.renew_before) <= seconds(NODE_LIFETIME):
+            raise ValueError(f"renew_before={self.renew_before} must exceed {NODE_LIFETIME}: components that read "
+                             "their certificate only at start rely on Auto Mode replacing every node (and its "
+                             "pods) within 21 days, before the certificate they hold expires")
         return self
 
 
@@ -80,6 +88,16 @@ def member_names(headless_service: str, namespace: str) -> list[str]:
     """A StatefulSet's members behind its headless Service (`<pod>.<service>.<namespace>.svc`), by wildcard:
     memberlist and the rings' gRPC clients dial members by these names."""
     return [f"*.{headless_service}.{namespace}.svc", f"*.{headless_service}.{namespace}.svc.{CLUSTER_DOMAIN}"]
+
+
+def client_names(identity: Identity) -> list[str]:
+    """The name in the certificate of a pod that only dials others (it serves nothing): its identity."""
+    return [f"{identity.name}.{identity.namespace}.svc"]
+
+
+def https_url(service: str, namespace: str, port: int, path: str = "") -> str:
+    """A client's address of a Service over TLS, by the fully qualified name its certificate carries."""
+    return f"https://{service}.{namespace}.svc.{CLUSTER_DOMAIN}:{port}{path}"
 
 
 def secret_name(identity: Identity) -> str:

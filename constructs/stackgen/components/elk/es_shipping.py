@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING
 
 import cdk8s_plus_37.k8s as k
 
+from stackgen.components import fluent_bit_tls
 from stackgen.components.elk import elasticsearch, elasticsearch_setup
+from stackgen.lib import tls
 from stackgen.lib.netpol import Rule, rule
 from stackgen.lib.workload import Port, service
 
@@ -80,7 +82,7 @@ def outputs(stack: StackConfig, match: str = "kube.*") -> list[dict]:
         # Kubernetes label keys hold dots (app.kubernetes.io/name), which would clash as objects.
         "replace_dots": "on", "trace_error": "on",
         "http_user": elasticsearch_setup.SHIPPER_USER, "http_passwd": f"${{{PASSWORD_VARIABLE}}}",
-        "tls": "on", "tls.verify": "on", "tls.verify_hostname": "on", "tls.ca_file": f"{CREDENTIALS_DIR}/ca.crt",
+        **fluent_bit_tls.client(f"{CREDENTIALS_DIR}/ca.crt"),  # ECK's CA, not the stack's
         "retry_limit": "no_limits", "storage.total_limit_size": stack.fluent_bit.buffer_limit,
     }]
 
@@ -131,9 +133,15 @@ def forwarding(stack: StackConfig) -> bool:
 
 
 def inputs(stack: StackConfig) -> list[dict]:
-    """The node agents' forward listener, buffered on disk like the tail input."""
+    """The node agents' forward listener over TLS (the agent's own certificate), buffered on disk like the tail
+    input."""
     return [{"name": "forward", "tag": FROM_SIDECAR, "listen": "0.0.0.0", "port": FORWARD.number,
-             "storage.type": "filesystem"}] if forwarding(stack) else []
+             "storage.type": "filesystem", **fluent_bit_tls.server()}] if forwarding(stack) else []
+
+
+def forward_names(stack: StackConfig) -> list[str]:
+    """The names the sidecar may dial the forward listener by (its certificate carries them)."""
+    return tls.service_names(FORWARD_SERVICE, stack.agents_namespace) if forwarding(stack) else []
 
 
 def sidecar_record_filters(stack: StackConfig) -> list[dict]:
@@ -169,8 +177,8 @@ def sidecar_outputs(stack: StackConfig, buffer_limit: str) -> list[dict]:
     if not forwarding(stack):
         return []
     return [{"name": "forward", "match": FROM_SIDECAR, "require_ack_response": True, "retry_limit": "no_limits",
-             "host": f"{FORWARD_SERVICE}.{stack.agents_namespace}.svc.cluster.local", "port": FORWARD.number,
-             "storage.total_limit_size": buffer_limit}]
+             "host": f"{FORWARD_SERVICE}.{stack.agents_namespace}.svc.{tls.CLUSTER_DOMAIN}", "port": FORWARD.number,
+             "storage.total_limit_size": buffer_limit, **fluent_bit_tls.client()}]
 
 
 def sidecar_egress(ctx: Context) -> list[Rule]:
