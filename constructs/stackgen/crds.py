@@ -40,8 +40,8 @@ class CrdSet:
     installed_by: Literal["dist", "chart", "flux", "cluster"]
     # Upstream location of each file at the pinned tag (file name -> URL), recorded by tools/import_pinned.py.
     upstream: dict[str, str]
-    # False: the source folder (the vendoring tool's --source) does not hold the set; its vendored files and their record are
-    # kept as they are, and `--check` verifies them against the recorded sha256.
+    # False: the vendoring tool's source folder does not hold the set; its vendored files and their record
+    # are kept as they are, and `--check` verifies them against the recorded sha256.
     from_source: bool = True
 
     @property
