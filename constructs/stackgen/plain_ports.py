@@ -1,0 +1,50 @@
+"""The ports that stay plain (no TLS), each with the reason: the only exceptions `validate` and the listener
+inventory accept (checks/listeners.py), rendered in the README ("What validate refuses, and the listener
+inventory").
+
+An entry names a component (its pods' `app.kubernetes.io/name`), a container port name, and why that port
+cannot, or need not, speak TLS. A plain port that is not here is a problem; so is an entry without a reason.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PlainPort:
+    component: str
+    port: str
+    reason: str
+
+
+# Fluent Bit 4.2.0's service section has http_server, http_listen and http_port and no TLS key
+# (catalog/fluent-bit-4.2.0.yaml, read from src/flb_config.c service_configs[]): its monitoring and
+# health endpoint cannot serve HTTPS (requested upstream, not done: fluent/fluent-bit#8772, #9948). It
+# carries the shipper's own counters, no log content.
+FLUENT_BIT_HTTP = ("Fluent Bit 4.2.0's built-in HTTP server (metrics, health) has no TLS setting (service keys: "
+                   "catalog/fluent-bit-4.2.0.yaml; fluent/fluent-bit#8772); it serves counters, no log records")
+
+PLAIN_PORTS: tuple[PlainPort, ...] = (
+    PlainPort("fluent-bit", "http", FLUENT_BIT_HTTP),
+    PlainPort("fluent-bit-events", "http", FLUENT_BIT_HTTP),
+)
+
+
+def is_excepted(component: str, port: str, exceptions: tuple[PlainPort, ...] | None = None) -> bool:
+    return any(e.component == component and e.port == port and e.reason.strip() for e in _or_declared(exceptions))
+
+
+def _or_declared(exceptions: tuple[PlainPort, ...] | None) -> tuple[PlainPort, ...]:
+    return PLAIN_PORTS if exceptions is None else exceptions
+
+
+def exception_problems(exceptions: tuple[PlainPort, ...] | None = None) -> list[str]:
+    """An exception must say why; one without a reason excuses nothing."""
+    return [f"plain_ports.py: {e.component} port {e.port}: no reason given (say why it cannot speak TLS)"
+            for e in _or_declared(exceptions) if not e.reason.strip()]
+
+
+def markdown(exceptions: tuple[PlainPort, ...] | None = None) -> str:
+    """The README's table of the exceptions."""
+    rows = [f"| {e.component} | {e.port} | {e.reason} |" for e in _or_declared(exceptions)]
+    return "\n".join(["| Component | Port | Why it stays plain |", "|---|---|---|", *rows]) + "\n"
