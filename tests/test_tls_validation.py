@@ -139,7 +139,7 @@ def test_tls_clients_without_a_ca_are_refused():
         ("ServiceMonitor/monitoring/api: spec.endpoints[0] (port https): TLS without a CA to verify the server; "
         "set tlsConfig.ca (the target's Secret, key ca.crt)")]
     no_name = {"ca": ca["ca"]}
-    assert any("https scrape of pod IPs without tlsConfig.serverName" in p
+    assert any("https to pod IPs without tlsConfig.serverName" in p
                for p in _tls_problems(_server() + [_monitor({"scheme": "https", "tlsConfig": no_name})]))
     grafana = {"datasources": [{"name": "API", "url": "https://api.monitoring.svc:8443", "jsonData": {}}]}
     assert any("datasources[API].url: TLS without a CA" in p and "tlsCACert" in p
@@ -155,6 +155,22 @@ def test_tls_clients_without_a_ca_are_refused():
     dskit = {"ingester_client": {"grpc_client_config": {"tls_enabled": True, "tls_server_name": "api.monitoring"}}}
     assert any("ingester_client.grpc_client_config.tls_enabled: TLS without a CA" in p
                for p in _tls_problems(_server() + [_client(dskit)]))
+
+
+def test_prometheus_remote_write_and_alertmanager_endpoints_are_tls_clients_too():
+    ca = {"secret": {"name": "api-tls", "key": "ca.crt"}}
+    prometheus = {"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus", "metadata": _meta("main"),
+                  "spec": {"remoteWrite": [{"url": "https://api.monitoring.svc:8443/api/v1/push"}],
+                           "alerting": {"alertmanagers": [{"name": "api", "namespace": NS, "port": "https",
+                                                           "scheme": "https", "tlsConfig": {"ca": ca}}]}}}
+    problems = _tls_problems(_server() + [prometheus])
+    assert "Prometheus/monitoring/main: spec.remoteWrite[0].url: TLS without a CA to verify the server; set " \
+           "spec.remoteWrite[].tlsConfig.ca" in problems
+    assert "Prometheus/monitoring/main: spec.alerting.alertmanagers[0]: https to pod IPs without " \
+           "tlsConfig.serverName; set it to a name the target's Certificate carries" in problems
+    prometheus["spec"]["remoteWrite"][0]["tlsConfig"] = {"ca": ca}
+    prometheus["spec"]["alerting"]["alertmanagers"][0]["tlsConfig"]["serverName"] = "api.monitoring.svc"
+    assert _tls_problems(_server() + [prometheus]) == []
 
 
 def test_a_fluent_bit_output_to_a_stack_service_without_tls_is_refused():

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from stackgen.lib.tls import CLUSTER_DOMAIN
-from stackgen.manifests import Manifests, Pod, ref, service_backends
+from stackgen.manifests import Manifests, Pod, matches, ref, service_backends
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,10 @@ def container_port_name(pod: Pod, target: str | int, protocol: str = "TCP") -> s
         if (target == name or target == number) and proto == protocol:
             return name
     return None
+
+
+def selected_pods(m: Manifests, namespace: str, selector: dict) -> list[Pod]:
+    return [p for p in m.pods() if p.namespace == namespace and matches(selector, p.labels)]
 
 
 def component(pod: Pod) -> str:

@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from stackgen.checks.hosts import component
+from stackgen.checks.hosts import component, selected_pods
 from stackgen.checks.references import selected_services
-from stackgen.checks.tls import config_documents
-from stackgen.manifests import Manifests, Pod, matches, ref, service_backends
+from stackgen.checks.tls import config_documents, is_on
+from stackgen.manifests import Manifests, Pod, ref, service_backends
 from stackgen.plain_ports import PlainPort, exception_problems, is_excepted
 
 Decision = tuple[bool, str]  # (TLS on, the setting that says so)
@@ -82,12 +82,12 @@ def reached(m: Manifests) -> dict[tuple[str, str], tuple[Pod, set[str]]]:
                 for pod in service_backends(m, service):
                     add(pod, _port_name(pod, target) if target is not None else None, ref(monitor))
     for monitor in m.of_kind("PodMonitor"):
-        for pod in _selected_pods(m, monitor["metadata"]["namespace"], monitor["spec"]["selector"]):
+        for pod in selected_pods(m, monitor["metadata"]["namespace"], monitor["spec"]["selector"]):
             for endpoint in monitor["spec"].get("podMetricsEndpoints", []):
                 add(pod, _port_name(pod, endpoint.get("port")), ref(monitor))
     for policy in m.of_kind("NetworkPolicy"):
         for rule in policy["spec"].get("ingress") or []:
-            for pod in _selected_pods(m, policy["metadata"]["namespace"], policy["spec"].get("podSelector") or {}):
+            for pod in selected_pods(m, policy["metadata"]["namespace"], policy["spec"].get("podSelector") or {}):
                 for port in rule.get("ports") or []:
                     add(pod, _port_name(pod, port.get("port"), port.get("protocol", "TCP")), ref(policy))
     for pod in m.pods():
@@ -96,15 +96,7 @@ def reached(m: Manifests) -> dict[tuple[str, str], tuple[Pod, set[str]]]:
     return found
 
 
-def _selected_pods(m: Manifests, namespace: str, selector: dict) -> list[Pod]:
-    return [p for p in m.pods() if p.namespace == namespace and matches(selector, p.labels)]
-
-
 # --- whether a port is TLS ------------------------------------------------------------------------------
-
-def _on(value) -> bool:
-    return str(value).lower() in ("on", "true", "yes", "1")
-
 
 def _operator_cr(m: Manifests, pod: Pod) -> dict[int, Decision]:
     if pod.kind not in ("Prometheus", "Alertmanager"):
@@ -166,7 +158,7 @@ def _document_decisions(document: dict, where: str) -> dict[int, Decision]:
             decided[port] = (bool(_dig(settings, "tls", "cert_file")), f"{where}: otlp.protocols.{protocol}.tls")
     for i, plugin in enumerate(_dig(document, "pipeline", "inputs") or []):
         if "port" in plugin:
-            decided[int(plugin["port"])] = (_on(plugin.get("tls")) and bool(plugin.get("tls.crt_file")),
+            decided[int(plugin["port"])] = (is_on(plugin.get("tls")) and bool(plugin.get("tls.crt_file")),
                                             f"{where}: pipeline.inputs[{i}] tls")
     if "metrics-port" in document:
         decided[int(document["metrics-port"])] = (document.get("metrics-secure") is True, f"{where}: metrics-secure")
@@ -222,7 +214,7 @@ def _container_flags(m: Manifests, pod: Pod) -> dict[int, Decision]:
                 decided |= {port: (tls, f"{container['name']} {flag} tls_server_config") for port in ports}
         for flag in ("--web.enable-tls", "--tls-cert-file"):
             if flag in flags:
-                decided |= {port: (_on(flags[flag]) or flag == "--tls-cert-file", f"{container['name']} {flag}")
+                decided |= {port: (is_on(flags[flag]) or flag == "--tls-cert-file", f"{container['name']} {flag}")
                             for port in ports}
         if str(env.get("GF_SERVER_PROTOCOL", "")).lower() in ("https", "h2"):
             decided |= {port: (True, f"{container['name']} GF_SERVER_PROTOCOL") for port in ports}
@@ -246,10 +238,11 @@ def decisions(m: Manifests, pod: Pod) -> dict[int, Decision]:
 # --- the inventory and its check ------------------------------------------------------------------------
 
 def inventory(m: Manifests) -> list[Listener]:
-    listeners = []
+    listeners, decided = [], {}
     for (owner, name), (pod, by) in sorted(reached(m).items()):
         number, protocol = pod.ports[name]
-        tls, evidence = decisions(m, pod).get(number, (False, "no TLS setting for this port"))
+        decided.setdefault(owner, decisions(m, pod))
+        tls, evidence = decided[owner].get(number, (False, "no TLS setting for this port"))
         listeners.append(Listener(component(pod), owner, name, number, protocol, tls, evidence, by))
     return listeners
 

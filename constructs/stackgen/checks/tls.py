@@ -9,13 +9,14 @@
   with an `https://` URL but no `tlsAuthWithCACert` + `tlsCACert`; a Fluent Bit output with `tls on` but
   no `tls.ca_file` or without `tls.verify_hostname on` (its default is off: the certificate's name is not
   checked; docs.fluentbit.io/manual/administration/transport-security); a dskit client block
-  (Loki, Tempo, Mimir) with `tls_enabled: true` but no `tls_ca_path`; an https scrape of rendered pods
-  without `tlsConfig.serverName` (Prometheus dials the pod IP, which their certificate does not name);
+  (Loki, Tempo, Mimir) with `tls_enabled: true` but no `tls_ca_path`; an https scrape or Alertmanager
+  endpoint of rendered pods without `tlsConfig.serverName` (Prometheus dials the pod IP);
 - verification turned off anywhere: `insecureSkipVerify`, `insecure_skip_verify`,
   `tls_insecure_skip_verify`, Grafana's `tlsSkipVerify` true, Fluent Bit's `tls.verify off`.
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -28,15 +29,16 @@ from stackgen.checks.hosts import (
     component,
     container_port_name,
     resolve_host,
+    selected_pods,
     service_port_target,
 )
 from stackgen.checks.references import selected_services
-from stackgen.manifests import Manifests, Pod, matches, ref, service_backends
+from stackgen.manifests import Manifests, Pod, ref, service_backends
 from stackgen.plain_ports import is_excepted
 
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 PLAIN_URL = re.compile(r"\bhttp://([a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)(?::([0-9]{1,5}))?", re.IGNORECASE)
 INSECURE_KEYS = {"insecureSkipVerify", "insecure_skip_verify", "tls_insecure_skip_verify", "tlsSkipVerify"}
-ON = {"on", "true", "yes", "1"}
 
 
 @dataclass(frozen=True)
@@ -51,21 +53,32 @@ class Client:
     has_ca: bool
     set_ca: str                   # what to set for the CA, for the message
     targets: tuple[Pod, ...] | None = None  # the pods it reaches, when a selector chooses them
+    # Prometheus reaches scrape targets and Alertmanagers through endpoints discovery: by pod IP, which no
+    # certificate of theirs names, so only serverName can make the name check pass.
+    dials_pod_ips: bool = False
 
     @property
     def verified_name(self) -> str | None:
         return self.server_name or self.host
 
 
-def config_documents(obj: dict):
-    """(file name, parsed content) of each YAML/JSON file of a ConfigMap; the content of others is skipped."""
+def config_documents(obj: dict) -> list[tuple[str, object]]:
+    """(file name, parsed content) of each YAML or JSON file of a ConfigMap; nothing for other objects."""
     if obj["kind"] != "ConfigMap":
-        return
-    for name, content in sorted((obj.get("data") or {}).items()):
-        try:
-            yield name, yaml.safe_load(content) if not name.endswith(".json") else json.loads(content)
-        except (yaml.YAMLError, json.JSONDecodeError):
-            continue
+        return []
+    return [(name, _parsed(name, content)) for name, content in sorted((obj.get("data") or {}).items())
+            if name.endswith((".yaml", ".yml", ".json"))]
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(name: str, content: str):
+    """Parsed once: every TLS check reads the same files (the results are only read)."""
+    return json.loads(content) if name.endswith(".json") else yaml.load(content, Loader=SafeLoader)
+
+
+def is_on(value) -> bool:
+    """A boolean as Fluent Bit and YAML write it (on, true, yes)."""
+    return str(value).lower() in ("on", "true", "yes", "1")
 
 
 def _namespace(obj: dict) -> str:
@@ -87,13 +100,13 @@ def monitor_clients(m: Manifests) -> list[Client]:
             pods = tuple(p for s in selected_services(m, monitor)[0] for p in service_backends(m, s))
         else:
             endpoints, key = monitor["spec"].get("podMetricsEndpoints", []), "spec.podMetricsEndpoints"
-            pods = tuple(p for p in m.pods() if p.namespace == _namespace(monitor)
-                         and matches(monitor["spec"]["selector"], p.labels))
+            pods = tuple(selected_pods(m, _namespace(monitor), monitor["spec"]["selector"]))
         for i, endpoint in enumerate(endpoints):
             tls_config = endpoint.get("tlsConfig") or {}
             clients.append(Client(ref(monitor), f"{key}[{i}] (port {endpoint.get('port')})", _namespace(monitor),
                                   None, tls_config.get("serverName"), str(endpoint.get("scheme", "")).lower() == "https",
-                                  _has_ca(tls_config), "tlsConfig.ca (the target's Secret, key ca.crt)", pods))
+                                  _has_ca(tls_config), "tlsConfig.ca (the target's Secret, key ca.crt)", pods,
+                                  dials_pod_ips=True))
     return clients
 
 
@@ -108,10 +121,11 @@ def prometheus_clients(m: Manifests) -> list[Client]:
                                   _has_ca(tls_config), "spec.remoteWrite[].tlsConfig.ca"))
         for i, endpoint in enumerate((spec.get("alerting") or {}).get("alertmanagers") or []):
             tls_config = endpoint.get("tlsConfig") or {}
-            host = f"{endpoint['name']}.{endpoint.get('namespace', namespace)}"
-            clients.append(Client(ref(prometheus), f"spec.alerting.alertmanagers[{i}]", namespace, host,
+            target = resolve_host(m, f"{endpoint['name']}.{endpoint.get('namespace', namespace)}", namespace)
+            clients.append(Client(ref(prometheus), f"spec.alerting.alertmanagers[{i}]", namespace, None,
                                   tls_config.get("serverName"), str(endpoint.get("scheme", "")).lower() == "https",
-                                  _has_ca(tls_config), "spec.alerting.alertmanagers[].tlsConfig.ca"))
+                                  _has_ca(tls_config), "spec.alerting.alertmanagers[].tlsConfig.ca",
+                                  target.pods if target else (), dials_pod_ips=True))
     return clients
 
 
@@ -146,13 +160,9 @@ def fluent_bit_outputs(m: Manifests):
                     yield config_map, file_name, i, output
 
 
-def _flag(value) -> bool:
-    return str(value).lower() in ON
-
-
 def fluent_bit_clients(m: Manifests) -> list[Client]:
     return [Client(f"{ref(config_map)} {file_name}", f"pipeline.outputs[{i}] ({output.get('name')})",
-                   _namespace(config_map), output["host"], output.get("tls.vhost"), _flag(output.get("tls")),
+                   _namespace(config_map), output["host"], output.get("tls.vhost"), is_on(output.get("tls")),
                    bool(output.get("tls.ca_file")), "tls.ca_file")
             for config_map, file_name, i, output in fluent_bit_outputs(m)]
 
@@ -210,7 +220,7 @@ def plain_url_problems(m: Manifests) -> list[str]:
                                     "https:// and the CA (or declare the port in plain_ports.py with its reason)")
     for config_map, file_name, i, output in fluent_bit_outputs(m):
         target = resolve_host(m, output["host"], _namespace(config_map))
-        if target and not _flag(output.get("tls")) and not _excepted(target, int(output.get("port", 0))):
+        if target and not is_on(output.get("tls")) and not _excepted(target, int(output.get("port", 0))):
             problems.append(f"{ref(config_map)} {file_name}: pipeline.outputs[{i}] ({output.get('name')}): "
                             f"plain connection to {target.where}; set tls: on, tls.ca_file and tls.verify_hostname: on")
     return problems
@@ -245,7 +255,7 @@ def verification_off_problems(m: Manifests) -> list[str]:
     problems += [f"{ref(config_map)} {file_name}: pipeline.outputs[{i}] ({output.get('name')}): tls.verify "
                  f"{output['tls.verify']}: certificate verification is off; set tls.verify: on with tls.ca_file"
                  for config_map, file_name, i, output in fluent_bit_outputs(m)
-                 if "tls.verify" in output and not _flag(output["tls.verify"])]
+                 if "tls.verify" in output and not is_on(output["tls.verify"])]
     return problems
 
 
@@ -255,10 +265,9 @@ def missing_ca_problems(m: Manifests) -> list[str]:
     problems += [f"{ref(config_map)} {file_name}: pipeline.outputs[{i}] ({output.get('name')}): tls on does not "
                  "check the certificate's name (tls.verify_hostname defaults to off); set tls.verify_hostname: on"
                  for config_map, file_name, i, output in fluent_bit_outputs(m)
-                 if _flag(output.get("tls")) and not _flag(output.get("tls.verify_hostname"))]
-    # Prometheus scrapes the stack's targets by pod IP, which no certificate of theirs names.
-    problems += [f"{c.where}: {c.key}: https scrape of pod IPs without tlsConfig.serverName; set it to a name "
-                 "the target's Certificate carries" for c in monitor_clients(m) if c.tls and c.targets
+                 if is_on(output.get("tls")) and not is_on(output.get("tls.verify_hostname"))]
+    problems += [f"{c.where}: {c.key}: https to pod IPs without tlsConfig.serverName; set it to a name the "
+                 "target's Certificate carries" for c in tls_clients(m) if c.tls and c.dials_pod_ips and c.targets
                  and not c.server_name]
     return problems
 
