@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import copy
 
-import pytest
 from conftest import DIST
 from stackgen import validate
 from stackgen.checks import check_all
 
 
 
-@pytest.mark.xfail(reason="issue 23: validate refuses the plain URLs and ports other sessions turn to TLS, still "
-                          "plain on this branch; the merge makes them TLS and this marker goes", strict=False)
 def test_overlay_is_valid_for_oldest_and_newest_kubernetes(overlay):
     assert validate.SUPPORTED_KUBERNETES == ("1.29.0", "1.37.0")
     assert validate.validate_overlay(DIST / overlay) == []

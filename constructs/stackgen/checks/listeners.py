@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from stackgen.checks.hosts import component, selected_pods
+from stackgen.checks.hosts import component, container_port_name, selected_pods
 from stackgen.checks.references import selected_services
 from stackgen.checks.tls import config_documents, is_on
 from stackgen.manifests import Manifests, Pod, ref, service_backends
@@ -56,11 +56,6 @@ class Listener:
 
 # --- which ports are reached ---------------------------------------------------------------------------
 
-def _port_name(pod: Pod, port: str | int, protocol: str = "TCP") -> str | None:
-    return next((name for name, (number, proto) in pod.ports.items()
-                 if port in (name, number) and proto == protocol), None)
-
-
 def reached(m: Manifests) -> dict[tuple[str, str], tuple[Pod, set[str]]]:
     """(pod owner, port name) -> (pod, what reaches it)."""
     found: dict[tuple[str, str], tuple[Pod, set[str]]] = {}
@@ -72,7 +67,7 @@ def reached(m: Manifests) -> dict[tuple[str, str], tuple[Pod, set[str]]]:
     for service in m.services():
         for entry in service["spec"]["ports"]:
             for pod in service_backends(m, service):
-                add(pod, _port_name(pod, entry.get("targetPort", entry["port"]), entry.get("protocol", "TCP")),
+                add(pod, container_port_name(pod, entry.get("targetPort", entry["port"]), entry.get("protocol", "TCP")),
                     ref(service))
     for monitor in m.of_kind("ServiceMonitor"):
         for service in selected_services(m, monitor)[0]:
@@ -80,16 +75,16 @@ def reached(m: Manifests) -> dict[tuple[str, str], tuple[Pod, set[str]]]:
             for endpoint in monitor["spec"]["endpoints"]:
                 target = endpoint.get("targetPort", ports.get(endpoint.get("port")))
                 for pod in service_backends(m, service):
-                    add(pod, _port_name(pod, target) if target is not None else None, ref(monitor))
+                    add(pod, container_port_name(pod, target) if target is not None else None, ref(monitor))
     for monitor in m.of_kind("PodMonitor"):
         for pod in selected_pods(m, monitor["metadata"]["namespace"], monitor["spec"]["selector"]):
             for endpoint in monitor["spec"].get("podMetricsEndpoints", []):
-                add(pod, _port_name(pod, endpoint.get("port")), ref(monitor))
+                add(pod, container_port_name(pod, endpoint.get("port")), ref(monitor))
     for policy in m.of_kind("NetworkPolicy"):
         for rule in policy["spec"].get("ingress") or []:
             for pod in selected_pods(m, policy["metadata"]["namespace"], policy["spec"].get("podSelector") or {}):
                 for port in rule.get("ports") or []:
-                    add(pod, _port_name(pod, port.get("port"), port.get("protocol", "TCP")), ref(policy))
+                    add(pod, container_port_name(pod, port.get("port"), port.get("protocol", "TCP")), ref(policy))
     for pod in m.pods():
         for name in pod.ports if pod.host_network else ():
             add(pod, name, "hostNetwork")
