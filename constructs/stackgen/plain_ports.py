@@ -24,9 +24,17 @@ class PlainPort:
 FLUENT_BIT_HTTP = ("Fluent Bit 4.2.0's built-in HTTP server (metrics, health) has no TLS setting (service keys: "
                    "catalog/fluent-bit-4.2.0.yaml; fluent/fluent-bit#8772); it serves counters, no log records")
 
+# OBI v1.0.0 (OTeBPF) configures its Prometheus endpoints by port and path only (prometheus_export,
+# internal_metrics.prometheus: opentelemetry.io/docs/zero-code/obi/configure/export-data and
+# .../internal-metrics-reporter): an HTTP server with no TLS setting.
+OTEBPF_METRICS = ("OBI v1.0.0's Prometheus endpoints (prometheus_export, internal_metrics) take a port and a path, "
+                  "no TLS setting; they serve metric series, no request content")
+
 PLAIN_PORTS: tuple[PlainPort, ...] = (
     PlainPort("fluent-bit", "http", FLUENT_BIT_HTTP),
     PlainPort("fluent-bit-events", "http", FLUENT_BIT_HTTP),
+    PlainPort("otebpf", "metrics", OTEBPF_METRICS),
+    PlainPort("otebpf", "int-metrics", OTEBPF_METRICS),
 )
 
 
@@ -45,7 +53,7 @@ _UNMERGED: dict[str, dict[str, tuple[str, ...]]] = {
                                          "tempo-ingester", "tempo-metrics-generator", "tempo-querier",
                                          "tempo-query-frontend")},
                   **{c: (*_RINGS, "otlp-grpc", "otlp-http") for c in ("tempo", "tempo-distributor")}},
-    "tls-clients": {"grafana": ("http",), "fluent-bit": ("forward",), "otebpf": ("metrics", "int-metrics")},
+    "tls-clients": {"grafana": ("http",), "fluent-bit": ("forward",)},
     "none of issue 23's sessions (ECK add-ons)": {"eck-operator": ("metrics",), "elasticsearch-exporter": ("http",)},
 }
 UNMERGED: tuple[PlainPort, ...] = tuple(

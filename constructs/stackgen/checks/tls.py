@@ -262,14 +262,15 @@ def verification_off_problems(m: Manifests) -> list[str]:
 
 
 def missing_ca_problems(m: Manifests) -> list[str]:
+    clients = tls_clients(m)
     problems = [f"{c.where}: {c.key}: TLS without a CA to verify the server; set {c.set_ca}"
-                for c in tls_clients(m) if c.tls and not c.has_ca]
+                for c in clients if c.tls and not c.has_ca]
     problems += [f"{ref(config_map)} {file_name}: pipeline.outputs[{i}] ({output.get('name')}): tls on does not "
                  "check the certificate's name (tls.verify_hostname defaults to off); set tls.verify_hostname: on"
                  for config_map, file_name, i, output in fluent_bit_outputs(m)
                  if is_on(output.get("tls")) and not is_on(output.get("tls.verify_hostname"))]
     problems += [f"{c.where}: {c.key}: https to pod IPs without tlsConfig.serverName; set it to a name the "
-                 "target's Certificate carries" for c in tls_clients(m) if c.tls and c.dials_pod_ips and c.targets
+                 "target's Certificate carries" for c in clients if c.tls and c.dials_pod_ips and c.targets
                  and not c.server_name]
     return problems
 
