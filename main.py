@@ -5,6 +5,9 @@
     python main.py validate             validate dist/ (schemas, CRDs, cross-references)
     python main.py alerts               print the alert list (README) from dist/hospital's rules
     python main.py security             print the justified security findings (README) from dist/
+    python main.py listeners [--overlay NAME]
+                                        the listener inventory (README): every port reached, TLS or plain;
+                                        exit 1 when a plain one is not in stackgen/plain_ports.py
     python main.py diff [--base REF] [--json]
                                         what a fresh render changes against dist/ (or REF's), object by
                                         object; exit 1 when dist/ is stale
@@ -161,6 +164,23 @@ def security(args: argparse.Namespace) -> int:
     return 0
 
 
+def listeners(args: argparse.Namespace) -> int:
+    """The listener inventory of each overlay in dist/ (or those named): exit 1 when a plain port is not excepted."""
+    from stackgen.checks.listeners import listener_problems, markdown
+    from stackgen.manifests import Manifests
+    from stackgen.validate import load_tree, overlay_directories
+
+    problems = []
+    for directory in overlay_directories(Path(args.dist)):
+        if args.overlay and directory.name not in args.overlay:
+            continue
+        manifests = Manifests(load_tree(directory, with_platform=True))
+        print(f"## {directory.name}\n\n{markdown(manifests)}")
+        problems += [f"{directory.name}: {p}" for p in listener_problems(manifests)]
+    print("\n".join(problems + [f"listeners: {len(problems)} plain port(s) not in plain_ports.py"]))
+    return 1 if problems else 0
+
+
 def dashboards(args: argparse.Namespace) -> int:
     from stackgen.dashboards.docs import DOCS, check_or_write
 
@@ -177,7 +197,8 @@ def main(argv: list[str]) -> int:
 
         return doctor_main(argv[1:], ROOT)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", nargs="?", default="synth", choices=["synth", "validate", "alerts", "security", "diff", "dashboards"])
+    parser.add_argument("command", nargs="?", default="synth", choices=["synth", "validate", "alerts", "security", "diff", "dashboards",
+                                                                "listeners"])
     parser.add_argument("--overlay", action="append", help="render only this overlay (repeatable)")
     parser.add_argument("--dist", default=os.environ.get("STACKGEN_DIST", str(ROOT / "dist")),
                         help="output directory (default: dist, or $STACKGEN_DIST)")
@@ -189,7 +210,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--check", action="store_true", help="dashboards: fail if docs/dashboards.md is out of date")
     args = parser.parse_args(argv)
     commands = {"synth": synth, "validate": validate, "alerts": alerts, "security": security, "diff": diff,
-                "dashboards": dashboards}
+                "dashboards": dashboards, "listeners": listeners}
     return commands[args.command](args)
 
 

@@ -14,7 +14,7 @@ import yaml
 from conftest import DIST, OVERLAYS, clean_env, overlay_config, run_main, size_of
 from stackgen import catalog, validate
 from stackgen.checks.addresses import ADDRESS, resolve_url
-from stackgen.checks.references import _selected_services, check_monitors_catalogued
+from stackgen.checks.references import check_monitors_catalogued, selected_services
 from stackgen.components.certificate_authority import CONTROLLER
 from stackgen.flows import NODE_ADDRESS, Address, flow_allowed
 from stackgen.manifests import Manifests, Pod, matches, service_backends
@@ -326,7 +326,7 @@ def scrape_targets(manifests):
     """(monitor, pod, port number) for every target a rendered monitor makes Prometheus scrape."""
     targets = []
     for monitor in manifests.of_kind("ServiceMonitor"):
-        services, _ = _selected_services(manifests, monitor)
+        services, _ = selected_services(manifests, monitor)
         for service in services:
             for endpoint in monitor["spec"]["endpoints"]:
                 port = next(p for p in service["spec"]["ports"] if p["name"] == endpoint["port"])

@@ -39,9 +39,14 @@ DNS_DISCOVERY = Form("dns+host:port, dnssrv+host[:port] or dnssrvnoa+host[:port]
 # Go's url.Parse, then an HTTP client: without a scheme every request fails at run time.
 HTTP_URL = Form("an absolute http(s)://host[:port][/path] URL", rf"^https?://{HOST}(:{PORT})?(/\S*)?$",
                 "url.Parse and an HTTP client")
+# The same, for a client of the stack's own servers: they all serve TLS (issue 23), so plain http:// is refused.
+HTTPS_URL = Form("an absolute https://host[:port][/path] URL", rf"^https://{HOST}(:{PORT})?(/\S*)?$",
+                 "url.Parse and an HTTP client, to a TLS server")
 # Loki's compactor client keeps only scheme and host of compactor_address and sets the path itself.
 HTTP_BASE_URL = Form("an http(s)://host[:port] URL without a path", rf"^https?://{HOST}(:{PORT})?$",
                      "Loki compactor client (url.Parse; the path is replaced)")
+HTTPS_BASE_URL = Form("an https://host[:port] URL without a path", rf"^https://{HOST}(:{PORT})?$",
+                      "Loki compactor client (url.Parse; the path is replaced), to a TLS server")
 # minio-go (Tempo's S3 backend, and Mimir's through thanos objstore): a host, never a URL.
 S3_ENDPOINT = Form("host[:port] with no scheme or path", rf"^{HOST}(:{PORT})?$", "minio-go endpoint")
 # OpenTelemetry Collector receivers (Tempo's distributor): since Tempo 2.7 the default binds localhost.

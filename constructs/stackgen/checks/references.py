@@ -37,7 +37,7 @@ def _namespace_selected(m: Manifests, prometheus: dict, key: str, namespace: str
     return matches(selector, m.namespace_labels(namespace))
 
 
-def _selected_services(m: Manifests, monitor: dict) -> tuple[list[dict], list[str]]:
+def selected_services(m: Manifests, monitor: dict) -> tuple[list[dict], list[str]]:
     """Services a ServiceMonitor selects, and operator-maintained ones it names outside the overlay."""
     spec = monitor["spec"]
     names = (spec.get("namespaceSelector") or {}).get("matchNames") or [monitor["metadata"]["namespace"]]
@@ -51,7 +51,7 @@ def _selected_services(m: Manifests, monitor: dict) -> tuple[list[dict], list[st
 def check_service_monitor_ports(m: Manifests) -> list[str]:
     problems = []
     for monitor in m.of_kind("ServiceMonitor"):
-        services, external = _selected_services(m, monitor)
+        services, external = selected_services(m, monitor)
         if not services and not external:
             problems.append(f"{ref(monitor)}: selects no Service")
         for endpoint in monitor["spec"]["endpoints"]:
