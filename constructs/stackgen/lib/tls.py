@@ -17,6 +17,7 @@ import cdk8s_plus_37.k8s as k
 from pydantic import Field, model_validator
 
 from constructs import Construct
+from stackgen.components.platform.nodes import MAX_LIFETIME_HOURS
 from stackgen.lib.meta import Identity
 from stackgen.lib.plain import custom_resource
 from stackgen.settings import DnsLabel, Model
@@ -49,6 +50,14 @@ class TlsConfig(Model):
         if seconds(self.renew_before) >= seconds(self.duration):
             raise ValueError(f"renew_before={self.renew_before} must be shorter than duration={self.duration} "
                              "(cert-manager renews that long before expiry)")
+        # Loki, Tempo and Mimir's memberlist listener serves the certificate its process started with (dskit
+        # kv/memberlist/tcp_transport.go: tls.Listen with crypto/tls's Certificates, read once); a pod
+        # starts with one valid for at least renew_before, and Auto Mode replaces every node, so every pod,
+        # within 21 days: a longer renewal window means that certificate never expires while served.
+        if seconds(self.renew_before) <= MAX_LIFETIME_HOURS * 3600:
+            raise ValueError(f"renew_before={self.renew_before} must be longer than {MAX_LIFETIME_HOURS}h, EKS Auto "
+                             "Mode's maximum node lifetime: memberlist (Loki, Tempo, Mimir) serves the certificate "
+                             "it started with until its pod moves to a new node")
         return self
 
 
@@ -103,3 +112,10 @@ def certificate(scope: Construct, stack: StackConfig, identity: Identity, dns_na
         "dnsNames": list(names),
         "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": issuer_name(stack)}})
     return ServingCertificate(secret, names)
+
+
+def secret_producers(certificates: list[dict]) -> dict[tuple[str, str], list[tuple[str, set[str]]]]:
+    """(namespace, Secret) -> [(Certificate, keys)]: cert-manager writes each Certificate's Secret."""
+    return {(c["metadata"]["namespace"], c["spec"]["secretName"]): [
+        (f"Certificate/{c['metadata']['namespace']}/{c['metadata']['name']}", {"tls.crt", "tls.key", "ca.crt"})]
+        for c in certificates}
