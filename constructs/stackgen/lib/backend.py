@@ -49,8 +49,9 @@ from stackgen.settings import Resources
 from stackgen.versions import Image
 
 GRPC = Port("grpc", 9095)
+# TCP only: dskit's memberlist transport carries gossip "packets" over TCP too and opens no UDP socket
+# (grafana/dskit kv/memberlist/tcp_transport.go, TCPTransport), so with TLS every byte of it is encrypted.
 GOSSIP_TCP = Port("memberlist", 7946)
-GOSSIP_UDP = Port("memberlist-udp", 7946, "UDP")
 HTTPS = Port("https", 443)
 RING_LABEL = "monitoring.openemr.io/ring"
 UID = 10001
@@ -184,7 +185,7 @@ class Backend(Construct):
         ring = {RING_LABEL: spec.name}
         # Its own identity: monitors of the component must not select the gossip Service.
         gossip = ctx.identity(memberlist_service(spec.name), f"{spec.component}-memberlist", spec.image)
-        service(self, gossip, [GOSSIP_TCP, GOSSIP_UDP, GRPC], selector=ring, headless=True)
+        service(self, gossip, [GOSSIP_TCP, GRPC], selector=ring, headless=True)
         cert = certificate(self, ctx.config, base, certificate_names(spec, ctx.namespace))
         members = Peer(pod_labels=tuple(ring.items()), namespace=ctx.namespace)
         for target in spec.targets:
@@ -193,7 +194,7 @@ class Backend(Construct):
     def _target(self, scope: Construct, ctx: Context, spec: BackendSpec, target: Target, config_map: str,
                 config_checksum: str, members: Peer, cert: ServingCertificate) -> None:
         identity = ctx.identity(spec.workload_name(target), f"{spec.component}-{target.role}", spec.image)
-        ports = [spec.http, GRPC, GOSSIP_TCP, GOSSIP_UDP, *target.extra_ports]
+        ports = [spec.http, GRPC, GOSSIP_TCP, *target.extra_ports]
         container = ContainerSpec(
             name=spec.name, image=spec.image.ref, resources=target.resources,
             ports=ports,
@@ -237,7 +238,7 @@ class Backend(Construct):
         service_monitor(scope, identity, [Endpoint(spec.http.name, tls=ScrapeTls(
             cert.secret, f"{identity.name}.{ctx.namespace}.svc.{CLUSTER_DOMAIN}"))])
         ctx.scraped(identity, [spec.http])
-        own = [spec.http, GRPC, GOSSIP_TCP, GOSSIP_UDP]
+        own = [spec.http, GRPC, GOSSIP_TCP]
         component_policy(scope, identity, Policy(
             ingress=[rule([members], own), rule([ctx.pods_of("prometheus")], [spec.http]),
                      *[rule([peer], list(p)) for peer, p in target.clients]],
