@@ -136,7 +136,8 @@ def test_backend_flows(manifests):
                ("prometheus", "loki-write", 3100)]
     for source, destination, port in allowed:
         assert flow_allowed(hospital, pod(hospital, source), pod(hospital, destination), port), (source, destination)
-    assert flow_allowed(hospital, pod(hospital, "mimir-ingester"), pod(hospital, "mimir-ingester"), 7946, "UDP")
+    # memberlist is TCP only (dskit's TCPTransport): no UDP port is opened, to a peer or anyone
+    assert not flow_allowed(hospital, pod(hospital, "mimir-ingester"), pod(hospital, "mimir-ingester"), 7946, "UDP")
     denied = [("grafana", "mimir-ingester", 9095), ("grafana", "loki-write", 3100), ("loki-read", "mimir-distributor", 8080),
               ("alertmanager", "tempo-distributor", 4317), ("kube-state-metrics", "loki-read", 3100)]
     for source, destination, port in denied:

@@ -11,6 +11,24 @@ from stackgen.manifests import Manifests, ref
 # An in-cluster address as configs write it: http://svc.ns.svc[.cluster.local]:port/..., memberlist's
 # dns+svc.ns.svc...:port, gRPC's dns:///svc.ns.svc...:port. The port must be explicit.
 ADDRESS = re.compile(r"(?:https?://|dns\+|dns:///)?([a-z0-9-]+)\.([a-z0-9-]+)\.svc(?:\.cluster\.local)?(?::(\d+))?")
+# Names a certificate must carry, not addresses dialled: a TLS client's expected server name and a
+# Certificate's DNS names (checked against what clients dial by validate's certificate-name check).
+NAME_KEYS = ("serverName", "server_name", "tls_server_name", "dnsNames")
+
+
+def _addresses_only(node):
+    """`node` without the values of NAME_KEYS, also inside the configuration files a ConfigMap carries."""
+    if isinstance(node, dict):
+        return {k: _addresses_only(v) for k, v in node.items() if k not in NAME_KEYS}
+    if isinstance(node, list):
+        return [_addresses_only(v) for v in node]
+    if isinstance(node, str) and any(f"{key}:" in node for key in NAME_KEYS):
+        try:
+            document = yaml.safe_load(node)
+        except yaml.YAMLError:
+            return node
+        return _addresses_only(document) if isinstance(document, (dict, list)) else node
+    return node
 
 
 def resolve_url(m: Manifests, url: str) -> str | None:
@@ -57,7 +75,7 @@ def in_cluster_addresses(m: Manifests) -> list[tuple[str, str]]:
     for obj in m.objects:
         paired = _config_file_addresses(obj)
         hosts = {pair.rsplit(":", 1)[0] for pair in paired}
-        found += [(ref(obj), match.group(0)) for match in ADDRESS.finditer(json.dumps(obj))
+        found += [(ref(obj), match.group(0)) for match in ADDRESS.finditer(json.dumps(_addresses_only(obj)))
                   if match.group(3) or match.group(0) not in hosts]
         found += [(ref(obj), pair) for pair in paired if ADDRESS.fullmatch(pair)]
     return found

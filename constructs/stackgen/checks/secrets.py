@@ -12,13 +12,15 @@ import re
 from typing import Callable
 
 from stackgen.components.elk import eck_model
+from stackgen.lib import tls
 from stackgen.manifests import Manifests, ref
 
 ALERTMANAGER_SECRETS_DIR = "/etc/alertmanager/secrets"
 Produced = dict[tuple[str, str], list[tuple[str, set[str]]]]
 # Other producers of Secrets, e.g. an operator that writes Secrets for its custom resources (ECK's
 # `<name>-es-elastic-user`) or a Job that creates one: each returns (namespace, Secret) -> [(producer, keys)].
-OTHER_PRODUCERS: list[Callable[[Manifests], Produced]] = [lambda m: eck_model.runtime_producers(m.objects)]
+OTHER_PRODUCERS: list[Callable[[Manifests], Produced]] = [lambda m: eck_model.runtime_producers(m.objects),
+                                                          lambda m: tls.secret_producers(m.of_kind("Certificate"))]
 
 
 def _produced_keys(manifests: Manifests) -> Produced:

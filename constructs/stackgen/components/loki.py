@@ -13,7 +13,16 @@ from pydantic import Field
 from constructs import Construct
 from stackgen import forms, versions
 from stackgen.context import Context
-from stackgen.lib.backend import MEMBERLIST_FORMS, Backend, BackendSpec, Target, join_members, service_url
+from stackgen.lib.backend import (
+    MEMBERLIST_FORMS,
+    Backend,
+    BackendSpec,
+    Target,
+    join_members,
+    member_client_tls,
+    service_url,
+    with_member_tls,
+)
 from stackgen.lib.workload import Port
 from stackgen.settings import Bucket, Memory, Model, PositiveDuration, Resources, RingBackend, RoleArn, role, sized
 
@@ -72,6 +81,30 @@ GRACE_SECONDS = 300
 ADDRESS_FORMS = {**MEMBERLIST_FORMS, "common.compactor_address": forms.HTTP_BASE_URL}
 
 
+# Every client Loki 3.7.6 has towards its own members (dskit grpcclient.Config: `tls_enabled` + the inline
+# crypto/tls ClientConfig), whether or not this topology uses it, so that none falls back to plain text.
+# The querier's worker takes `query_frontend_grpc_client` and `query_scheduler_grpc_client`, never the old
+# `grpc_client_config` beside them (Loki refuses both at once: pkg/loki/config_wrapper.go,
+# applyCommonQuerierWorkerGRPCConfig).
+GRPC_CLIENTS = (
+    "ingester_client.grpc_client_config",  # distributor and querier -> ingester
+    "frontend.grpc_client_config",  # query-frontend -> query-scheduler
+    "frontend_worker.query_frontend_grpc_client",  # querier -> query-frontend
+    "frontend_worker.query_scheduler_grpc_client",  # querier -> query-scheduler
+    "query_scheduler.grpc_client_config",  # query-scheduler -> query-frontend
+    "storage_config.tsdb_shipper.index_gateway_client.grpc_client_config",  # querier -> index gateway
+    "storage_config.boltdb_shipper.index_gateway_client.grpc_client_config",  # idem, older index stores
+    "compactor_grpc_client",  # -> compactor, when addressed over gRPC
+    "ruler.ruler_client",  # ruler -> ruler (sharded rule listing)
+    "ruler.evaluation.query_frontend",  # ruler -> query-frontend (remote evaluation)
+    "pattern_ingester.client_config.grpc_client_config",  # -> pattern ingester
+    "bloom_gateway.client.grpc_client_config",  # -> bloom gateway
+    "bloom_build.builder.grpc_config",  # bloom builder -> planner
+    "ingest_limits_frontend.client_config.grpc_client_config",  # -> ingest limits
+    "ingest_limits_frontend_client.grpc_client_config",  # -> ingest limits frontend
+)
+
+
 def loki_config(stack: StackConfig) -> dict:
     loki, namespace = stack.loki, stack.namespace
     compactor = "loki-backend" if scalable(stack) else "loki"
@@ -104,7 +137,10 @@ def loki_config(stack: StackConfig) -> dict:
     }
     if scalable(stack):
         config["query_scheduler"] = {"use_scheduler_ring": True}
-    return config
+    # Deletes go to the compactor's HTTP API (compactor_address): Loki's compactor HTTP client takes the
+    # same dskit TLS keys (pkg/compactor/client/http.go: tls_enabled + crypto/tls ClientConfig).
+    config["compactor_client"] = member_client_tls("loki", namespace)
+    return with_member_tls(config, "loki", namespace, GRPC_CLIENTS)
 
 
 def targets(ctx: Context) -> list[Target]:

@@ -13,7 +13,15 @@ from pydantic import Field
 from constructs import Construct
 from stackgen import forms, versions
 from stackgen.context import Context
-from stackgen.lib.backend import MEMBERLIST_FORMS, Backend, BackendSpec, Target, join_members, service_url
+from stackgen.lib.backend import (
+    MEMBERLIST_FORMS,
+    Backend,
+    BackendSpec,
+    Target,
+    join_members,
+    service_url,
+    with_member_tls,
+)
 from stackgen.lib.workload import Port
 from stackgen.settings import Bucket, Memory, Model, PositiveDuration, Resources, RingBackend, RoleArn, role, sized
 
@@ -92,6 +100,22 @@ def query_url(stack: StackConfig) -> str:
     return service_url(query_service(stack), stack.namespace, HTTP, QUERY_PATH)
 
 
+# Every gRPC client Mimir 2.17 has towards its own members (dskit grpcclient.Config), whether or not this
+# topology uses it. `query_scheduler_grpc_client_config` (-querier.scheduler-client.*) exists since 2.15
+# (its release notes list -querier.scheduler-client.grpc-compression).
+GRPC_CLIENTS = (
+    "ingester_client.grpc_client_config",  # distributor, querier and ruler -> ingester
+    "querier.store_gateway_client",  # querier -> store-gateway
+    "frontend.grpc_client_config",  # query-frontend -> query-scheduler
+    "frontend_worker.grpc_client_config",  # querier -> query-frontend (results)
+    "frontend_worker.query_scheduler_grpc_client_config",  # querier -> query-scheduler
+    "query_scheduler.grpc_client_config",  # query-scheduler -> query-frontend
+    "ruler.ruler_client",  # ruler -> ruler
+    "ruler.query_frontend.grpc_client_config",  # ruler -> query-frontend (remote evaluation)
+    "alertmanager.alertmanager_client",  # alertmanager -> alertmanager (Mimir's own, not run here)
+)
+
+
 def mimir_config(stack: StackConfig) -> dict:
     mimir, namespace, region = stack.mimir, stack.namespace, stack.aws.region
     config = {
@@ -116,7 +140,7 @@ def mimir_config(stack: StackConfig) -> dict:
     }
     if distributed(stack):
         config["query_scheduler"] = {"service_discovery_mode": "ring", "ring": MEMBERLIST}
-    return config
+    return with_member_tls(config, "mimir", namespace, GRPC_CLIENTS)
 
 
 def targets(ctx: Context) -> list[Target]:

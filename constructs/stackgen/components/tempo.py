@@ -14,7 +14,8 @@ from constructs import Construct
 from stackgen import forms, versions
 from stackgen.components import mimir
 from stackgen.context import Context
-from stackgen.lib.backend import GRPC, MEMBERLIST_FORMS, Backend, BackendSpec, Target, join_members
+from stackgen.lib.backend import GRPC, MEMBERLIST_FORMS, Backend, BackendSpec, Target, join_members, with_member_tls
+from stackgen.lib.tls import CA_FILE, CERT_FILE, KEY_FILE
 from stackgen.lib.workload import Port
 from stackgen.settings import (
     Bucket,
@@ -90,6 +91,24 @@ def otlp_service(stack: StackConfig) -> str:
     return "tempo-distributor" if distributed(stack) else "tempo"
 
 
+# Every gRPC client Tempo 2.10.8 has towards its own members (dskit grpcclient.Config), whether or not this
+# topology uses it. A single process's querier dials its frontend at 127.0.0.1 (cmd/tempo/app/modules.go).
+GRPC_CLIENTS = (
+    "ingester_client.grpc_client_config",  # distributor and querier -> ingester
+    "metrics_generator_client.grpc_client_config",  # distributor and querier -> metrics-generator
+    "querier.frontend_worker.grpc_client_config",  # querier -> query-frontend
+    "live_store_client.grpc_client_config",  # -> live-store (the newer architecture, not run here)
+    "backend_scheduler_client.grpc_client_config",  # backend-worker -> backend-scheduler (idem)
+)
+# The OTLP receivers are the OpenTelemetry Collector's (configtls.ServerConfig, collector v1.56 in Tempo
+# 2.10.8's vendor/): its min_version takes "1.2"/"1.3"; it re-reads cert_file/key_file every
+# reload_interval (certReloader), so a renewed certificate is served within the hour.
+OTLP_TLS = {"cert_file": CERT_FILE, "key_file": KEY_FILE, "min_version": "1.2", "reload_interval": "1h"}
+# Remote write to Mimir: Prometheus' tls_config (prometheus/common config.TLSConfig: min_version TLS12|TLS13);
+# the URL names Mimir's Service, which Mimir's certificate covers.
+REMOTE_WRITE_TLS = {"ca_file": CA_FILE, "min_version": "TLS13", "insecure_skip_verify": False}
+
+
 def tempo_config(stack: StackConfig) -> dict:
     tempo, namespace, region = stack.tempo, stack.namespace, stack.aws.region
     config = {
@@ -98,8 +117,9 @@ def tempo_config(stack: StackConfig) -> dict:
         "server": {"http_listen_port": HTTP.number, "grpc_listen_port": GRPC.number, "log_format": "json"},
         "distributor": {
             "ring": MEMBERLIST,
-            "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": f"0.0.0.0:{OTLP_GRPC.number}"},
-                                                 "http": {"endpoint": f"0.0.0.0:{OTLP_HTTP.number}"}}}},
+            "receivers": {"otlp": {"protocols": {
+                "grpc": {"endpoint": f"0.0.0.0:{OTLP_GRPC.number}", "tls": dict(OTLP_TLS)},
+                "http": {"endpoint": f"0.0.0.0:{OTLP_HTTP.number}", "tls": dict(OTLP_TLS)}}}},
         },
         "ingester": {"lifecycler": {"ring": {**MEMBERLIST, "replication_factor": tempo.replication_factor}}},
         "memberlist": {"join_members": join_members("tempo", namespace)},
@@ -110,7 +130,8 @@ def tempo_config(stack: StackConfig) -> dict:
             "ring": MEMBERLIST,
             "registry": {"external_labels": {"source": "tempo", "cluster": stack.cluster_name}},
             "storage": {"path": "/var/tempo/generator/wal",
-                        "remote_write": [{"url": mimir.push_url(stack), "send_exemplars": True}]},
+                        "remote_write": [{"url": mimir.push_url(stack), "send_exemplars": True,
+                                          "tls_config": REMOTE_WRITE_TLS}]},
             "traces_storage": {"path": "/var/tempo/generator/traces"},
         },
         "overrides": {"defaults": {"metrics_generator": {"processors": ["service-graphs", "span-metrics"]}}},
@@ -124,7 +145,7 @@ def tempo_config(stack: StackConfig) -> dict:
     if distributed(stack):
         frontends = f"tempo-query-frontend-discovery.{namespace}.svc.cluster.local:{GRPC.number}"
         config["querier"] = {"frontend_worker": {"frontend_address": frontends}}
-    return config
+    return with_member_tls(config, "tempo", namespace, GRPC_CLIENTS)
 
 
 def targets(ctx: Context) -> list[Target]:

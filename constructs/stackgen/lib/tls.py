@@ -18,6 +18,7 @@ import yaml
 from pydantic import Field, model_validator
 
 from constructs import Construct
+from stackgen.components.platform.nodes import MAX_LIFETIME_HOURS
 from stackgen.lib.meta import Identity
 from stackgen.lib.plain import custom_resource
 from stackgen.settings import DnsLabel, Model
@@ -34,10 +35,12 @@ CLUSTER_DOMAIN = "cluster.local"
 WEB_CONFIG_DIR, WEB_CONFIG_VOLUME = "/etc/web-config", "web-config"
 WEB_CONFIG_FILE = f"{WEB_CONFIG_DIR}/web-config.yml"
 GO_DURATION = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
-# EKS Auto Mode replaces every node within 21 days (components/platform/nodes.py MAX_LIFETIME_HOURS), so no
-# pod lives longer. A component that reads its certificate only at start (Fluent Bit, OTeBPF) is rolled by
-# that: renewing more than 21 days before expiry means the certificate a pod holds never expires under it.
-NODE_LIFETIME = "504h"
+# EKS Auto Mode replaces every node within 21 days (components/platform/nodes.py), so no pod lives longer.
+# What reads its certificate only at start (Fluent Bit, OTeBPF, and Loki's, Tempo's and Mimir's memberlist
+# listener: dskit kv/memberlist/tcp_transport.go, tls.Listen with crypto/tls's Certificates, read once) is
+# rolled by that: renewing more than 21 days before expiry means the certificate a pod holds never expires
+# under it.
+NODE_LIFETIME = f"{MAX_LIFETIME_HOURS}h"
 
 
 class TlsConfig(Model):
@@ -158,3 +161,10 @@ def web_config_file(scope: Construct, identity: Identity) -> WebConfigFile:
     k.KubeConfigMap(scope, "web-config", metadata=identity.meta(name),
                     data={WEB_CONFIG_FILE.rsplit("/", 1)[1]: yaml.safe_dump(exporter_web_config(), sort_keys=False)})
     return WebConfigFile(name)
+
+
+def secret_producers(certificates: list[dict]) -> dict[tuple[str, str], list[tuple[str, set[str]]]]:
+    """(namespace, Secret) -> [(Certificate, keys)]: cert-manager writes each Certificate's Secret."""
+    return {(c["metadata"]["namespace"], c["spec"]["secretName"]): [
+        (f"Certificate/{c['metadata']['namespace']}/{c['metadata']['name']}", {"tls.crt", "tls.key", "ca.crt"})]
+        for c in certificates}
