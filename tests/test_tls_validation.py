@@ -262,8 +262,6 @@ def test_the_inventory_reads_tls_from_what_dist_renders():
     assert entries[("node-exporter", "metrics")].reached_by >= {"hostNetwork", "ServiceMonitor/monitoring-agents/node-exporter"}
 
 
-@pytest.mark.xfail(reason="issue 23: the servers the other branches turn to TLS are plain on tls-validate "
-                          "(plain_ports.UNMERGED); the merge empties UNMERGED and removes this marker", strict=False)
 def test_no_plain_listener_in_dist_but_the_declared_ones():
     """Over the real dist/, with only the README's exceptions: fails listing every plain port found."""
     problems = [f"{overlay}: {p}" for overlay, m in _dist_inventories().items()
@@ -273,7 +271,7 @@ def test_no_plain_listener_in_dist_but_the_declared_ones():
 
 def test_every_declared_plain_port_exists_and_the_readme_lists_it():
     found = {(e.component, e.port_name) for m in _dist_inventories().values() for e in inventory(m)}
-    declared = plain_ports.PLAIN_PORTS + plain_ports.UNMERGED
+    declared = plain_ports.PLAIN_PORTS
     assert [p for p in declared if (p.component, p.port) not in found] == []
     assert plain_ports.exception_problems() == []
     assert plain_ports.markdown() in (ROOT / "README.md").read_text()

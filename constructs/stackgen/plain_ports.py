@@ -35,32 +35,18 @@ PLAIN_PORTS: tuple[PlainPort, ...] = (
     PlainPort("fluent-bit-events", "http", FLUENT_BIT_HTTP),
     PlainPort("otebpf", "metrics", OTEBPF_METRICS),
     PlainPort("otebpf", "int-metrics", OTEBPF_METRICS),
+    PlainPort("eck-operator", "metrics", "ECK's `metrics-secure` would serve the operator's own metrics over TLS, with a "
+              "certificate of its own making unless one is mounted for it; not wired to the stack's CA yet "
+              "(reconcile counts and durations, no log content)"),
 )
 
 
-# Issue 23 lands from four branches; on the tls-validate branch the servers the other three turn to TLS
-# are still plain, and so are their clients' URLs. Accepted here for that reason alone, never rendered in
-# the README; the merge empties it, and `validate` then holds every one of them to TLS.
-_RINGS = ("grpc", "http", "memberlist", "memberlist-udp")
-_UNMERGED: dict[str, dict[str, tuple[str, ...]]] = {
-    "tls-prometheus": {"prometheus": ("web", "reloader-web"),
-                       "alertmanager": ("web", "reloader-web", "mesh-tcp", "mesh-udp"),
-                       "prometheus-operator": ("http",), "kube-state-metrics": ("http-metrics", "telemetry"),
-                       "node-exporter": ("metrics",)},
-    "tls-rings": {**{c: _RINGS for c in ("loki", "loki-read", "loki-write", "loki-backend", "mimir", "mimir-compactor",
-                                         "mimir-distributor", "mimir-ingester", "mimir-querier", "mimir-query-frontend",
-                                         "mimir-query-scheduler", "mimir-store-gateway", "tempo-compactor",
-                                         "tempo-ingester", "tempo-metrics-generator", "tempo-querier",
-                                         "tempo-query-frontend")},
-                  **{c: (*_RINGS, "otlp-grpc", "otlp-http") for c in ("tempo", "tempo-distributor")}},
-    "tls-clients": {"grafana": ("http",), "fluent-bit": ("forward",)},
-    "none of issue 23's sessions (ECK add-ons)": {"eck-operator": ("metrics",), "elasticsearch-exporter": ("http",)},
+# Clients that encrypt but do not verify the server, each with its reason (rendered in the README too).
+UNVERIFIED_CLIENTS: dict[str, str] = {
+    "ServiceMonitor/kubelet": "EKS signs kubelet serving certificates through the cluster's CSR signer, but whether "
+    "an Auto Mode node's certificate names the address Prometheus dials is not documented; verifying it could "
+    "silence every container metric, so the scrape stays encrypted and unverified (node metrics, no PHI)",
 }
-UNMERGED: tuple[PlainPort, ...] = tuple(
-    PlainPort(component, port, f"issue 23: turned to TLS by {branch}, not merged into tls-validate yet")
-    for branch, components in _UNMERGED.items() for component, ports in components.items() for port in ports)
-# The one verification-off client of the same kind: the kubelet scrape (components/prometheus.py, tls-prometheus).
-UNMERGED_UNVERIFIED: tuple[str, ...] = ("ServiceMonitor/kubelet",)
 
 
 def is_excepted(component: str, port: str, exceptions: tuple[PlainPort, ...] | None = None) -> bool:
@@ -68,7 +54,7 @@ def is_excepted(component: str, port: str, exceptions: tuple[PlainPort, ...] | N
 
 
 def _or_declared(exceptions: tuple[PlainPort, ...] | None) -> tuple[PlainPort, ...]:
-    return PLAIN_PORTS + UNMERGED if exceptions is None else exceptions
+    return PLAIN_PORTS if exceptions is None else exceptions
 
 
 def exception_problems(exceptions: tuple[PlainPort, ...] | None = None) -> list[str]:
@@ -80,4 +66,6 @@ def exception_problems(exceptions: tuple[PlainPort, ...] | None = None) -> list[
 def markdown(exceptions: tuple[PlainPort, ...] | None = None) -> str:
     """The README's table of the exceptions."""
     rows = [f"| {e.component} | {e.port} | {e.reason} |" for e in (PLAIN_PORTS if exceptions is None else exceptions)]
-    return "\n".join(["| Component | Port | Why it stays plain |", "|---|---|---|", *rows]) + "\n"
+    unverified = [f"| {client} | {reason} |" for client, reason in UNVERIFIED_CLIENTS.items()]
+    return "\n".join(["| Component | Port | Why it stays plain |", "|---|---|---|", *rows, "",
+                      "| TLS client | Why it does not verify the server |", "|---|---|", *unverified]) + "\n"

@@ -34,7 +34,7 @@ from stackgen.checks.hosts import (
 )
 from stackgen.checks.references import selected_services
 from stackgen.manifests import Manifests, Pod, ref, service_backends
-from stackgen.plain_ports import UNMERGED_UNVERIFIED, is_excepted
+from stackgen.plain_ports import UNVERIFIED_CLIENTS, is_excepted
 
 SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 PLAIN_URL = re.compile(r"\bhttp://([a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)(?::([0-9]{1,5}))?", re.IGNORECASE)
@@ -248,7 +248,7 @@ def _settings(obj: dict):
 def verification_off_problems(m: Manifests) -> list[str]:
     problems = []
     for obj in m.objects:
-        if f"{obj['kind']}/{obj['metadata']['name']}" in UNMERGED_UNVERIFIED:
+        if f"{obj['kind']}/{obj['metadata']['name']}" in UNVERIFIED_CLIENTS:
             continue
         for where, path, key, value in _settings(obj):
             if key in INSECURE_KEYS and value is True:

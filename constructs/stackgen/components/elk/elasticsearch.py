@@ -27,7 +27,8 @@ from stackgen.components import loki
 from stackgen.components.elk import eck_model
 from stackgen.context import Context
 from stackgen.lib.meta import Identity
-from stackgen.lib.monitors import Endpoint, service_monitor
+from stackgen.lib import tls
+from stackgen.lib.monitors import Endpoint, ScrapeTls, service_monitor
 from stackgen.lib.netpol import Peer, Policy, aws_endpoints, component_policy, external, rule
 from stackgen.lib.workload import ContainerSpec, HttpProbe, PodSpec, Port, deployment, service, service_account
 from stackgen.settings import Bucket, Memory, Model, Resources, RoleArn, memory_bytes, role, sized
@@ -242,20 +243,27 @@ class Exporter(Construct):
         def secret_env(name: str, key: str) -> k.EnvVar:
             return k.EnvVar(name=name, value_from=k.EnvVarSource(secret_key_ref=k.SecretKeySelector(
                 name=EXPORTER_USER_SECRET, key=key)))
+        # HTTPS through exporter-toolkit's --web.config.file (webflag.AddFlags in its main.go), which re-reads
+        # a renewed certificate on each connection.
+        certificate = tls.certificate(self, stack, identity, tls.service_names(identity.name, identity.namespace))
+        web_config = tls.web_config_file(self, identity)
         container = ContainerSpec(
             name="exporter", image=versions.ELASTICSEARCH_EXPORTER.ref, resources=stack.elasticsearch.exporter_resources,
             ports=[EXPORTER_HTTP],
             args=[f"--es.uri={http_url(stack)}", "--es.all", f"--es.ca={CA_DIR}/ca.crt", "--collector.snapshots",
-                  f"--web.listen-address=:{EXPORTER_HTTP.number}"],
+                  f"--web.listen-address=:{EXPORTER_HTTP.number}", f"--web.config.file={tls.WEB_CONFIG_FILE}"],
             env=[secret_env("ES_USERNAME", "username"), secret_env("ES_PASSWORD", "password")],
-            mounts=[k.VolumeMount(name="ca", mount_path=CA_DIR, read_only=True)],
-            readiness=HttpProbe("/healthz", EXPORTER_HTTP.name), liveness=HttpProbe("/healthz", EXPORTER_HTTP.name))
+            mounts=[k.VolumeMount(name="ca", mount_path=CA_DIR, read_only=True), certificate.mount(), web_config.mount()],
+            readiness=HttpProbe("/healthz", EXPORTER_HTTP.name, "HTTPS"),
+            liveness=HttpProbe("/healthz", EXPORTER_HTTP.name, "HTTPS"))
         service_account(self, identity)
         deployment(self, PodSpec(identity, [container], uid=65534, secret_env=(
             "elasticsearch_exporter v1.9.0 reads credentials only from ES_USERNAME/ES_PASSWORD or the URI"), volumes=[k.Volume(
-            name="ca", secret=k.SecretVolumeSource(secret_name=eck_model.ca_secret(NAME)))]), replicas=1)
+            name="ca", secret=k.SecretVolumeSource(secret_name=eck_model.ca_secret(NAME))), certificate.volume(),
+            web_config.volume()]), replicas=1)
         service(self, identity, [EXPORTER_HTTP])
-        service_monitor(self, identity, [Endpoint(EXPORTER_HTTP.name, rename_cluster_label_to=CLUSTER_LABEL)])
+        service_monitor(self, identity, [Endpoint(EXPORTER_HTTP.name, rename_cluster_label_to=CLUSTER_LABEL, tls=ScrapeTls(
+            certificate.secret, tls.server_name(identity.name, identity.namespace)))])
         ctx.scraped(identity, [EXPORTER_HTTP])
         component_policy(self, identity, Policy(
             ingress=[rule([ctx.pods_of("prometheus")], [EXPORTER_HTTP])],
