@@ -110,7 +110,10 @@ def test_environment_overrides_apply_and_are_printed(tmp_path):
     assert hpa["spec"]["maxReplicas"] == 5
     assert {m["resource"]["name"]: m["resource"]["target"]["averageUtilization"] for m in hpa["spec"]["metrics"]} == \
         {"cpu": 70, "memory": 75}
-    assert {o["metadata"].get("namespace") for o in objects} == {None, "observability", "observability-agents"}
+    # the stack's root CA alone lives in cert-manager's namespace (tls.ca_namespace), where its ClusterIssuer reads it
+    assert {o["metadata"].get("namespace") for o in objects} == {None, "observability", "observability-agents",
+                                                                 "cert-manager"}
+    assert [o["kind"] for o in objects if o["metadata"].get("namespace") == "cert-manager"] == ["Certificate"]
 
 
 def test_disabling_autoscaling_removes_every_hpa_and_pins_replicas(tmp_path):
