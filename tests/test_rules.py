@@ -142,7 +142,7 @@ def test_nothing_alerts_on_components_eks_does_not_expose(overlay):
 
 # Alerts about the cluster or a component as a whole: their result carries no label to name.
 WHOLE = {"Watchdog", "KubeCPUOvercommit", "KubeMemoryOvercommit", "KubeAPIDown", "LokiDown", "TempoDown", "MimirDown",
-         "OpenEMRNoTraffic", "GrafanaDown", "KubernetesEventsNotShipped", "ElasticsearchExporterDown"}
+         "CertManagerDown", "OpenEMRNoTraffic", "GrafanaDown", "KubernetesEventsNotShipped", "ElasticsearchExporterDown"}
 
 
 def test_every_description_names_the_object_and_its_value(overlay):
