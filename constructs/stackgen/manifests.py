@@ -96,6 +96,11 @@ class Manifests:
     def services(self) -> list[dict]:
         return self._services
 
+    def service(self, name: str, namespace: str) -> dict | None:
+        """A rendered or operator-maintained Service by name."""
+        return next((s for s in self._services if s["metadata"]["name"] == name
+                     and s["metadata"].get("namespace") == namespace), None)
+
     @functools.cached_property
     def _pods(self) -> list[Pod]:
         pods = []

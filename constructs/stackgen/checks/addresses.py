@@ -37,8 +37,7 @@ def resolve_url(m: Manifests, url: str) -> str | None:
     if not match or not match.group(3):
         return f"{url}: not an in-cluster service address with an explicit port"
     name, namespace, port = match.group(1), match.group(2), int(match.group(3))
-    service = next((s for s in m.services() if s["metadata"]["name"] == name
-                    and s["metadata"].get("namespace") == namespace), None)
+    service = m.service(name, namespace)
     if service is None:
         return f"{url}: no Service {namespace}/{name}"
     if port not in {p["port"] for p in service["spec"]["ports"]}:

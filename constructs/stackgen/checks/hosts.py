@@ -42,8 +42,7 @@ def resolve_host(m: Manifests, host: str, client_namespace: str) -> Target | Non
     if found is None:
         return None
     name, namespace = found
-    service = next((s for s in m.services() if s["metadata"]["name"] == name
-                    and s["metadata"].get("namespace") == namespace), None)
+    service = m.service(name, namespace)
     return Target(service, tuple(service_backends(m, service))) if service else None
 
 

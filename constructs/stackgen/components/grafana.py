@@ -122,7 +122,7 @@ def datasources(stack: StackConfig) -> dict:
          "url": tls.https_url("prometheus", namespace, PROMETHEUS.number), "isDefault": True,
          "jsonData": {"httpMethod": "POST", **exemplars}, "editable": False},
         {"name": "Mimir", "uid": "mimir", "type": "prometheus", "access": "proxy",
-         "url": tls.https_url(mimir.query_service(stack), namespace, mimir.HTTP.number, mimir.QUERY_PATH),
+         "url": mimir.query_url(stack),
          "jsonData": {"httpMethod": "POST", **exemplars}, "editable": False},
         {"name": "Loki", "uid": "loki", "type": "loki", "access": "proxy",
          "url": tls.https_url(loki.query_service(stack), namespace, loki.HTTP.number),

@@ -42,6 +42,7 @@ from stackgen.lib.tls import (
     KEY_FILE,
     ServingCertificate,
     certificate,
+    https_url,
     member_names,
     service_names,
 )
@@ -81,7 +82,7 @@ def join_members(backend: str, namespace: str) -> list[str]:
 
 def service_url(name: str, namespace: str, port: Port, path: str = "") -> str:
     """A stack Service's URL: every HTTP server of the stack is HTTPS (issue 23)."""
-    return f"https://{name}.{namespace}.svc.{CLUSTER_DOMAIN}:{port.number}{path}"
+    return https_url(name, namespace, port.number, path)
 
 
 def members_server_name(backend: str, namespace: str) -> str:

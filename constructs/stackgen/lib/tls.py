@@ -9,7 +9,6 @@ the Secret; every pod mounts its own Secret read-only at MOUNT_PATH and verifies
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,7 +20,7 @@ from constructs import Construct
 from stackgen.components.platform.nodes import MAX_LIFETIME_HOURS
 from stackgen.lib.meta import Identity
 from stackgen.lib.plain import custom_resource
-from stackgen.settings import DnsLabel, Model
+from stackgen.settings import DnsLabel, Model, duration_seconds
 
 if TYPE_CHECKING:
     from stackgen.config import StackConfig
@@ -57,19 +56,14 @@ class TlsConfig(Model):
 
     @model_validator(mode="after")
     def _renewed_before_expiry(self) -> "TlsConfig":
-        if seconds(self.renew_before) >= seconds(self.duration):
+        if duration_seconds(self.renew_before) >= duration_seconds(self.duration):
             raise ValueError(f"renew_before={self.renew_before} must be shorter than duration={self.duration} "
                              "(cert-manager renews that long before expiry)")
-        if seconds(self.renew_before) <= seconds(NODE_LIFETIME):
+        if duration_seconds(self.renew_before) <= duration_seconds(NODE_LIFETIME):
             raise ValueError(f"renew_before={self.renew_before} must exceed {NODE_LIFETIME}: components that read "
                              "their certificate only at start rely on Auto Mode replacing every node (and its "
                              "pods) within 21 days, before the certificate they hold expires")
         return self
-
-
-def seconds(duration: str) -> int:
-    """A Go duration of hours, minutes and seconds (e.g. 2160h, 90m) in seconds."""
-    return sum(int(n) * {"h": 3600, "m": 60, "s": 1}[unit] for n, unit in re.findall(r"([0-9]+)([hms])", duration))
 
 
 def issuer_name(stack: StackConfig) -> str:

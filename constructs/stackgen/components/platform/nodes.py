@@ -36,7 +36,7 @@ from stackgen.lib.plain import custom_resource
 from stackgen.components.platform.instance_types import SHAPES, Shape, admitted
 from stackgen.lib.meta import Identity
 from stackgen.lib.placement import Placement, pool_name
-from stackgen.settings import Model, memory_bytes
+from stackgen.settings import Model, duration_seconds, memory_bytes
 
 if TYPE_CHECKING:
     from stackgen.config import StackConfig
@@ -50,7 +50,7 @@ KARPENTER_DURATION = re.compile(r"^([0-9]+(s|m|h))+$")  # the NodePool CRD's pat
 
 def hours(duration: str) -> float:
     """A Karpenter duration (e.g. 480h, 1h30m) in hours."""
-    return sum(int(n) * {"h": 1, "m": 1 / 60, "s": 1 / 3600}[unit] for n, unit in re.findall(r"([0-9]+)(s|m|h)", duration))
+    return duration_seconds(duration) / 3600
 
 
 class EphemeralStorage(Model):

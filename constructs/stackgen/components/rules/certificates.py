@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from stackgen.lib.alerts import Alert
-from stackgen.lib.tls import seconds
+from stackgen.settings import duration_seconds
 
 if TYPE_CHECKING:
     from stackgen.config import StackConfig
@@ -31,7 +31,7 @@ def groups(stack: StackConfig) -> dict[str, list]:
     ours = f'namespace=~"{namespaces}"'
     # 0 until the certificate is first issued (pkg/metrics/certificates.go): CertificateNotReady covers that.
     remaining = f"((certmanager_certificate_expiration_timestamp_seconds{{{ours}}} > 0) - time()) / 3600"
-    overdue = seconds(stack.tls.renew_before) / 3600 - OVERDUE_AFTER_HOURS
+    overdue = duration_seconds(stack.tls.renew_before) / 3600 - OVERDUE_AFTER_HOURS
     return {"certificates": [
         Alert("CertificateNotReady", f'max by (namespace, name, condition) (certmanager_certificate_ready_status'
               f'{{{ours},condition!="True"}}) == 1', "warning", f"{CERT} is not ready",
